@@ -1,0 +1,70 @@
+"""FastAPI dependencies: the services, a database session, and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from daemon.api.problems import Problem
+from daemon.auth import Principal, authenticate
+from daemon.services import Services
+
+_bearer = HTTPBearer(auto_error=False)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def db_session(svc: ServicesDep) -> Iterator[Session]:
+    """A session whose transaction commits when the route returns without error."""
+    with svc.sessions.begin() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+
+
+def now(svc: ServicesDep) -> datetime:
+    return svc.clock()
+
+
+NowDep = Annotated[datetime, Depends(now)]
+
+
+def requires(role: str) -> Callable[..., Principal]:
+    """A dependency that admits callers whose token grants `role`."""
+
+    def check(
+        svc: ServicesDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Problem(401, "unauthorized", "a bearer token is required", _CHALLENGE)
+        with svc.sessions() as session:
+            principal = authenticate(session, credentials.credentials)
+        if principal is None:
+            raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
+        if not principal.may(role):
+            raise Problem(
+                403, "forbidden", f"role {principal.role!r} may not do this; it needs {role!r}"
+            )
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(requires("viewer"))]
+Operator = Annotated[Principal, Depends(requires("operator"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
+IngestRole = Annotated[Principal, Depends(requires("ingest"))]

@@ -1,0 +1,473 @@
+"""Incidents: list, detail with live clocks, and the operator actions that stop clocks."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from daemon import audit
+from daemon.api.deps import NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.instants import resolve_at
+from daemon.api.problems import Problem, not_found
+from daemon.api.schemas import (
+    ActionIn,
+    AlertOut,
+    AssignIn,
+    ClockOut,
+    IncidentDetail,
+    IncidentSummary,
+    NoteIn,
+    Page,
+    TimelineOut,
+)
+from daemon.clocks import evaluate_incident, incident_bounds, refresh_incident
+from daemon.services import Services
+from daemon.store.models import Alert, Clock, Incident, MaintenanceWindow, Resource
+from daemon.timeline import add_timeline
+from daemon.windows import covers, exclusions, windows_for
+from sla_engine.evaluation import ClockEvaluation
+
+router = APIRouter(prefix="/v1", tags=["incidents"])
+
+BREACHED = ("slo_breached", "sla_breached")
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(422, "invalid-cursor", "the cursor is not one this API issued") from exc
+
+
+def clock_out(
+    name: str, evaluation: ClockEvaluation | None, policy: dict[str, object] | None
+) -> ClockOut:
+    if evaluation is None:
+        return ClockOut(
+            name=name,
+            state="pending",
+            start=None,
+            stop=None,
+            slo_due=None,
+            sla_due=None,
+            counted_seconds=None,
+            slo_remaining_seconds=None,
+            sla_remaining_seconds=None,
+            outcome=None,
+            warnings=[],
+            policy=policy,
+        )
+    return ClockOut(
+        name=name,
+        state=evaluation.state.value,
+        start=evaluation.start,
+        stop=evaluation.stop,
+        slo_due=evaluation.slo_due,
+        sla_due=evaluation.sla_due,
+        counted_seconds=evaluation.counted.total_seconds(),
+        slo_remaining_seconds=evaluation.slo_remaining.total_seconds(),
+        sla_remaining_seconds=evaluation.sla_remaining.total_seconds(),
+        outcome=evaluation.outcome.value if evaluation.outcome else None,
+        warnings=[{"fraction": w.fraction, "at": w.at} for w in evaluation.warnings],
+        policy=policy,
+    )
+
+
+def live_clocks(
+    incident: Incident, windows: list[MaintenanceWindow], now: datetime, horizon: timedelta
+) -> list[ClockOut]:
+    start, end = incident_bounds(incident, now, horizon)
+    evaluations = evaluate_incident(incident, exclusions(windows, start, end), now)
+    policies = {str(p["name"]): p for p in incident.policy}
+    return [clock_out(name, ev, policies.get(name)) for name, ev in evaluations.items()]
+
+
+def summary(incident: Incident, clocks: list[ClockOut]) -> IncidentSummary:
+    return IncidentSummary(
+        id=incident.id,
+        status=incident.status,
+        title=incident.title,
+        severity=incident.severity,
+        source=incident.source,
+        plan=incident.plan,
+        customer_id=incident.customer_id,
+        contract_id=incident.contract_id,
+        resource_id=incident.resource_id,
+        detected_at=incident.detected_at,
+        detected_at_estimated=incident.detected_at_estimated,
+        contacted_at=incident.contacted_at,
+        reported_at=incident.reported_at,
+        resolved_at=incident.resolved_at,
+        clocks=clocks,
+    )
+
+
+def alert_out(a: Alert) -> AlertOut:
+    return AlertOut(
+        id=a.id,
+        source=a.source,
+        instance=a.instance,
+        problem_key=a.problem_key,
+        status=a.status,
+        title=a.title,
+        severity=a.severity,
+        resource_ids=a.resource_ids,
+        detected_at=a.detected_at,
+        detected_at_estimated=a.detected_at_estimated,
+        received_at=a.received_at,
+        resolved_at=a.resolved_at,
+        incident_id=a.incident_id,
+    )
+
+
+def detail(session: Session, svc: Services, incident: Incident, now: datetime) -> IncidentDetail:
+    clocks = live_clocks(incident, windows_for(session, incident), now, svc.horizon)
+    base = summary(incident, clocks)
+    return IncidentDetail(
+        **base.model_dump(),
+        received_at=incident.received_at,
+        alerts=[alert_out(a) for a in incident.alerts],
+        timeline=[
+            TimelineOut(
+                id=t.id,
+                at=t.at,
+                recorded_at=t.recorded_at,
+                kind=t.kind,
+                actor=t.actor,
+                detail=t.detail,
+            )
+            for t in sorted(incident.timeline, key=lambda t: (t.at, t.id))
+        ],
+    )
+
+
+def _filtered(
+    stmt: Select[tuple[Incident]],
+    now: datetime,
+    status: str | None,
+    customer: int | None,
+    contract: int | None,
+    plan: str | None,
+    resource: int | None,
+    source: str | None,
+    clock_state: str | None,
+    breached: bool | None,
+    detected_from: datetime | None,
+    detected_to: datetime | None,
+) -> Select[tuple[Incident]]:
+    for column, value in (
+        (Incident.status, status),
+        (Incident.customer_id, customer),
+        (Incident.contract_id, contract),
+        (Incident.plan, plan),
+        (Incident.resource_id, resource),
+        (Incident.source, source),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if clock_state is not None:
+        stmt = stmt.where(
+            exists().where(Clock.incident_id == Incident.id, Clock.state == clock_state)
+        )
+    if breached is not None:
+        breach = exists().where(
+            Clock.incident_id == Incident.id,
+            or_(
+                Clock.outcome.in_(BREACHED),
+                Clock.stop_at.is_(None) & Clock.slo_due_at.is_not(None) & (Clock.slo_due_at < now),
+            ),
+        )
+        stmt = stmt.where(breach if breached else ~breach)
+    if detected_from is not None:
+        stmt = stmt.where(Incident.detected_at >= detected_from)
+    if detected_to is not None:
+        stmt = stmt.where(Incident.detected_at < detected_to)
+    return stmt
+
+
+@router.get("/incidents", response_model=Page[IncidentSummary])
+def list_incidents(
+    session: SessionDep,
+    svc: ServicesDep,
+    _who: Viewer,
+    now: NowDep,
+    status: Literal["open", "resolved"] | None = None,
+    customer: int | None = None,
+    contract: int | None = None,
+    plan: str | None = None,
+    resource: int | None = None,
+    source: str | None = None,
+    clock_state: Literal["pending", "running", "paused", "stopped"] | None = None,
+    breached: bool | None = None,
+    detected_from: datetime | None = None,
+    detected_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[IncidentSummary]:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    for name, value in (("detected_from", detected_from), ("detected_to", detected_to)):
+        if value is not None and value.tzinfo is None:
+            raise Problem(422, "naive-instant", f"{name} needs a time zone offset")
+    stmt = _filtered(
+        select(Incident),
+        now,
+        status,
+        customer,
+        contract,
+        plan,
+        resource,
+        source,
+        clock_state,
+        breached,
+        detected_from,
+        detected_to,
+    )
+    if cursor is not None:
+        stmt = stmt.where(Incident.id < decode_cursor(cursor))
+    stmt = stmt.order_by(Incident.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    windows = list(
+        session.scalars(select(MaintenanceWindow).where(MaintenanceWindow.status != "rejected"))
+    )
+    items = [
+        summary(i, live_clocks(i, [w for w in windows if covers(w, i)], now, svc.horizon))
+        for i in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return Page[IncidentSummary](
+        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if more else None
+    )
+
+
+def load_incident(session: Session, incident_id: int) -> Incident:
+    stmt = (
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .options(
+            selectinload(Incident.alerts),
+            selectinload(Incident.timeline),
+            selectinload(Incident.clocks),
+        )
+    )
+    incident = session.scalar(stmt)
+    if incident is None:
+        raise not_found("incident", incident_id)
+    return incident
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+def get_incident(
+    incident_id: int, session: SessionDep, svc: ServicesDep, _who: Viewer, now: NowDep
+) -> IncidentDetail:
+    return detail(session, svc, load_incident(session, incident_id), now)
+
+
+def _act(
+    session: Session,
+    svc: Services,
+    incident: Incident,
+    body: ActionIn,
+    who: str,
+    now: datetime,
+    kind: str,
+    at: datetime,
+    backdated: bool,
+) -> IncidentDetail:
+    add_timeline(
+        session,
+        incident,
+        at,
+        now,
+        kind,
+        who,
+        {k: v for k, v in (("note", body.note), ("reason", body.reason)) if v},
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=who,
+        action=f"incident.{kind}",
+        target_type="incident",
+        target_id=incident.id,
+        reason=body.reason,
+        detail={"at": at.isoformat(), "backdated": backdated},
+    )
+    refresh_incident(session, incident, now, svc.horizon)
+    session.flush()
+    return detail(session, svc, incident, now)
+
+
+@router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail)
+def record_contact(
+    incident_id: int,
+    body: ActionIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Record the first contact with the customer; stops the `contact` clock."""
+    incident = load_incident(session, incident_id)
+    if incident.contacted_at is not None:
+        raise Problem(
+            409,
+            "already-contacted",
+            f"incident {incident_id} was contacted at {incident.contacted_at.isoformat()}",
+        )
+    at, backdated = _resolve(body, now, svc)
+    if at < incident.detected_at:
+        raise Problem(422, "before-detection", "contact cannot precede the alert's detection")
+    incident.contacted_at = at
+    return _act(session, svc, incident, body, who.name, now, "contacted", at, backdated)
+
+
+@router.post("/incidents/{incident_id}/report", response_model=IncidentDetail)
+def record_report(
+    incident_id: int,
+    body: ActionIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Record delivery of the incident report; stops the `report` clock."""
+    incident = load_incident(session, incident_id)
+    if incident.contacted_at is None:
+        raise Problem(409, "not-contacted", "record the first contact before the report")
+    if incident.reported_at is not None:
+        raise Problem(
+            409,
+            "already-reported",
+            f"incident {incident_id} was reported at {incident.reported_at.isoformat()}",
+        )
+    at, backdated = _resolve(body, now, svc)
+    if at < incident.contacted_at:
+        raise Problem(422, "before-contact", "the report cannot precede the first contact")
+    incident.reported_at = at
+    return _act(session, svc, incident, body, who.name, now, "reported", at, backdated)
+
+
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail)
+def resolve_incident(
+    incident_id: int,
+    body: ActionIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Resolve by hand. Clocks still run until contact and report are recorded."""
+    incident = load_incident(session, incident_id)
+    if incident.status == "resolved":
+        raise Problem(409, "already-resolved", f"incident {incident_id} is resolved already")
+    at, backdated = _resolve(body, now, svc)
+    if at < incident.detected_at:
+        raise Problem(422, "before-detection", "resolution cannot precede detection")
+    incident.status = "resolved"
+    incident.resolved_at = at
+    for alert in incident.alerts:
+        if alert.status == "firing":
+            alert.status = "resolved"
+            alert.resolved_at = at
+    return _act(session, svc, incident, body, who.name, now, "resolved", at, backdated)
+
+
+@router.post("/incidents/{incident_id}/notes", response_model=TimelineOut, status_code=201)
+def add_note(
+    incident_id: int, body: NoteIn, session: SessionDep, who: Operator, now: NowDep
+) -> TimelineOut:
+    incident = load_incident(session, incident_id)
+    entry = add_timeline(session, incident, now, now, "note", who.name, {"text": body.text})
+    session.flush()
+    return TimelineOut(
+        id=entry.id,
+        at=entry.at,
+        recorded_at=entry.recorded_at,
+        kind=entry.kind,
+        actor=entry.actor,
+        detail=entry.detail,
+    )
+
+
+def _resolve(body: ActionIn, now: datetime, svc: Services) -> tuple[datetime, bool]:
+    tolerance = timedelta(seconds=svc.config.server.past_tolerance_seconds)
+    return resolve_at(body.at, body.reason, now, tolerance)
+
+
+@router.get("/alerts", response_model=Page[AlertOut], tags=["alerts"])
+def list_alerts(
+    session: SessionDep,
+    _who: Viewer,
+    assignment: Literal["assigned", "unassigned"] | None = None,
+    status: Literal["firing", "resolved"] | None = None,
+    source: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[AlertOut]:
+    """Alerts; `assignment=unassigned` is the queue of alerts that map to no resource."""
+    stmt = select(Alert)
+    for column, value in (
+        (Alert.assignment, assignment),
+        (Alert.status, status),
+        (Alert.source, source),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if cursor is not None:
+        stmt = stmt.where(Alert.id < decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    return Page[AlertOut](
+        items=[alert_out(a) for a in rows[:limit]],
+        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+    )
+
+
+@router.post("/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"])
+def assign_alert(
+    alert_id: int,
+    body: AssignIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Give an unassigned alert its resource; the incident keeps the original detection."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise not_found("alert", alert_id)
+    if alert.incident_id is not None:
+        raise Problem(
+            409, "already-assigned", f"alert {alert_id} belongs to incident {alert.incident_id}"
+        )
+    resource = session.get(Resource, body.resource_id)
+    if resource is None:
+        raise not_found("resource", body.resource_id)
+    incident, _created = svc.ingestor.attach(session, alert, resource, now, actor=who.name)
+    if (
+        alert.status == "resolved"
+        and incident.status == "open"
+        and not any(a.status == "firing" for a in incident.alerts)
+    ):
+        incident.status = "resolved"
+        incident.resolved_at = alert.resolved_at
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="alert.assign",
+        target_type="alert",
+        target_id=alert_id,
+        detail={"resource_id": resource.id, "incident_id": incident.id},
+    )
+    session.flush()
+    return detail(session, svc, load_incident(session, incident.id), now)

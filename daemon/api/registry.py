@@ -1,0 +1,311 @@
+"""Registry CRUD: customers, contracts, resources. Admin writes, viewers read; audited."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from daemon import audit
+from daemon.api.deps import Admin, NowDep, SessionDep, Viewer
+from daemon.api.problems import Problem, not_found
+from daemon.api.schemas import (
+    ContractIn,
+    ContractOut,
+    ContractPatch,
+    CustomerIn,
+    CustomerOut,
+    CustomerPatch,
+    ResourceIn,
+    ResourceOut,
+    ResourcePatch,
+)
+from daemon.registry import make_selector
+from daemon.store.models import Contract, Customer, Incident, Resource, SupportRequest
+from sla_engine.contract_terms import minimum_term_end
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+M = TypeVar("M")
+
+
+def customer_out(c: Customer) -> CustomerOut:
+    return CustomerOut(
+        id=c.id,
+        name=c.name,
+        locale=c.locale,
+        contact_email=c.contact_email,
+        created_at=c.created_at,
+    )
+
+
+def contract_out(c: Contract) -> ContractOut:
+    return ContractOut(
+        id=c.id,
+        customer_id=c.customer_id,
+        plan=c.plan,
+        professional_support=c.professional_support,
+        advisory=c.advisory,
+        billing_start=c.billing_start,
+        cancellation_date=c.cancellation_date,
+        minimum_term_end=minimum_term_end(c.billing_start),
+        created_at=c.created_at,
+    )
+
+
+def resource_out(r: Resource) -> ResourceOut:
+    return ResourceOut(
+        id=r.id,
+        contract_id=r.contract_id,
+        name=r.name,
+        kind=r.kind,
+        selectors=[dict(s.match) for s in r.selectors],
+        created_at=r.created_at,
+    )
+
+
+def _get(session: Session, model: type[M], ident: int, what: str) -> M:
+    row = session.get(model, ident)
+    if row is None:
+        raise not_found(what, ident)
+    return row
+
+
+def _changes(body: Any) -> dict[str, Any]:
+    return {k: v for k, v in body.model_dump(exclude_unset=True).items()}
+
+
+def _flush_unique(session: Session, detail: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Problem(409, "conflict", detail) from exc
+
+
+@router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)
+def create_customer(body: CustomerIn, session: SessionDep, who: Admin, now: NowDep) -> CustomerOut:
+    if session.scalar(select(Customer.id).where(Customer.name == body.name)) is not None:
+        raise Problem(409, "conflict", f"a customer named {body.name!r} exists already")
+    customer = Customer(**body.model_dump(), created_at=now)
+    session.add(customer)
+    _flush_unique(session, f"a customer named {body.name!r} exists already")
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="customer.create",
+        target_type="customer",
+        target_id=customer.id,
+        detail=body.model_dump(),
+    )
+    return customer_out(customer)
+
+
+@router.get("/customers", response_model=list[CustomerOut])
+def list_customers(session: SessionDep, _who: Viewer) -> list[CustomerOut]:
+    return [customer_out(c) for c in session.scalars(select(Customer).order_by(Customer.id))]
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+def get_customer(customer_id: int, session: SessionDep, _who: Viewer) -> CustomerOut:
+    return customer_out(_get(session, Customer, customer_id, "customer"))
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+def patch_customer(
+    customer_id: int, body: CustomerPatch, session: SessionDep, who: Admin, now: NowDep
+) -> CustomerOut:
+    customer = _get(session, Customer, customer_id, "customer")
+    changes = _changes(body)
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    _flush_unique(session, "a customer with that name exists already")
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="customer.update",
+        target_type="customer",
+        target_id=customer.id,
+        detail=changes,
+    )
+    return customer_out(customer)
+
+
+@router.delete("/customers/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_customer(customer_id: int, session: SessionDep, who: Admin, now: NowDep) -> None:
+    customer = _get(session, Customer, customer_id, "customer")
+    if session.scalar(select(func.count()).where(Contract.customer_id == customer_id)):
+        raise Problem(409, "in-use", f"customer {customer_id} still has contracts")
+    session.delete(customer)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="customer.delete",
+        target_type="customer",
+        target_id=customer_id,
+        detail={"name": customer.name},
+    )
+
+
+@router.post("/contracts", status_code=status.HTTP_201_CREATED, response_model=ContractOut)
+def create_contract(body: ContractIn, session: SessionDep, who: Admin, now: NowDep) -> ContractOut:
+    _get(session, Customer, body.customer_id, "customer")
+    _check_dates(body.billing_start, body.cancellation_date)
+    contract = Contract(**body.model_dump(), created_at=now)
+    session.add(contract)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="contract.create",
+        target_type="contract",
+        target_id=contract.id,
+        detail=body.model_dump(mode="json"),
+    )
+    return contract_out(contract)
+
+
+def _check_dates(billing_start: Any, cancellation: Any) -> None:
+    if cancellation is not None and cancellation < billing_start:
+        raise Problem(422, "invalid-dates", "cancellation_date lies before billing_start")
+
+
+@router.get("/contracts", response_model=list[ContractOut])
+def list_contracts(
+    session: SessionDep, _who: Viewer, customer_id: int | None = None
+) -> list[ContractOut]:
+    stmt = select(Contract).order_by(Contract.id)
+    if customer_id is not None:
+        stmt = stmt.where(Contract.customer_id == customer_id)
+    return [contract_out(c) for c in session.scalars(stmt)]
+
+
+@router.get("/contracts/{contract_id}", response_model=ContractOut)
+def get_contract(contract_id: int, session: SessionDep, _who: Viewer) -> ContractOut:
+    return contract_out(_get(session, Contract, contract_id, "contract"))
+
+
+@router.patch("/contracts/{contract_id}", response_model=ContractOut)
+def patch_contract(
+    contract_id: int, body: ContractPatch, session: SessionDep, who: Admin, now: NowDep
+) -> ContractOut:
+    """Change a contract. A plan change applies to incidents detected afterwards only."""
+    contract = _get(session, Contract, contract_id, "contract")
+    changes = _changes(body)
+    _check_dates(
+        contract.billing_start, changes.get("cancellation_date", contract.cancellation_date)
+    )
+    for key, value in changes.items():
+        setattr(contract, key, value)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="contract.update",
+        target_type="contract",
+        target_id=contract.id,
+        detail=body.model_dump(mode="json", exclude_unset=True),
+    )
+    return contract_out(contract)
+
+
+@router.delete("/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_contract(contract_id: int, session: SessionDep, who: Admin, now: NowDep) -> None:
+    contract = _get(session, Contract, contract_id, "contract")
+    for model in (Resource, Incident, SupportRequest):
+        if session.scalar(select(func.count()).where(model.contract_id == contract_id)):
+            raise Problem(
+                409,
+                "in-use",
+                f"contract {contract_id} is still referenced"
+                f" by {model.__tablename__}; set a cancellation_date instead",
+            )
+    session.delete(contract)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="contract.delete",
+        target_type="contract",
+        target_id=contract_id,
+    )
+
+
+@router.post("/resources", status_code=status.HTTP_201_CREATED, response_model=ResourceOut)
+def create_resource(body: ResourceIn, session: SessionDep, who: Admin, now: NowDep) -> ResourceOut:
+    _get(session, Contract, body.contract_id, "contract")
+    resource = Resource(
+        contract_id=body.contract_id, name=body.name, kind=body.kind, created_at=now
+    )
+    resource.selectors = [make_selector(s) for s in body.selectors]
+    session.add(resource)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="resource.create",
+        target_type="resource",
+        target_id=resource.id,
+        detail=body.model_dump(),
+    )
+    return resource_out(resource)
+
+
+@router.get("/resources", response_model=list[ResourceOut])
+def list_resources(
+    session: SessionDep, _who: Viewer, contract_id: int | None = None
+) -> list[ResourceOut]:
+    stmt = select(Resource).order_by(Resource.id)
+    if contract_id is not None:
+        stmt = stmt.where(Resource.contract_id == contract_id)
+    return [resource_out(r) for r in session.scalars(stmt)]
+
+
+@router.get("/resources/{resource_id}", response_model=ResourceOut)
+def get_resource(resource_id: int, session: SessionDep, _who: Viewer) -> ResourceOut:
+    return resource_out(_get(session, Resource, resource_id, "resource"))
+
+
+@router.patch("/resources/{resource_id}", response_model=ResourceOut)
+def patch_resource(
+    resource_id: int, body: ResourcePatch, session: SessionDep, who: Admin, now: NowDep
+) -> ResourceOut:
+    resource = _get(session, Resource, resource_id, "resource")
+    changes = _changes(body)
+    if "selectors" in changes:
+        resource.selectors = [make_selector(s) for s in changes.pop("selectors")]
+    for key, value in changes.items():
+        setattr(resource, key, value)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="resource.update",
+        target_type="resource",
+        target_id=resource.id,
+        detail=body.model_dump(exclude_unset=True),
+    )
+    return resource_out(resource)
+
+
+@router.delete("/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_resource(resource_id: int, session: SessionDep, who: Admin, now: NowDep) -> None:
+    resource = _get(session, Resource, resource_id, "resource")
+    if session.scalar(select(func.count()).where(Incident.resource_id == resource_id)):
+        raise Problem(409, "in-use", f"resource {resource_id} has incidents")
+    session.delete(resource)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="resource.delete",
+        target_type="resource",
+        target_id=resource_id,
+        detail={"name": resource.name},
+    )

@@ -1,0 +1,76 @@
+"""Compliance reports and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from daemon.api.deps import Admin, NowDep, ServicesDep, SessionDep, Viewer
+from daemon.api.incidents import decode_cursor, encode_cursor
+from daemon.api.problems import Problem
+from daemon.api.schemas import AuditOut, Page
+from daemon.reports import monthly_report
+from daemon.store.models import AuditEntry
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+
+@router.get("/reports/sla")
+def sla_report(
+    session: SessionDep,
+    svc: ServicesDep,
+    _who: Viewer,
+    now: NowDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, Asia/Tokyo")],
+    customer: int | None = None,
+) -> dict[str, Any]:
+    """Per plan and clock: count, met, slo_breached, sla_breached, ratios, median, p95."""
+    try:
+        return monthly_report(session, month, svc.config.calendar.timezone, now, customer)
+    except ValueError as exc:
+        raise Problem(422, "invalid-month", str(exc)) from exc
+
+
+@router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
+def list_audit(
+    session: SessionDep,
+    _who: Admin,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Page[AuditOut]:
+    """Newest first."""
+    stmt = select(AuditEntry)
+    if target_type is not None:
+        stmt = stmt.where(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        stmt = stmt.where(AuditEntry.target_id == target_id)
+    if since is not None:
+        if since.tzinfo is None:
+            raise Problem(422, "naive-instant", "since needs a time zone offset")
+        stmt = stmt.where(AuditEntry.at >= since)
+    if cursor is not None:
+        stmt = stmt.where(AuditEntry.id < decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    items = [
+        AuditOut(
+            id=a.id,
+            at=a.at,
+            actor=a.actor,
+            action=a.action,
+            target_type=a.target_type,
+            target_id=a.target_id,
+            reason=a.reason,
+            detail=a.detail,
+        )
+        for a in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return Page[AuditOut](
+        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if more else None
+    )

@@ -1,0 +1,347 @@
+"""Requests from customers: reported incidents, operations requests, professional support.
+
+Customer-reported incidents (障害受付) and operations requests (運用代行) carry no time
+promise and are refused for plans that do not accept them. Professional-support
+requests get the business-day `support_reply` clock when the contract has the option
+and the channel is in scope; otherwise they are recorded with the reason they have none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from daemon import audit
+from daemon.api.deps import NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.incidents import clock_out
+from daemon.api.instants import resolve_at
+from daemon.api.problems import Problem, not_found
+from daemon.api.schemas import (
+    ActionIn,
+    ServiceRequestIn,
+    ServiceRequestOut,
+    SupportRequestOut,
+)
+from daemon.clocks import refresh_support_request
+from daemon.services import Services
+from daemon.store.models import Contract, ServiceRequest, SupportRequest
+from sla_engine.policy import CalendarKind, clocks_for
+from sla_engine.support import is_in_scope
+
+router = APIRouter(prefix="/v1", tags=["requests"])
+
+Kind = Literal["customer_incident", "operations_request"]
+_ACCEPTS = {
+    "customer_incident": ("accepts_customer_incidents", "customer-reported incidents"),
+    "operations_request": ("accepts_operations_requests", "operations requests"),
+}
+
+
+def _contract(session: Session, contract_id: int) -> Contract:
+    contract = session.get(Contract, contract_id)
+    if contract is None:
+        raise Problem(422, "unknown-contract", f"contract {contract_id} does not exist")
+    return contract
+
+
+def _received(body: ServiceRequestIn, now: datetime, svc: Services) -> datetime:
+    tolerance = timedelta(seconds=svc.config.server.past_tolerance_seconds)
+    at, _ = resolve_at(body.received_at, body.reason, now, tolerance)
+    return at
+
+
+def service_out(r: ServiceRequest) -> ServiceRequestOut:
+    return ServiceRequestOut(
+        id=r.id,
+        kind=r.kind,
+        contract_id=r.contract_id,
+        received_at=r.received_at,
+        channel=r.channel,
+        subject=r.subject,
+        status=r.status,
+        started_at=r.started_at,
+        completed_at=r.completed_at,
+    )
+
+
+def _create_service(
+    kind: Kind, body: ServiceRequestIn, session: Session, svc: Services, who: str, now: datetime
+) -> ServiceRequestOut:
+    contract = _contract(session, body.contract_id)
+    plan = svc.config.plans[contract.plan]
+    flag, label = _ACCEPTS[kind]
+    if not getattr(plan, flag):
+        raise Problem(
+            422,
+            "plan-not-eligible",
+            f"the {plan.key} plan ({plan.name}) does not accept {label}",
+            plan=plan.key,
+        )
+    request = ServiceRequest(
+        kind=kind,
+        contract_id=contract.id,
+        received_at=_received(body, now, svc),
+        channel=body.channel,
+        subject=body.subject,
+        status="open",
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=who,
+        action=f"{kind}.create",
+        target_type=kind,
+        target_id=request.id,
+        reason=body.reason,
+        detail=body.model_dump(mode="json"),
+    )
+    return service_out(request)
+
+
+def _list_service(kind: Kind, session: Session, contract_id: int | None) -> list[ServiceRequestOut]:
+    stmt = select(ServiceRequest).where(ServiceRequest.kind == kind).order_by(ServiceRequest.id)
+    if contract_id is not None:
+        stmt = stmt.where(ServiceRequest.contract_id == contract_id)
+    return [service_out(r) for r in session.scalars(stmt)]
+
+
+def _advance(
+    kind: Kind,
+    request_id: int,
+    step: Literal["start", "complete"],
+    body: ActionIn,
+    session: Session,
+    svc: Services,
+    who: str,
+    now: datetime,
+) -> ServiceRequestOut:
+    request = session.get(ServiceRequest, request_id)
+    if request is None or request.kind != kind:
+        raise not_found(kind.replace("_", " "), request_id)
+    tolerance = timedelta(seconds=svc.config.server.past_tolerance_seconds)
+    at, _ = resolve_at(body.at, body.reason, now, tolerance)
+    if at < request.received_at:
+        raise Problem(422, "before-receipt", "the request cannot be handled before its receipt")
+    if step == "start":
+        if request.started_at is not None:
+            raise Problem(409, "already-started", f"request {request_id} was started already")
+        request.started_at, request.status = at, "in_progress"
+    else:
+        if request.completed_at is not None:
+            raise Problem(409, "already-completed", f"request {request_id} is complete")
+        request.completed_at, request.status = at, "completed"
+        request.started_at = request.started_at or at
+    audit.record(
+        session,
+        at=now,
+        actor=who,
+        action=f"{kind}.{step}",
+        target_type=kind,
+        target_id=request.id,
+        reason=body.reason,
+        detail={"at": at.isoformat()},
+    )
+    return service_out(request)
+
+
+@router.post(
+    "/customer-incidents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ServiceRequestOut,
+    tags=["requests"],
+)
+def create_customer_incident(
+    body: ServiceRequestIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
+) -> ServiceRequestOut:
+    """Record an incident the customer reported (not accepted on the basic plan)."""
+    return _create_service("customer_incident", body, session, svc, who.name, now)
+
+
+@router.get("/customer-incidents", response_model=list[ServiceRequestOut])
+def list_customer_incidents(
+    session: SessionDep, _who: Viewer, contract_id: int | None = None
+) -> list[ServiceRequestOut]:
+    return _list_service("customer_incident", session, contract_id)
+
+
+@router.post("/customer-incidents/{request_id}/{step}", response_model=ServiceRequestOut)
+def advance_customer_incident(
+    request_id: int,
+    step: Literal["start", "complete"],
+    body: ActionIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> ServiceRequestOut:
+    return _advance("customer_incident", request_id, step, body, session, svc, who.name, now)
+
+
+@router.post(
+    "/operations-requests", status_code=status.HTTP_201_CREATED, response_model=ServiceRequestOut
+)
+def create_operations_request(
+    body: ServiceRequestIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
+) -> ServiceRequestOut:
+    """Record an operations request (not accepted on the basic plan)."""
+    return _create_service("operations_request", body, session, svc, who.name, now)
+
+
+@router.get("/operations-requests", response_model=list[ServiceRequestOut])
+def list_operations_requests(
+    session: SessionDep, _who: Viewer, contract_id: int | None = None
+) -> list[ServiceRequestOut]:
+    return _list_service("operations_request", session, contract_id)
+
+
+@router.post("/operations-requests/{request_id}/{step}", response_model=ServiceRequestOut)
+def advance_operations_request(
+    request_id: int,
+    step: Literal["start", "complete"],
+    body: ActionIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> ServiceRequestOut:
+    return _advance("operations_request", request_id, step, body, session, svc, who.name, now)
+
+
+def support_out(r: SupportRequest, svc: Services, now: datetime) -> SupportRequestOut:
+    from daemon.clocks import evaluate_support_request
+
+    evaluation = evaluate_support_request(r, svc.config.calendar, now)
+    policy = r.policy[0] if r.policy else None
+    return SupportRequestOut(
+        id=r.id,
+        contract_id=r.contract_id,
+        received_at=r.received_at,
+        channel=r.channel,
+        subject=r.subject,
+        in_scope=r.in_scope,
+        scope_note=r.scope_note,
+        replied_at=r.replied_at,
+        clock=clock_out("support_reply", evaluation, policy) if r.policy else None,
+    )
+
+
+@router.post(
+    "/support-requests", status_code=status.HTTP_201_CREATED, response_model=SupportRequestOut
+)
+def create_support_request(
+    body: ServiceRequestIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
+) -> SupportRequestOut:
+    """Record a professional-support request; its clock counts business days (Asia/Tokyo)."""
+    contract = _contract(session, body.contract_id)
+    plan = svc.config.plans[contract.plan]
+    policies = [
+        p for p in clocks_for(plan, contract.options) if p.calendar is CalendarKind.BUSINESS_DAYS
+    ]
+    note = ""
+    if not contract.professional_support:
+        note = "the contract has no professional-support option"
+    elif not is_in_scope(body.channel):
+        note = (
+            f"channel {body.channel!r} is not a support channel "
+            "(ticket, email, phone); no response time applies"
+        )
+    elif not policies:
+        note = f"the support_reply clock is switched off for the {plan.key} plan"
+    request = SupportRequest(
+        contract_id=contract.id,
+        received_at=_received(body, now, svc),
+        channel=body.channel,
+        subject=body.subject,
+        in_scope=not note,
+        scope_note=note,
+        policy=[p.to_dict() for p in policies] if not note else [],
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    refresh_support_request(request, svc.config.calendar, now, contract.plan)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="support_request.create",
+        target_type="support_request",
+        target_id=request.id,
+        reason=body.reason,
+        detail=body.model_dump(mode="json"),
+    )
+    return support_out(request, svc, now)
+
+
+def _load_support(session: Session, request_id: int) -> SupportRequest:
+    stmt = (
+        select(SupportRequest)
+        .where(SupportRequest.id == request_id)
+        .options(selectinload(SupportRequest.clocks))
+    )
+    request = session.scalar(stmt)
+    if request is None:
+        raise not_found("support request", request_id)
+    return request
+
+
+@router.get("/support-requests", response_model=list[SupportRequestOut])
+def list_support_requests(
+    session: SessionDep,
+    svc: ServicesDep,
+    _who: Viewer,
+    now: NowDep,
+    contract_id: int | None = None,
+) -> list[SupportRequestOut]:
+    stmt = select(SupportRequest).order_by(SupportRequest.id)
+    if contract_id is not None:
+        stmt = stmt.where(SupportRequest.contract_id == contract_id)
+    return [support_out(r, svc, now) for r in session.scalars(stmt)]
+
+
+@router.get("/support-requests/{request_id}", response_model=SupportRequestOut)
+def get_support_request(
+    request_id: int, session: SessionDep, svc: ServicesDep, _who: Viewer, now: NowDep
+) -> SupportRequestOut:
+    return support_out(_load_support(session, request_id), svc, now)
+
+
+@router.post("/support-requests/{request_id}/reply", response_model=SupportRequestOut)
+def reply_support_request(
+    request_id: int,
+    body: ActionIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> SupportRequestOut:
+    """Record the first reply; stops the `support_reply` clock."""
+    request = _load_support(session, request_id)
+    if request.replied_at is not None:
+        raise Problem(409, "already-replied", f"request {request_id} was answered already")
+    tolerance = timedelta(seconds=svc.config.server.past_tolerance_seconds)
+    at, backdated = resolve_at(body.at, body.reason, now, tolerance)
+    if at < request.received_at:
+        raise Problem(422, "before-receipt", "the reply cannot precede the request")
+    request.replied_at = at
+    contract = session.get(Contract, request.contract_id)
+    assert contract is not None
+    refresh_support_request(request, svc.config.calendar, now, contract.plan)
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="support_request.reply",
+        target_type="support_request",
+        target_id=request.id,
+        reason=body.reason,
+        detail={"at": at.isoformat(), "backdated": backdated},
+    )
+    return support_out(request, svc, now)

@@ -1,0 +1,319 @@
+"""Request and response bodies of the REST API (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+T = TypeVar("T")
+PlanKey = Literal["basic", "standard", "full_managed"]
+Locale = Literal["ja", "en"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    locale: Locale = "ja"
+    contact_email: str | None = Field(default=None, max_length=320)
+
+
+class CustomerPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    locale: Locale | None = None
+    contact_email: str | None = Field(default=None, max_length=320)
+
+
+class CustomerOut(BaseModel):
+    id: int
+    name: str
+    locale: str
+    contact_email: str | None
+    created_at: datetime
+
+
+class ContractIn(Strict):
+    customer_id: int
+    plan: PlanKey
+    professional_support: bool = False
+    advisory: bool = False
+    billing_start: date
+    cancellation_date: date | None = None
+
+
+class ContractPatch(Strict):
+    plan: PlanKey | None = None
+    professional_support: bool | None = None
+    advisory: bool | None = None
+    cancellation_date: date | None = None
+
+
+class ContractOut(BaseModel):
+    id: int
+    customer_id: int
+    plan: str
+    professional_support: bool
+    advisory: bool
+    billing_start: date
+    cancellation_date: date | None
+    minimum_term_end: date
+    created_at: datetime
+
+
+def check_selectors(value: list[dict[str, str]]) -> list[dict[str, str]]:
+    for selector in value:
+        if not selector or any(not k.strip() or not str(v).strip() for k, v in selector.items()):
+            raise ValueError("each selector needs at least one non-empty key and value")
+    return value
+
+
+class ResourceIn(Strict):
+    contract_id: int
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=64)
+    selectors: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Identifier sets mapping alerts to this resource, e.g. "
+        '[{"zabbix.host": "web01"}, {"aws.account": "123", "aws.alarm": "cpu"}]',
+    )
+
+    @field_validator("selectors")
+    @classmethod
+    def _selectors(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        return check_selectors(value)
+
+
+class ResourcePatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: str | None = Field(default=None, min_length=1, max_length=64)
+    selectors: list[dict[str, str]] | None = None
+
+    @field_validator("selectors")
+    @classmethod
+    def _selectors(cls, value: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+        return None if value is None else check_selectors(value)
+
+
+class ResourceOut(BaseModel):
+    id: int
+    contract_id: int
+    name: str
+    kind: str
+    selectors: list[dict[str, str]]
+    created_at: datetime
+
+
+class EventIn(Strict):
+    """One alert event from a source slad has no connector for."""
+
+    source: str = Field(default="generic", min_length=1, max_length=32)
+    event_key: str = Field(min_length=1, max_length=400)
+    problem_key: str = Field(min_length=1, max_length=400)
+    kind: Literal["problem", "recovery", "update"]
+    detected_at: AwareDatetime
+    severity: Literal["info", "warning", "average", "high", "critical"] = "average"
+    title: str = Field(default="", max_length=2000)
+    resource_ids: dict[str, str] = Field(default_factory=dict)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatchIn(Strict):
+    events: list[EventIn] = Field(min_length=1)
+
+
+class IngestResultOut(BaseModel):
+    event_key: str
+    status: str
+    alert_id: int | None
+    incident_id: int | None
+
+
+class IngestOut(BaseModel):
+    results: list[IngestResultOut]
+
+
+class ActionIn(Strict):
+    """An operator action; `at` defaults to now, a past `at` needs a reason."""
+
+    at: AwareDatetime | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=10000)
+
+
+class NoteIn(Strict):
+    text: str = Field(min_length=1, max_length=10000)
+
+
+class AssignIn(Strict):
+    resource_id: int
+
+
+class ClockOut(BaseModel):
+    name: str
+    state: str
+    start: datetime | None
+    stop: datetime | None
+    slo_due: datetime | None
+    sla_due: datetime | None
+    counted_seconds: float | None
+    slo_remaining_seconds: float | None
+    sla_remaining_seconds: float | None
+    outcome: str | None
+    warnings: list[dict[str, Any]]
+    policy: dict[str, Any] | None = None
+
+
+class AlertOut(BaseModel):
+    id: int
+    source: str
+    instance: str
+    problem_key: str
+    status: str
+    title: str
+    severity: str
+    resource_ids: dict[str, str]
+    detected_at: datetime
+    detected_at_estimated: bool
+    received_at: datetime
+    resolved_at: datetime | None
+    incident_id: int | None
+
+
+class TimelineOut(BaseModel):
+    id: int
+    at: datetime
+    recorded_at: datetime
+    kind: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class IncidentSummary(BaseModel):
+    id: int
+    status: str
+    title: str
+    severity: str
+    source: str
+    plan: str
+    customer_id: int
+    contract_id: int
+    resource_id: int
+    detected_at: datetime
+    detected_at_estimated: bool
+    contacted_at: datetime | None
+    reported_at: datetime | None
+    resolved_at: datetime | None
+    clocks: list[ClockOut]
+
+
+class IncidentDetail(IncidentSummary):
+    received_at: datetime
+    alerts: list[AlertOut]
+    timeline: list[TimelineOut]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+ScopeKind = Literal["all", "source", "customer", "contract", "resource"]
+WindowReason = Literal["maintenance", "provider_maintenance", "monitoring_fault"]
+
+
+class WindowIn(Strict):
+    """A maintenance window: a [start, end) span, or a recurrence.
+
+    For a recurrence give `rrule` (RFC 5545, e.g. ``FREQ=WEEKLY;BYDAY=SU``), `start` as the
+    first occurrence, `duration_minutes` and optionally `until`; `timezone` is the zone
+    the rule's local times are in (default Asia/Tokyo). `justification` is required when
+    the window covers time already past.
+    """
+
+    scope: ScopeKind
+    scope_ref: str | None = Field(default=None, max_length=200)
+    reason: WindowReason = "maintenance"
+    description: str = Field(default="", max_length=2000)
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    rrule: str | None = Field(default=None, max_length=500)
+    duration_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 31)
+    until: AwareDatetime | None = None
+    timezone: str = "Asia/Tokyo"
+    justification: str | None = Field(default=None, max_length=2000)
+
+
+class WindowPatch(Strict):
+    description: str | None = Field(default=None, max_length=2000)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    status: Literal["active", "rejected"] | None = None
+    justification: str | None = Field(default=None, max_length=2000)
+
+
+class WindowOut(BaseModel):
+    id: int
+    scope: str
+    scope_ref: str | None
+    reason: str
+    description: str
+    start: datetime
+    end: datetime | None
+    rrule: str | None
+    duration_minutes: int | None
+    until: datetime | None
+    timezone: str
+    status: str
+    external_ref: str | None
+    author: str
+    created_at: datetime
+    updated_at: datetime
+    incidents_recomputed: int | None = None
+
+
+class ServiceRequestIn(Strict):
+    contract_id: int
+    received_at: AwareDatetime | None = None
+    channel: str = Field(min_length=1, max_length=32)
+    subject: str = Field(min_length=1, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ServiceRequestOut(BaseModel):
+    id: int
+    kind: str
+    contract_id: int
+    received_at: datetime
+    channel: str
+    subject: str
+    status: str
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class SupportRequestOut(BaseModel):
+    id: int
+    contract_id: int
+    received_at: datetime
+    channel: str
+    subject: str
+    in_scope: bool
+    scope_note: str
+    replied_at: datetime | None
+    clock: ClockOut | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    reason: str | None
+    detail: dict[str, Any]

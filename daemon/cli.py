@@ -1,0 +1,176 @@
+"""`slad`: the one command-line entry point (run, migrate, check-config, token, incidents)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from daemon.config import Config, ConfigError, load_config
+from daemon.store.db import current_revision, head_revision, make_engine, schema_is_current, upgrade
+
+EXIT_CONFIG = 2
+EXIT_SCHEMA = 3
+EXIT_DATABASE = 4
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    plans = ", ".join(
+        f"{p.key}({'+'.join(c.name for c in p.clocks if c.enabled)})" for p in config.plans.values()
+    )
+    print(f"config OK: {config.source}")
+    print(f"  listen    {config.server.host}:{config.server.port}")
+    print(f"  database  {config.database.url.split('@')[-1]}")
+    cal = config.calendar
+    print(f"  calendar  {cal.timezone} {cal.opening}-{cal.closing}")
+    print(f"  plans     {plans}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    engine = make_engine(config.database.url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    print(f"schema at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from daemon.app import create_app
+    from daemon.logs import configure
+    from daemon.services import build_services
+
+    config = _load(args)
+    configure(config.log.format, config.log.level)
+    services = build_services(config)
+    if not schema_is_current(services.engine):
+        print(
+            f"error: the database schema is at {current_revision(services.engine) or 'empty'},"
+            f" this slad needs {head_revision()}; run `slad migrate` first",
+            file=sys.stderr,
+        )
+        return EXIT_SCHEMA
+    app = create_app(services)
+    uvicorn.run(
+        app, host=config.server.host, port=config.server.port, log_config=None, access_log=False
+    )
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from daemon.auth import create_token
+    from daemon.store.db import session_factory
+
+    config = _load(args)
+    engine = make_engine(config.database.url)
+    if not schema_is_current(engine):
+        print("error: the schema is not current; run `slad migrate` first", file=sys.stderr)
+        return EXIT_SCHEMA
+    try:
+        with session_factory(engine).begin() as session:
+            token = create_token(session, args.name, args.role, datetime.now(UTC))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(token)
+    print(f"# {args.role} token {args.name!r}: shown once, store it now", file=sys.stderr)
+    return 0
+
+
+def cmd_incidents_list(args: argparse.Namespace) -> int:
+    from daemon.store.db import session_factory
+    from daemon.store.models import Incident
+
+    config = _load(args)
+    engine = make_engine(config.database.url)
+    stmt = select(Incident).order_by(Incident.id.desc()).limit(args.limit)
+    if args.status:
+        stmt = stmt.where(Incident.status == args.status)
+    with session_factory(engine)() as session:
+        for incident in session.scalars(stmt):
+            clocks = {c.name: c.outcome or c.state for c in incident.clocks}
+            row = {
+                "id": incident.id,
+                "status": incident.status,
+                "plan": incident.plan,
+                "detected_at": incident.detected_at.isoformat(),
+                "title": incident.title,
+                "clocks": clocks,
+            }
+            print(
+                json.dumps(row, ensure_ascii=False)
+                if args.json
+                else f"{row['id']:>6}  {row['status']:<8} {row['plan']:<12} {row['detected_at']}  "
+                f"{' '.join(f'{k}={v}' for k, v in clocks.items()):<40} {row['title']}"
+            )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slad", description="Alert-to-incident SLA daemon")
+    p.add_argument(
+        "--config",
+        "-c",
+        default=os.environ.get("SLAD_CONFIG"),
+        help="TOML config file (default: $SLAD_CONFIG, else built-in defaults)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve the API and run the daemon").set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "check-config", help="validate the configuration and print a summary"
+    ).set_defaults(func=cmd_check_config)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_cmd", required=True
+    )
+    create = token.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True, choices=["viewer", "operator", "admin", "ingest"])
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=cmd_token_create)
+    incidents = sub.add_parser("incidents", help="incidents").add_subparsers(
+        dest="incidents_cmd", required=True
+    )
+    lst = incidents.add_parser("list", help="list recent incidents")
+    lst.add_argument("--status", choices=["open", "resolved"])
+    lst.add_argument("--limit", type=int, default=20)
+    lst.add_argument("--json", action="store_true", help="one JSON object a line")
+    lst.set_defaults(func=cmd_incidents_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SQLAlchemyError as exc:
+        print(
+            f"database error: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}",
+            file=sys.stderr,
+        )
+        return EXIT_DATABASE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Derive an incident's or support request's clocks from stored facts.
+
+Clocks are never ticked: whenever a fact changes (detection, contact, report, a
+window), the pure engine re-evaluates them from the facts and the policy snapshot taken
+at detection, and the `clocks` rows are overwritten with the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from daemon.store.models import Clock, Incident, MaintenanceWindow, SupportRequest
+from daemon.timeline import add_timeline
+from daemon.windows import exclusions, incident_scope, windows_for
+from sla_engine.calendar import BusinessCalendar
+from sla_engine.clock import evaluate_elapsed
+from sla_engine.evaluation import ClockEvaluation
+from sla_engine.intervals import IntervalSet
+from sla_engine.policy import CalendarKind, ClockPolicy
+from sla_engine.support import evaluate_support
+
+INCIDENT_CLOCKS = ("contact", "report")
+
+
+def policy_snapshot(policies: Iterable[ClockPolicy], names: Iterable[str]) -> list[dict[str, Any]]:
+    """The JSON stored with an incident: the policies of `names` in force right now."""
+    wanted = set(names)
+    return [p.to_dict() for p in policies if p.name in wanted]
+
+
+def incident_bounds(
+    incident: Incident, now: datetime, horizon: timedelta
+) -> tuple[datetime, datetime]:
+    """The span over which windows are expanded for this incident's clocks."""
+    last = max(
+        i for i in (incident.detected_at, incident.contacted_at, incident.reported_at, now) if i
+    )
+    return incident.detected_at, last + horizon
+
+
+def incident_exclusions(
+    session: Session, incident: Incident, now: datetime, horizon: timedelta
+) -> IntervalSet:
+    start, end = incident_bounds(incident, now, horizon)
+    return exclusions(windows_for(session, incident), start, end)
+
+
+def evaluate_incident(
+    incident: Incident, excluded: IntervalSet, now: datetime
+) -> dict[str, ClockEvaluation | None]:
+    """Each clock of the incident's policy snapshot judged at `now`.
+
+    A clock whose start event has not happened yet (the report clock before the first
+    contact) is None: it is pending, with no due instants.
+    """
+    facts = {
+        "detected": incident.detected_at,
+        "contacted": incident.contacted_at,
+        "reported": incident.reported_at,
+    }
+    result: dict[str, ClockEvaluation | None] = {}
+    for raw in incident.policy:
+        policy = ClockPolicy.from_dict(raw)
+        start = facts.get(policy.start_event)
+        if start is None:
+            result[policy.name] = None
+            continue
+        result[policy.name] = evaluate_elapsed(
+            start,
+            facts.get(policy.stop_event),
+            now,
+            slo=timedelta(seconds=policy.slo),
+            sla=timedelta(seconds=policy.sla),
+            exclusions=excluded,
+            warn_fractions=policy.warn_fractions,
+        )
+    return result
+
+
+def _store(clock: Clock, evaluation: ClockEvaluation | None) -> None:
+    if evaluation is None:
+        clock.start_at = clock.stop_at = clock.slo_due_at = clock.sla_due_at = None
+        clock.counted_seconds = None
+        clock.state = "pending"
+        clock.outcome = None
+        return
+    clock.start_at = evaluation.start
+    clock.stop_at = evaluation.stop
+    clock.slo_due_at = evaluation.slo_due
+    clock.sla_due_at = evaluation.sla_due
+    clock.counted_seconds = evaluation.counted.total_seconds()
+    clock.state = evaluation.state.value
+    clock.outcome = evaluation.outcome.value if evaluation.outcome else None
+
+
+def refresh_incident(
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    horizon: timedelta,
+    windows: list[MaintenanceWindow] | None = None,
+) -> dict[str, ClockEvaluation | None]:
+    """Re-evaluate and store the incident's clocks; returns the evaluations."""
+    if windows is None:
+        windows = windows_for(session, incident)
+    start, end = incident_bounds(incident, now, horizon)
+    evaluations = evaluate_incident(incident, exclusions(windows, start, end), now)
+    by_name = {c.name: c for c in incident.clocks}
+    next_due: list[datetime] = []
+    for name, evaluation in evaluations.items():
+        clock = by_name.get(name)
+        if clock is None:
+            clock = Clock(name=name, plan=incident.plan)
+            incident.clocks.append(clock)
+        _store(clock, evaluation)
+        if evaluation is not None and evaluation.next_due is not None:
+            next_due.append(evaluation.next_due)
+    incident.next_due_at = min(next_due) if next_due and incident.status == "open" else None
+    return evaluations
+
+
+def evaluate_support_request(
+    request: SupportRequest, calendar: BusinessCalendar, now: datetime
+) -> ClockEvaluation | None:
+    """The `support_reply` clock of a request (None when it has no clock)."""
+    for raw in request.policy:
+        policy = ClockPolicy.from_dict(raw)
+        if policy.calendar is CalendarKind.BUSINESS_DAYS:
+            return evaluate_support(
+                request.received_at,
+                request.replied_at,
+                now,
+                calendar=calendar,
+                slo_days=policy.slo,
+                sla_days=policy.sla,
+                warn_fractions=policy.warn_fractions,
+            )
+    return None
+
+
+def refresh_support_request(
+    request: SupportRequest, calendar: BusinessCalendar, now: datetime, plan: str
+) -> ClockEvaluation | None:
+    evaluation = evaluate_support_request(request, calendar, now)
+    if evaluation is None:
+        return None
+    clock = next((c for c in request.clocks if c.name == "support_reply"), None)
+    if clock is None:
+        clock = Clock(name="support_reply", plan=plan)
+        request.clocks.append(clock)
+    _store(clock, evaluation)
+    return evaluation
+
+
+def recompute_for_window(
+    session: Session,
+    window: MaintenanceWindow,
+    now: datetime,
+    horizon: timedelta,
+    why: dict[str, object],
+    since: datetime | None = None,
+) -> int:
+    """Re-derive the clocks of every incident the window can touch; returns how many changed.
+
+    Incidents whose clocks all stopped before the window (or `since`, the earliest
+    instant an edit affected) cannot be touched and are skipped. Each incident whose
+    due instants or outcomes moved gets a timeline entry saying which window and why.
+    """
+    earliest = min(window.start_at, since) if since else window.start_at
+    stmt = select(Incident).where(
+        or_(Incident.reported_at.is_(None), Incident.reported_at > earliest)
+    )
+    condition = incident_scope(window)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if window.rrule is None and window.end_at is not None:
+        stmt = stmt.where(Incident.detected_at < window.end_at)
+    changed = 0
+    for incident in session.scalars(stmt):
+        before = _fingerprint(incident)
+        refresh_incident(session, incident, now, horizon)
+        after = _fingerprint(incident)
+        if before != after:
+            changed += 1
+            add_timeline(
+                session,
+                incident,
+                now,
+                now,
+                "clocks_recomputed",
+                str(why.get("actor", "slad")),
+                {**why, "window_id": window.id, "before": before, "after": after},
+            )
+    return changed
+
+
+def _fingerprint(incident: Incident) -> dict[str, object]:
+    return {
+        c.name: [
+            c.slo_due_at.isoformat() if c.slo_due_at else None,
+            c.sla_due_at.isoformat() if c.sla_due_at else None,
+            c.outcome,
+        ]
+        for c in incident.clocks
+    }

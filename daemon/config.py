@@ -1,0 +1,190 @@
+"""Configuration: one TOML file, overridable by `SLAD_*` environment variables.
+
+Every key is documented in `config.example.toml`. Without a file slad runs on the same
+embedded defaults (SQLite in the working directory, listening on loopback), so the
+first start needs nothing but the package.
+
+Environment overrides name the key path joined by a double underscore, e.g.
+``SLAD_DATABASE__URL=postgresql+psycopg://...`` or ``SLAD_SERVER__PORT=9000``; values
+are read as TOML scalars when they parse as one (numbers, booleans), else as strings.
+A key ending in ``_file`` (e.g. ``api_token_file``) is replaced by the stripped content
+of that file under the key without the suffix, so secrets need not sit in the config.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sla_engine.calendar import BusinessCalendar
+from sla_engine.policy import DEFAULT_PLANS, PlanPolicy, apply_overrides
+
+ENV_PREFIX = "SLAD_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, malformed or contradictory."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where the HTTP API listens and how much it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    past_tolerance_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The store: SQLite by default, PostgreSQL in production."""
+
+    url: str = "sqlite:///./slad.db"
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """`json` writes one object a line for log shippers; `text` is for a terminal."""
+
+    format: str = "json"
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Limits and batching of the ingest path."""
+
+    max_batch_events: int = 1000
+    commit_batch_max: int = 500
+    window_horizon_days: int = 31
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole daemon configuration, validated."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    plans: Mapping[str, PlanPolicy] = field(default_factory=lambda: dict(DEFAULT_PLANS))
+    contact_points: Mapping[str, str] = field(default_factory=dict)
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+
+def _parse_scalar(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name} overrides a non-table key")
+            node = child
+        node[path[-1]] = _parse_scalar(value)
+
+
+def _resolve_secret_files(node: dict[str, Any], base: Path) -> None:
+    for key in list(node):
+        value = node[key]
+        if isinstance(value, dict):
+            _resolve_secret_files(value, base)
+        elif key.endswith("_file") and isinstance(value, str):
+            path = (base / value).expanduser()
+            try:
+                node[key[: -len("_file")]] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from exc
+            del node[key]
+
+
+def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], name: str) -> Any:
+    known = set(cls.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"[{name}] unknown key(s): {', '.join(sorted(unknown))}")
+    try:
+        obj = cls(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"[{name}] {exc}") from exc
+    defaults = cls()
+    for key in cls.__dataclass_fields__:
+        expected = type(getattr(defaults, key))
+        value = getattr(obj, key)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"[{name}] {key} must be {expected.__name__}, got {value!r}")
+    return obj
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, merge and validate the configuration; raises ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    base = Path.cwd()
+    source = "<defaults>"
+    if path is not None:
+        file = Path(path)
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+        base = file.resolve().parent
+        source = str(file)
+    _apply_env(raw, environ)
+    _resolve_secret_files(raw, base)
+
+    server = _build(ServerConfig, _section(raw, "server"), "server")
+    if not 0 < server.port < 65536:
+        raise ConfigError(f"[server] port must be 1-65535, got {server.port}")
+    database = _build(DatabaseConfig, _section(raw, "database"), "database")
+    log = _build(LogConfig, _section(raw, "log"), "log")
+    if log.format not in ("json", "text"):
+        raise ConfigError(f"[log] format must be 'json' or 'text', got {log.format!r}")
+    ingest = _build(IngestConfig, _section(raw, "ingest"), "ingest")
+    if not 1 <= ingest.max_batch_events <= 10_000:
+        raise ConfigError("[ingest] max_batch_events must be 1-10000")
+    try:
+        calendar = BusinessCalendar.from_config(**_section(raw, "calendar"))
+        plans = apply_overrides(DEFAULT_PLANS, _section(raw, "plans"))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[calendar]/[plans]: {exc}") from exc
+    contact_points = {str(k): str(v) for k, v in _section(raw, "contact_points").items()}
+    core = {"server", "database", "log", "ingest", "calendar", "plans", "contact_points"}
+    sections = {k: v for k, v in raw.items() if k not in core}
+    return Config(
+        server=server,
+        database=database,
+        log=log,
+        ingest=ingest,
+        calendar=calendar,
+        plans=plans,
+        contact_points=contact_points,
+        sections=sections,
+        source=source,
+    )

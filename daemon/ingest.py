@@ -1,0 +1,301 @@
+"""Turn normalised alert events into alerts and incidents, idempotently.
+
+Each event runs in its own savepoint inside the caller's transaction, so one bad or
+racing event never undoes its neighbours in a batch. The unique `event_key` makes
+redelivery a no-op; the partial unique indexes (one firing alert per problem, one open
+incident per resource and problem) make concurrent duplicates collapse into one row
+instead of a 5xx: a loser of the race simply retries and finds the winner's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.events import AlertEvent, EventKind
+from daemon.clocks import INCIDENT_CLOCKS, policy_snapshot, refresh_incident
+from daemon.registry import resolve_resource
+from daemon.store.models import (
+    Alert,
+    AlertEventRecord,
+    Contract,
+    Incident,
+    Resource,
+)
+from daemon.timeline import add_timeline
+from sla_engine.policy import PlanPolicy, clocks_for
+
+Status = Literal[
+    "created", "attached", "repeated", "resolved", "updated", "duplicate", "unassigned", "orphan"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of one event; `status` tells an API caller what slad did with it."""
+
+    event_key: str
+    status: Status
+    alert_id: int | None = None
+    incident_id: int | None = None
+
+
+class _Duplicate(Exception):
+    """Another writer committed the same event key first."""
+
+
+@dataclass
+class Ingestor:
+    """Applies events to the store. Stateless apart from configuration."""
+
+    plans: dict[str, PlanPolicy]
+    horizon: timedelta
+
+    def apply(
+        self, session: Session, events: Sequence[AlertEvent], now: datetime
+    ) -> list[IngestResult]:
+        """Apply `events` in order inside the session's open transaction."""
+        results: list[IngestResult] = []
+        for event in events:
+            for attempt in range(3):
+                try:
+                    with session.begin_nested():
+                        results.append(self._apply_one(session, event, now))
+                    break
+                except _Duplicate:
+                    results.append(IngestResult(event.event_key, "duplicate"))
+                    break
+                except IntegrityError:
+                    if self._already_stored(session, event.event_key):
+                        results.append(IngestResult(event.event_key, "duplicate"))
+                        break
+                    if attempt == 2:
+                        raise
+        return results
+
+    @staticmethod
+    def _already_stored(session: Session, event_key: str) -> bool:
+        stmt = select(AlertEventRecord.id).where(AlertEventRecord.event_key == event_key)
+        return session.scalar(stmt) is not None
+
+    def _apply_one(self, session: Session, event: AlertEvent, now: datetime) -> IngestResult:
+        if self._already_stored(session, event.event_key):
+            raise _Duplicate
+        record = AlertEventRecord(
+            event_key=event.event_key,
+            problem_key=event.problem_key,
+            source=event.source,
+            kind=event.kind.value,
+            detected_at=event.detected_at,
+            received_at=event.received_at,
+            raw=event.raw,
+        )
+        session.add(record)
+        session.flush()
+        if event.kind is EventKind.PROBLEM:
+            return self._problem(session, event, record, now)
+        if event.kind is EventKind.RECOVERY:
+            return self._recovery(session, event, record, now)
+        return self._update(session, event, record, now)
+
+    def _firing_alert(self, session: Session, event: AlertEvent) -> Alert | None:
+        stmt = select(Alert).where(
+            Alert.source == event.source,
+            Alert.problem_key == event.problem_key,
+            Alert.status == "firing",
+        )
+        return session.scalar(stmt)
+
+    def _problem(
+        self, session: Session, event: AlertEvent, record: AlertEventRecord, now: datetime
+    ) -> IngestResult:
+        alert = self._firing_alert(session, event)
+        if alert is not None:
+            record.alert_id = alert.id
+            return IngestResult(event.event_key, "repeated", alert.id, alert.incident_id)
+        resource = resolve_resource(session, event.resource_ids)
+        alert = Alert(
+            source=event.source,
+            instance=event.instance,
+            problem_key=event.problem_key,
+            status="firing",
+            assignment="assigned" if resource else "unassigned",
+            title=event.title,
+            severity=event.severity.value,
+            resource_ids=dict(event.resource_ids),
+            detected_at=event.detected_at,
+            received_at=event.received_at,
+            detected_at_estimated=event.detected_at_estimated,
+        )
+        session.add(alert)
+        session.flush()
+        record.alert_id = alert.id
+        early_recovery = self._stored_recovery(session, event)
+        if early_recovery is not None:
+            alert.status = "resolved"
+            alert.resolved_at = early_recovery.detected_at
+            early_recovery.alert_id = alert.id
+        if resource is None:
+            return IngestResult(event.event_key, "unassigned", alert.id, None)
+        incident, created = self.attach(
+            session, alert, resource, now, actor=f"source:{event.source}"
+        )
+        if early_recovery is not None:
+            self._maybe_resolve(session, incident, early_recovery.detected_at, event.source, now)
+        return IngestResult(
+            event.event_key, "created" if created else "attached", alert.id, incident.id
+        )
+
+    @staticmethod
+    def _stored_recovery(session: Session, event: AlertEvent) -> AlertEventRecord | None:
+        """A recovery that arrived before its problem (out-of-order delivery)."""
+        stmt = select(AlertEventRecord).where(
+            AlertEventRecord.problem_key == event.problem_key,
+            AlertEventRecord.source == event.source,
+            AlertEventRecord.kind == EventKind.RECOVERY.value,
+            AlertEventRecord.alert_id.is_(None),
+        )
+        return session.scalars(stmt).first()
+
+    def attach(
+        self, session: Session, alert: Alert, resource: Resource, now: datetime, actor: str
+    ) -> tuple[Incident, bool]:
+        """Attach `alert` to the open incident of its resource and problem, or open one.
+
+        A new incident takes the alert's detection instant and snapshots the clock
+        policy in force now, so later policy changes never re-judge it.
+        """
+        stmt = select(Incident).where(
+            Incident.resource_id == resource.id,
+            Incident.problem_key == alert.problem_key,
+            Incident.status == "open",
+        )
+        incident = session.scalar(stmt)
+        created = incident is None
+        if incident is None:
+            contract = session.get(Contract, resource.contract_id)
+            assert contract is not None
+            plan = self.plans[contract.plan]
+            incident = Incident(
+                resource_id=resource.id,
+                contract_id=contract.id,
+                customer_id=contract.customer_id,
+                plan=contract.plan,
+                source=alert.source,
+                instance=alert.instance,
+                problem_key=alert.problem_key,
+                title=alert.title,
+                severity=alert.severity,
+                status="open",
+                detected_at=alert.detected_at,
+                received_at=alert.received_at,
+                detected_at_estimated=alert.detected_at_estimated,
+                policy=policy_snapshot(clocks_for(plan, contract.options), INCIDENT_CLOCKS),
+                created_at=now,
+            )
+            session.add(incident)
+            session.flush()
+            add_timeline(
+                session,
+                incident,
+                alert.detected_at,
+                now,
+                "detected",
+                actor,
+                {
+                    "alert_id": alert.id,
+                    "title": alert.title,
+                    "detected_at_estimated": alert.detected_at_estimated,
+                },
+            )
+        else:
+            add_timeline(
+                session,
+                incident,
+                alert.detected_at,
+                now,
+                "alert_attached",
+                actor,
+                {"alert_id": alert.id, "title": alert.title},
+            )
+        alert.incident_id = incident.id
+        alert.assignment = "assigned"
+        session.flush()
+        refresh_incident(session, incident, now, self.horizon)
+        return incident, created
+
+    def _recovery(
+        self, session: Session, event: AlertEvent, record: AlertEventRecord, now: datetime
+    ) -> IngestResult:
+        alert = self._firing_alert(session, event)
+        if alert is None:
+            return IngestResult(event.event_key, "orphan")
+        record.alert_id = alert.id
+        alert.status = "resolved"
+        alert.resolved_at = event.detected_at
+        session.flush()
+        if alert.incident_id is None:
+            return IngestResult(event.event_key, "resolved", alert.id, None)
+        incident = session.get(Incident, alert.incident_id)
+        assert incident is not None
+        add_timeline(
+            session,
+            incident,
+            event.detected_at,
+            now,
+            "alert_resolved",
+            f"source:{event.source}",
+            {"alert_id": alert.id},
+        )
+        self._maybe_resolve(session, incident, event.detected_at, event.source, now)
+        return IngestResult(event.event_key, "resolved", alert.id, incident.id)
+
+    def _maybe_resolve(
+        self, session: Session, incident: Incident, at: datetime, source: str, now: datetime
+    ) -> None:
+        firing = select(Alert.id).where(Alert.incident_id == incident.id, Alert.status == "firing")
+        if incident.status == "open" and session.scalar(firing) is None:
+            incident.status = "resolved"
+            incident.resolved_at = at
+            add_timeline(
+                session,
+                incident,
+                at,
+                now,
+                "resolved",
+                f"source:{source}",
+                {"reason": "all alerts recovered"},
+            )
+            refresh_incident(session, incident, now, self.horizon)
+
+    def _update(
+        self, session: Session, event: AlertEvent, record: AlertEventRecord, now: datetime
+    ) -> IngestResult:
+        stmt = (
+            select(Alert)
+            .where(Alert.source == event.source, Alert.problem_key == event.problem_key)
+            .order_by(Alert.id.desc())
+        )
+        alert = session.scalars(stmt).first()
+        if alert is None:
+            return IngestResult(event.event_key, "orphan")
+        record.alert_id = alert.id
+        if alert.incident_id is not None:
+            incident = session.get(Incident, alert.incident_id)
+            assert incident is not None
+            add_timeline(
+                session,
+                incident,
+                event.detected_at,
+                now,
+                "source_update",
+                f"source:{event.source}",
+                {"alert_id": alert.id, "title": event.title, "raw": event.raw},
+            )
+        return IngestResult(event.event_key, "updated", alert.id, alert.incident_id)

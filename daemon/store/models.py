@@ -1,0 +1,383 @@
+"""The schema: registry, incidents with their alerts, clocks and timeline, windows, requests.
+
+Models are typed SQLAlchemy 2 declarations; the schema itself is only ever created by
+the Alembic migrations in `migrations/`, which are written against these models.
+Instants are stored as UTC (`UTCDateTime`) and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant stored in UTC and returned timezone-aware on every backend.
+
+    SQLite has no time zone type, so values are stored as naive UTC; PostgreSQL stores
+    `timestamptz`. A naive value is a programming error and is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; instants must be tz-aware")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    locale: Mapped[str] = mapped_column(String(8), default="ja")
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    contracts: Mapped[list[Contract]] = relationship(back_populates="customer")
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    plan: Mapped[str] = mapped_column(String(32))
+    professional_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    advisory: Mapped[bool] = mapped_column(Boolean, default=False)
+    billing_start: Mapped[date] = mapped_column(Date)
+    cancellation_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="contracts")
+    resources: Mapped[list[Resource]] = relationship(back_populates="contract")
+
+    @property
+    def options(self) -> frozenset[str]:
+        opts = set()
+        if self.professional_support:
+            opts.add("professional_support")
+        if self.advisory:
+            opts.add("advisory")
+        return frozenset(opts)
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    contract: Mapped[Contract] = relationship(back_populates="resources")
+    selectors: Mapped[list[ResourceSelector]] = relationship(
+        back_populates="resource", cascade="all, delete-orphan", order_by="ResourceSelector.id"
+    )
+
+
+class ResourceSelector(Base):
+    """A set of identifier pairs that maps an alert to its resource.
+
+    An alert matches when every pair of the selector is among its resource
+    identifiers. `index_key`/`index_value` repeat the selector's first pair (normalised)
+    so ingest finds candidates with one indexed lookup per alert identifier.
+    """
+
+    __tablename__ = "resource_selectors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    match: Mapped[dict[str, str]] = mapped_column(JSONType)
+    index_key: Mapped[str] = mapped_column(String(128))
+    index_value: Mapped[str] = mapped_column(String(1024))
+
+    resource: Mapped[Resource] = relationship(back_populates="selectors")
+
+    __table_args__ = (Index("ix_resource_selectors_lookup", "index_key", "index_value"),)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    plan: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(128), default="")
+    problem_key: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    policy: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    alerts: Mapped[list[Alert]] = relationship(back_populates="incident", order_by="Alert.id")
+    clocks: Mapped[list[Clock]] = relationship(
+        back_populates="incident", order_by="Clock.id", cascade="all, delete-orphan"
+    )
+    timeline: Mapped[list[TimelineEntry]] = relationship(
+        back_populates="incident", order_by="TimelineEntry.id"
+    )
+    resource: Mapped[Resource] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_problem",
+            "resource_id",
+            "problem_key",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+class Alert(Base):
+    """One problem raised by a source, from its problem event to its recovery."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(128), default="")
+    problem_key: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="firing")
+    assignment: Mapped[str] = mapped_column(String(16), default="assigned")
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    resource_ids: Mapped[dict[str, str]] = mapped_column(JSONType)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident | None] = relationship(back_populates="alerts")
+
+    __table_args__ = (
+        Index(
+            "uq_alerts_firing_problem",
+            "source",
+            "problem_key",
+            unique=True,
+            sqlite_where=text("status = 'firing'"),
+            postgresql_where=text("status = 'firing'"),
+        ),
+        Index("ix_alerts_assignment", "assignment"),
+    )
+
+
+class AlertEventRecord(Base):
+    """Every accepted source event, kept verbatim; `event_key` makes redelivery a no-op."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(512), unique=True)
+    problem_key: Mapped[str] = mapped_column(String(512), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class Clock(Base):
+    """The stored judgement of one SLA clock, recomputed from facts whenever they change.
+
+    Columns mirror `sla_engine.evaluation.ClockEvaluation` so that lists, filters and
+    reports need no engine call; the detail view evaluates live for remaining time.
+    """
+
+    __tablename__ = "clocks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    support_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("support_requests.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(32))
+    plan: Mapped[str] = mapped_column(String(32))
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    stop_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    slo_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counted_seconds: Mapped[float | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+    incident: Mapped[Incident | None] = relationship(back_populates="clocks")
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "name", name="uq_clocks_incident_name"),
+        UniqueConstraint("support_request_id", "name", name="uq_clocks_support_name"),
+    )
+
+
+class TimelineEntry(Base):
+    """What happened to an incident, stamped with the instant it happened."""
+
+    __tablename__ = "timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    incident: Mapped[Incident] = relationship(back_populates="timeline")
+
+
+class MaintenanceWindow(Base):
+    """Time excluded from incident clocks: maintenance, or a monitoring fault.
+
+    Either a single [start_at, end_at) span (end_at may be open while a fault lasts) or
+    a recurrence: `rrule` with `start_at` as the first occurrence in `timezone` and
+    `duration_seconds`, bounded by `until_at`.
+    """
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_ref: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rrule: Mapped[str | None] = mapped_column(String(500))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    until_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    external_ref: Mapped[str | None] = mapped_column(String(200), unique=True)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SupportRequest(Base):
+    """A professional-support request; it gets a business-day clock when in scope."""
+
+    __tablename__ = "support_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text)
+    in_scope: Mapped[bool] = mapped_column(Boolean)
+    scope_note: Mapped[str] = mapped_column(Text, default="")
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    policy: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    clocks: Mapped[list[Clock]] = relationship(order_by="Clock.id", cascade="all, delete-orphan")
+
+
+class ServiceRequest(Base):
+    """A customer-reported incident or an operations request: timestamps, no promise."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Append-only: who changed what SLA-relevant fact, when, and why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,147 @@
+"""Daemon tests run against real SQLite and, when SLAD_TEST_POSTGRES_URL is set, PostgreSQL.
+
+Every test gets a fresh database (a temporary SQLite file, or a new PostgreSQL schema),
+created by the Alembic migrations like in production, and a controllable clock.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from daemon.app import create_app
+from daemon.auth import create_token
+from daemon.config import Config, DatabaseConfig, load_config
+from daemon.services import Services, build_services
+from daemon.store.db import make_engine, upgrade
+
+POSTGRES_URL = os.environ.get("SLAD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@dataclass
+class FakeClock:
+    """The injected time source: tests move it, nothing sleeps."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+    def set(self, instant: datetime) -> datetime:
+        self.now = instant
+        return instant
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'slad.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        yield url, engine
+        engine.dispose()
+        return
+    if not POSTGRES_URL:
+        pytest.skip("SLAD_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    upgrade(engine)
+    yield POSTGRES_URL, engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_config(url: str, **sections: Any) -> Config:
+    base = load_config(None, environ={})
+    return Config(
+        server=base.server, database=DatabaseConfig(url=url), log=base.log, ingest=base.ingest,
+        calendar=base.calendar, plans=sections.get("plans", base.plans),
+        contact_points=base.contact_points, sections=sections.get("sections", {}),
+    )
+
+
+@dataclass
+class Api:
+    """A test client with one token per role."""
+
+    client: TestClient
+    services: Services
+    clock: FakeClock
+    tokens: dict[str, str]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def get(self, path: str, role: str = "viewer", **kw: Any) -> Any:
+        return self.client.get(path, headers=self.headers(role), **kw)
+
+    def post(self, path: str, json: Any = None, role: str = "operator", **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self.headers(role), **kw)
+
+    def patch(self, path: str, json: Any = None, role: str = "operator", **kw: Any) -> Any:
+        return self.client.patch(path, json=json, headers=self.headers(role), **kw)
+
+    def delete(self, path: str, role: str = "operator", **kw: Any) -> Any:
+        return self.client.delete(path, headers=self.headers(role), **kw)
+
+    def ok(self, response: Any, status: int = 200) -> Any:
+        assert response.status_code == status, response.text
+        return response.json()
+
+
+@pytest.fixture
+def api(database: tuple[str, Engine], clock: FakeClock) -> Iterator[Api]:
+    url, engine = database
+    services = build_services(make_config(url), clock=clock, engine=engine)
+    tokens: dict[str, str] = {}
+    with services.sessions.begin() as session:
+        for role in ("viewer", "operator", "admin", "ingest"):
+            tokens[role] = create_token(session, f"test-{role}", role, clock())
+    with TestClient(create_app(services)) as client:
+        yield Api(client, services, clock, tokens)
+
+
+def seed_registry(api: Api, plan: str = "standard", **contract: Any) -> dict[str, int]:
+    """A customer with one contract and one resource mapped by Zabbix host `web01`."""
+    customer = api.ok(api.post("/v1/customers", {"name": f"acme-{plan}"}, role="admin"), 201)
+    body = {"customer_id": customer["id"], "plan": plan, "billing_start": "2026-04-01",
+            **contract}
+    contract_row = api.ok(api.post("/v1/contracts", body, role="admin"), 201)
+    resource = api.ok(api.post("/v1/resources", {
+        "contract_id": contract_row["id"], "name": "web01", "kind": "vm",
+        "selectors": [{"zabbix.host": "web01"}],
+    }, role="admin"), 201)
+    return {"customer": customer["id"], "contract": contract_row["id"],
+            "resource": resource["id"]}
+
+
+def event(key: str, kind: str, detected_at: datetime, problem: str = "p1",
+          host: str = "web01", **extra: Any) -> dict[str, Any]:
+    return {"event_key": key, "problem_key": problem, "kind": kind,
+            "detected_at": detected_at.isoformat(), "title": f"problem {problem}",
+            "resource_ids": {"zabbix.host": host}, **extra}
