@@ -9,7 +9,7 @@ that day. Only requests on the channels of seed ch. 5 §2 carry the promise.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sla_engine.calendar import BusinessCalendar, require_aware
@@ -69,6 +69,9 @@ def evaluate_support(
 ) -> ClockEvaluation:
     """Judge the `support_reply` clock of a request at instant `now`.
 
+    Like every engine result, the instants returned are in UTC; the business calendar's
+    zone is only used to find them.
+
     The clock starts at `received` and stops at the first `reply`. Deadlines come from
     `support_deadline`; a reply at or before a deadline meets it, and while no reply
     exists the outcome is the breach already reached at `now` (strictly after a
@@ -125,18 +128,23 @@ def evaluate_support(
         upcoming = [point.at for point in warnings] + [slo_due, sla_due]
         next_due = min((at for at in upcoming if at > now), default=None)
     return ClockEvaluation(
-        start=calendar.in_zone(received),
-        stop=None if reply is None else calendar.in_zone(reply),
+        start=_utc(received),
+        stop=None if reply is None else _utc(reply),
         counted=calendar.business_time_between(received, until),
-        slo_due=slo_due,
-        sla_due=sla_due,
+        slo_due=_utc(slo_due),
+        sla_due=_utc(sla_due),
         state=state,
         outcome=outcome,
         slo_remaining=calendar.business_time_between(until, slo_due),
         sla_remaining=calendar.business_time_between(until, sla_due),
-        warnings=warnings,
-        next_due=next_due,
+        warnings=tuple(WarningPoint(w.fraction, _utc(w.at)) for w in warnings),
+        next_due=None if next_due is None else _utc(next_due),
     )
+
+
+def _utc(instant: datetime) -> datetime:
+    """The instant in UTC, with `fold` cleared: UTC has no repeated wall times."""
+    return instant.astimezone(UTC).replace(fold=0)
 
 
 def _breach_reached(now: datetime, slo_due: datetime, sla_due: datetime) -> Outcome | None:
