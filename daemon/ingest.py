@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,20 @@ class IngestResult:
     incident_id: int | None = None
 
 
+class IngestHooks(Protocol):
+    """What the rest of the daemon does in the same transaction as an ingest change.
+
+    Notifications are written to the outbox here, so they commit (or roll back)
+    together with the incident that causes them.
+    """
+
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None: ...
+
+    def incident_resolved(self, session: Session, incident: Incident, now: datetime) -> None: ...
+
+    def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None: ...
+
+
 class _Duplicate(Exception):
     """Another writer committed the same event key first."""
 
@@ -56,6 +70,7 @@ class Ingestor:
 
     plans: dict[str, PlanPolicy]
     horizon: timedelta
+    hooks: IngestHooks | None = None
 
     def apply(
         self, session: Session, events: Sequence[AlertEvent], now: datetime
@@ -142,6 +157,8 @@ class Ingestor:
             alert.resolved_at = early_recovery.detected_at
             early_recovery.alert_id = alert.id
         if resource is None:
+            if self.hooks is not None:
+                self.hooks.alert_unassigned(session, alert, now)
             return IngestResult(event.event_key, "unassigned", alert.id, None)
         incident, created = self.attach(
             session, alert, resource, now, actor=f"source:{event.source}"
@@ -228,6 +245,8 @@ class Ingestor:
         alert.assignment = "assigned"
         session.flush()
         refresh_incident(session, incident, now, self.horizon)
+        if created and self.hooks is not None:
+            self.hooks.incident_opened(session, incident, now)
         return incident, created
 
     def _recovery(
@@ -273,6 +292,8 @@ class Ingestor:
                 {"reason": "all alerts recovered"},
             )
             refresh_incident(session, incident, now, self.horizon)
+            if self.hooks is not None:
+                self.hooks.incident_resolved(session, incident, now)
 
     def _update(
         self, session: Session, event: AlertEvent, record: AlertEventRecord, now: datetime
