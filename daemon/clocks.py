@@ -43,13 +43,6 @@ def incident_bounds(
     return incident.detected_at, last + horizon
 
 
-def incident_exclusions(
-    session: Session, incident: Incident, now: datetime, horizon: timedelta
-) -> IntervalSet:
-    start, end = incident_bounds(incident, now, horizon)
-    return exclusions(windows_for(session, incident), start, end)
-
-
 def evaluate_incident(
     incident: Incident, excluded: IntervalSet, now: datetime
 ) -> dict[str, ClockEvaluation | None]:
@@ -82,12 +75,34 @@ def evaluate_incident(
     return result
 
 
+def marks(evaluation: ClockEvaluation) -> list[tuple[str, datetime]]:
+    """The instants the scheduler acts on, named: each warning, then both breaches."""
+    points = [(f"warning:{w.fraction:g}", w.at) for w in evaluation.warnings]
+    return [*points, ("slo_breached", evaluation.slo_due), ("sla_breached", evaluation.sla_due)]
+
+
+def pending_marks(clock: Clock, evaluation: ClockEvaluation) -> list[tuple[str, datetime]]:
+    """Marks not yet recorded that fall before the clock stopped (if it did).
+
+    A stop exactly at a due instant meets the target, so only marks strictly before
+    the stop count; warnings after a stop would be noise.
+    """
+    recorded = set(clock.recorded or ())
+    stop = evaluation.stop
+    return [
+        (name, at)
+        for name, at in marks(evaluation)
+        if name not in recorded and (stop is None or at < stop)
+    ]
+
+
 def _store(clock: Clock, evaluation: ClockEvaluation | None) -> None:
     if evaluation is None:
         clock.start_at = clock.stop_at = clock.slo_due_at = clock.sla_due_at = None
         clock.counted_seconds = None
         clock.state = "pending"
         clock.outcome = None
+        clock.due_at = None
         return
     clock.start_at = evaluation.start
     clock.stop_at = evaluation.stop
@@ -96,6 +111,8 @@ def _store(clock: Clock, evaluation: ClockEvaluation | None) -> None:
     clock.counted_seconds = evaluation.counted.total_seconds()
     clock.state = evaluation.state.value
     clock.outcome = evaluation.outcome.value if evaluation.outcome else None
+    pending = pending_marks(clock, evaluation)
+    clock.due_at = min(at for _, at in pending) if pending else None
 
 
 def refresh_incident(
@@ -111,16 +128,12 @@ def refresh_incident(
     start, end = incident_bounds(incident, now, horizon)
     evaluations = evaluate_incident(incident, exclusions(windows, start, end), now)
     by_name = {c.name: c for c in incident.clocks}
-    next_due: list[datetime] = []
     for name, evaluation in evaluations.items():
         clock = by_name.get(name)
         if clock is None:
-            clock = Clock(name=name, plan=incident.plan)
+            clock = Clock(name=name, plan=incident.plan, recorded=[])
             incident.clocks.append(clock)
         _store(clock, evaluation)
-        if evaluation is not None and evaluation.next_due is not None:
-            next_due.append(evaluation.next_due)
-    incident.next_due_at = min(next_due) if next_due and incident.status == "open" else None
     return evaluations
 
 
@@ -151,7 +164,7 @@ def refresh_support_request(
         return None
     clock = next((c for c in request.clocks if c.name == "support_reply"), None)
     if clock is None:
-        clock = Clock(name="support_reply", plan=plan)
+        clock = Clock(name="support_reply", plan=plan, recorded=[])
         request.clocks.append(clock)
     _store(clock, evaluation)
     return evaluation

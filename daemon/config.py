@@ -7,8 +7,8 @@ first start needs nothing but the package.
 Environment overrides name the key path joined by a double underscore, e.g.
 ``SLAD_DATABASE__URL=postgresql+psycopg://...`` or ``SLAD_SERVER__PORT=9000``; values
 are read as TOML scalars when they parse as one (numbers, booleans), else as strings.
-A key ending in ``_file`` (e.g. ``api_token_file``) is replaced by the stripped content
-of that file under the key without the suffix, so secrets need not sit in the config.
+Secrets need not sit in the file: ``[database] url_file`` names a file holding the URL,
+and the notification and source sections accept ``<key>_file`` for their secrets.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daemon.notify.config import NotifyConfig, parse_notify_config
 from sla_engine.calendar import BusinessCalendar
 from sla_engine.policy import DEFAULT_PLANS, PlanPolicy, apply_overrides
 
@@ -66,6 +67,18 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class SchedulerConfig:
+    """Timings of the background work; see `[scheduler]` in config.example.toml."""
+
+    cluster: str = "default"
+    leader_retry_seconds: int = 5
+    rearm_seconds: int = 15
+    heartbeat_seconds: int = 10
+    downtime_threshold_seconds: int = 60
+    outbox_interval_seconds: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole daemon configuration, validated."""
 
@@ -75,7 +88,8 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     plans: Mapping[str, PlanPolicy] = field(default_factory=lambda: dict(DEFAULT_PLANS))
-    contact_points: Mapping[str, str] = field(default_factory=dict)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    notify: NotifyConfig = field(default_factory=lambda: parse_notify_config({}))
     sections: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -101,18 +115,15 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         node[path[-1]] = _parse_scalar(value)
 
 
-def _resolve_secret_files(node: dict[str, Any], base: Path) -> None:
-    for key in list(node):
-        value = node[key]
-        if isinstance(value, dict):
-            _resolve_secret_files(value, base)
-        elif key.endswith("_file") and isinstance(value, str):
-            path = (base / value).expanduser()
-            try:
-                node[key[: -len("_file")]] = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from exc
-            del node[key]
+def _resolve_url_file(database: dict[str, Any], base: Path) -> None:
+    value = database.pop("url_file", None)
+    if value is None:
+        return
+    path = (base / str(value)).expanduser()
+    try:
+        database["url"] = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"[database] url_file: cannot read {path}: {exc.strerror}") from exc
 
 
 def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -157,7 +168,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         base = file.resolve().parent
         source = str(file)
     _apply_env(raw, environ)
-    _resolve_secret_files(raw, base)
+    _resolve_url_file(_section(raw, "database"), base)
 
     server = _build(ServerConfig, _section(raw, "server"), "server")
     if not 0 < server.port < 65536:
@@ -174,8 +185,12 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         plans = apply_overrides(DEFAULT_PLANS, _section(raw, "plans"))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[calendar]/[plans]: {exc}") from exc
-    contact_points = {str(k): str(v) for k, v in _section(raw, "contact_points").items()}
-    core = {"server", "database", "log", "ingest", "calendar", "plans", "contact_points"}
+    scheduler = _build(SchedulerConfig, _section(raw, "scheduler"), "scheduler")
+    try:
+        notify = parse_notify_config(_section(raw, "notify"), base_dir=base)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    core = {"server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"}
     sections = {k: v for k, v in raw.items() if k not in core}
     return Config(
         server=server,
@@ -184,7 +199,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         ingest=ingest,
         calendar=calendar,
         plans=plans,
-        contact_points=contact_points,
+        scheduler=scheduler,
+        notify=notify,
         sections=sections,
         source=source,
     )

@@ -1,21 +1,31 @@
 """Everything a running daemon is wired from, built once by the app factory.
 
 There is no global state: tests build as many independent `Services` as they like,
-each with its own database and an injected time source.
+each with its own database and an injected time source, and drive the background
+work (`processor`, `outbox`, `downtime`) directly instead of starting `runtime`.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.batcher import CommitBatcher
 from daemon.config import Config
 from daemon.ingest import Ingestor
+from daemon.leader import leadership_for
+from daemon.notifier import Notifier, NotifyingHooks
+from daemon.notify.channels import build_channels
+from daemon.notify.templates import TemplateSet
+from daemon.outbox import OutboxWorker
+from daemon.runtime import Poller, Runtime
+from daemon.scheduler import DowntimeRecorder, DueProcessor
 from daemon.store.db import make_engine, session_factory
 
 Clock = Callable[[], datetime]
@@ -35,26 +45,77 @@ class Services:
     clock: Clock
     ingestor: Ingestor
     batcher: CommitBatcher
-    extras: dict[str, object] = field(default_factory=dict)
+    notifier: Notifier
+    processor: DueProcessor
+    outbox: OutboxWorker
+    downtime: DowntimeRecorder
+    runtime: Runtime
+    background: bool = True
 
     @property
     def horizon(self) -> timedelta:
         return timedelta(days=self.config.ingest.window_horizon_days)
 
+    def add_poller(self, poller: Poller) -> None:
+        self.runtime.pollers.append(poller)
+
     def start(self) -> None:
         self.batcher.start()
+        if self.background:
+            self.runtime.start()
 
     def stop(self) -> None:
         self.batcher.stop()
+        if self.background:
+            self.runtime.stop()
 
 
 def build_services(
-    config: Config, clock: Clock = system_clock, engine: Engine | None = None
+    config: Config,
+    clock: Clock = system_clock,
+    engine: Engine | None = None,
+    background: bool = True,
 ) -> Services:
+    """Wire the daemon. `background=False` leaves scheduling to the caller (tests)."""
     engine = engine or make_engine(config.database.url, echo=config.database.echo)
     sessions = session_factory(engine)
+    quiet_sessions = session_factory(engine)
+    horizon = timedelta(days=config.ingest.window_horizon_days)
+    notifier = Notifier(config.notify, TemplateSet.load(config.notify.templates_dir))
     ingestor = Ingestor(
-        plans=dict(config.plans), horizon=timedelta(days=config.ingest.window_horizon_days)
+        plans=dict(config.plans),
+        horizon=horizon,
+        hooks=NotifyingHooks(notifier, dict(config.plans)),
     )
     batcher = CommitBatcher(sessions, ingestor, clock, max_events=config.ingest.commit_batch_max)
-    return Services(config, engine, sessions, clock, ingestor, batcher)
+    processor = DueProcessor(quiet_sessions, notifier, config.calendar, horizon)
+    outbox = OutboxWorker(quiet_sessions, build_channels(config.notify, clock), horizon)
+    downtime = DowntimeRecorder(
+        quiet_sessions,
+        horizon,
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        threshold=timedelta(seconds=config.scheduler.downtime_threshold_seconds),
+    )
+    runtime = Runtime(
+        config.scheduler,
+        clock,
+        leadership_for(engine, config.scheduler.cluster),
+        processor,
+        outbox,
+        downtime,
+    )
+    event.listen(sessions, "after_commit", lambda _session: runtime.poke())
+    return Services(
+        config,
+        engine,
+        sessions,
+        clock,
+        ingestor,
+        batcher,
+        notifier,
+        processor,
+        outbox,
+        downtime,
+        runtime,
+        background,
+    )

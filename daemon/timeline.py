@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ def add_timeline(
     recorded_at: datetime,
     kind: str,
     actor: str,
-    detail: dict[str, object] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> TimelineEntry:
     entry = TimelineEntry(
         incident_id=incident.id,

@@ -151,7 +151,7 @@ def detail(session: Session, svc: Services, incident: Incident, now: datetime) -
 
 
 def _filtered(
-    stmt: Select[tuple[Incident]],
+    stmt: Select[Incident],
     now: datetime,
     status: str | None,
     customer: int | None,
@@ -163,7 +163,7 @@ def _filtered(
     breached: bool | None,
     detected_from: datetime | None,
     detected_to: datetime | None,
-) -> Select[tuple[Incident]]:
+) -> Select[Incident]:
     for column, value in (
         (Incident.status, status),
         (Incident.customer_id, customer),

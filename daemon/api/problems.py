@@ -6,6 +6,7 @@ clients can switch on, a human `title`, the HTTP `status` and a `detail` sentenc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,7 +51,7 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, slug: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int, slug: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"urn:slad:problem:{slug}",

@@ -166,7 +166,6 @@ class Incident(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     policy: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
-    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     alerts: Mapped[list[Alert]] = relationship(back_populates="incident", order_by="Alert.id")
@@ -266,6 +265,8 @@ class Clock(Base):
     counted_seconds: Mapped[float | None] = mapped_column()
     state: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    recorded: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
     incident: Mapped[Incident | None] = relationship(back_populates="clocks")
 
@@ -381,3 +382,42 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A notification written in the same transaction as the event that caused it.
+
+    The delivery worker sends pending rows and marks them sent; a crash before the mark
+    re-sends the row with the same idempotency key, which receivers use to de-duplicate.
+    `purpose = "auto_contact"` rows record the incident's contact at the accepted instant.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(16), default="notify")
+    channel: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    message: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+
+class Heartbeat(Base):
+    """The last instant each daemon process was seen running; gaps become faults."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -202,7 +202,6 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contracts.id"], name=op.f("fk_incidents_contract_id_contracts")
@@ -219,7 +218,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_incidents_contract_id"), ["contract_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_detected_at"), ["detected_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_incidents_next_due_at"), ["next_due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_resource_id"), ["resource_id"], unique=False)
         batch_op.create_index(
             "uq_incidents_open_problem",
@@ -424,7 +422,6 @@ def downgrade() -> None:
             postgresql_where=sa.text("status = 'open'"),
         )
         batch_op.drop_index(batch_op.f("ix_incidents_resource_id"))
-        batch_op.drop_index(batch_op.f("ix_incidents_next_due_at"))
         batch_op.drop_index(batch_op.f("ix_incidents_detected_at"))
         batch_op.drop_index(batch_op.f("ix_incidents_customer_id"))
         batch_op.drop_index(batch_op.f("ix_incidents_contract_id"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,13 +76,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_config(url: str, **sections: Any) -> Config:
-    base = load_config(None, environ={})
-    return Config(
-        server=base.server, database=DatabaseConfig(url=url), log=base.log, ingest=base.ingest,
-        calendar=base.calendar, plans=sections.get("plans", base.plans),
-        contact_points=base.contact_points, sections=sections.get("sections", {}),
-    )
+def make_config(url: str, **changes: Any) -> Config:
+    """The embedded defaults on database `url`, with `changes` to Config fields."""
+    return replace(load_config(None, environ={}), database=DatabaseConfig(url=url), **changes)
 
 
 @dataclass
@@ -117,7 +113,7 @@ class Api:
 @pytest.fixture
 def api(database: tuple[str, Engine], clock: FakeClock) -> Iterator[Api]:
     url, engine = database
-    services = build_services(make_config(url), clock=clock, engine=engine)
+    services = build_services(make_config(url), clock=clock, engine=engine, background=False)
     tokens: dict[str, str] = {}
     with services.sessions.begin() as session:
         for role in ("viewer", "operator", "admin", "ingest"):

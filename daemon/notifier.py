@@ -1,0 +1,324 @@
+"""Turn daemon events into outbox rows, in the transaction of the event that causes them.
+
+The notifier renders each message when the event happens (so the text says what was
+true then), routes it by event, plan and contract, and writes one outbox row per
+channel and recipient with a deterministic idempotency key: the same event can never
+produce a second row, and a re-sent row carries the same key for the receiver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.notify.compose import compose_message
+from daemon.notify.config import EmailChannelConfig, NotifyConfig, channels_for
+from daemon.notify.events import NotifyEvent
+from daemon.notify.templates import TemplateSet
+from daemon.notify.variables import TemplateValue
+from daemon.store.models import (
+    Alert,
+    Clock,
+    Contract,
+    Customer,
+    Incident,
+    OutboxMessage,
+    Resource,
+    SupportRequest,
+)
+from sla_engine.policy import PlanPolicy
+
+log = logging.getLogger("slad.notify")
+
+CLOCK_EVENTS = {"slo_breached": NotifyEvent.SLO_BREACHED, "sla_breached": NotifyEvent.SLA_BREACHED}
+
+
+@dataclass
+class Notifier:
+    """Writes outbox rows; a daemon without a `[notify]` section has no channels."""
+
+    config: NotifyConfig
+    templates: TemplateSet
+
+    def _recipients(self, channel: str) -> tuple[str, ...]:
+        settings = self.config.channels[channel]
+        if isinstance(settings, EmailChannelConfig):
+            return settings.to
+        return ("",)
+
+    def _enqueue(
+        self,
+        session: Session,
+        event: NotifyEvent,
+        *,
+        key: str,
+        plan: str | None,
+        contract_id: int | None,
+        locale: str | None,
+        variables: Mapping[str, TemplateValue],
+        now: datetime,
+        incident_id: int | None = None,
+    ) -> int:
+        count = 0
+        for channel in channels_for(
+            self.config.routes, event, plan, None if contract_id is None else str(contract_id)
+        ):
+            for recipient in self._recipients(channel):
+                count += self._add(
+                    session,
+                    event,
+                    channel,
+                    recipient,
+                    key,
+                    locale,
+                    variables,
+                    now,
+                    incident_id,
+                    "notify",
+                )
+        return count
+
+    def _add(
+        self,
+        session: Session,
+        event: NotifyEvent,
+        channel: str,
+        recipient: str,
+        key: str,
+        locale: str | None,
+        variables: Mapping[str, TemplateValue],
+        now: datetime,
+        incident_id: int | None,
+        purpose: str,
+    ) -> int:
+        idempotency_key = f"slad.{key}.{channel}" + (f".{recipient}" if recipient else "")
+        idempotency_key = "".join(c if c.isalnum() or c in "._-@" else "_" for c in idempotency_key)
+        exists = select(OutboxMessage.id).where(OutboxMessage.idempotency_key == idempotency_key)
+        if session.scalar(exists) is not None:
+            return 0
+        message = compose_message(self.templates, event, locale, variables, idempotency_key)
+        session.add(
+            OutboxMessage(
+                idempotency_key=idempotency_key,
+                event=str(event),
+                purpose=purpose,
+                channel=channel,
+                recipient=recipient,
+                message=message.as_dict(),
+                incident_id=incident_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        return 1
+
+    def _context(self, session: Session, incident: Incident) -> tuple[Customer, Resource]:
+        customer = session.get(Customer, incident.customer_id)
+        resource = session.get(Resource, incident.resource_id)
+        assert customer is not None and resource is not None
+        return customer, resource
+
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        customer, resource = self._context(session, incident)
+        contact = next((c for c in incident.clocks if c.name == "contact"), None)
+        variables: dict[str, TemplateValue] = {
+            "incident_id": incident.id,
+            "customer_name": customer.name,
+            "contract_id": incident.contract_id,
+            "plan": incident.plan,
+            "resource_name": resource.name,
+            "source": incident.source,
+            "severity": incident.severity,
+            "summary": incident.title,
+            "detected_at": incident.detected_at,
+            "contact_slo_due": contact.slo_due_at
+            if contact and contact.slo_due_at
+            else incident.detected_at,
+            "contact_sla_due": contact.sla_due_at
+            if contact and contact.sla_due_at
+            else incident.detected_at,
+        }
+        self._enqueue(
+            session,
+            NotifyEvent.INCIDENT_OPENED,
+            key=f"incident.{incident.id}.opened",
+            plan=incident.plan,
+            contract_id=incident.contract_id,
+            locale=customer.locale,
+            variables=variables,
+            now=now,
+            incident_id=incident.id,
+        )
+
+    def auto_contact(self, session: Session, incident: Incident, now: datetime) -> bool:
+        """Queue the customer's first notice; its acceptance records the contact."""
+        customer, resource = self._context(session, incident)
+        provider = self.config.provider
+        if provider is None:
+            return False
+        if not customer.contact_email:
+            log.warning(
+                "auto contact skipped: customer has no contact_email",
+                extra={"incident_id": incident.id, "customer_id": customer.id},
+            )
+            return False
+        variables: dict[str, TemplateValue] = {
+            "incident_id": incident.id,
+            "customer_name": customer.name,
+            "resource_name": resource.name,
+            "severity": incident.severity,
+            "summary": incident.title,
+            "detected_at": incident.detected_at,
+            **provider.variables(),
+        }
+        channels = channels_for(
+            self.config.routes,
+            NotifyEvent.CUSTOMER_FIRST_NOTICE,
+            incident.plan,
+            str(incident.contract_id),
+        )
+        queued = 0
+        for channel in channels:
+            queued += self._add(
+                session,
+                NotifyEvent.CUSTOMER_FIRST_NOTICE,
+                channel,
+                customer.contact_email,
+                f"incident.{incident.id}.first-notice",
+                customer.locale,
+                variables,
+                now,
+                incident.id,
+                "auto_contact",
+            )
+        return queued > 0
+
+    def incident_resolved(self, session: Session, incident: Incident, now: datetime) -> None:
+        customer, resource = self._context(session, incident)
+        assert incident.resolved_at is not None
+        variables: dict[str, TemplateValue] = {
+            "incident_id": incident.id,
+            "customer_name": customer.name,
+            "contract_id": incident.contract_id,
+            "resource_name": resource.name,
+            "source": incident.source,
+            "summary": incident.title,
+            "detected_at": incident.detected_at,
+            "resolved_at": incident.resolved_at,
+        }
+        self._enqueue(
+            session,
+            NotifyEvent.INCIDENT_RESOLVED,
+            key=f"incident.{incident.id}.resolved",
+            plan=incident.plan,
+            contract_id=incident.contract_id,
+            locale=customer.locale,
+            variables=variables,
+            now=now,
+            incident_id=incident.id,
+        )
+
+    def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None:
+        reference = ", ".join(f"{k}={v}" for k, v in sorted(alert.resource_ids.items())) or "-"
+        variables: dict[str, TemplateValue] = {
+            "alert_id": alert.id,
+            "source": alert.source,
+            "severity": alert.severity,
+            "summary": alert.title or "-",
+            "resource_ref": reference,
+            "detected_at": alert.detected_at,
+        }
+        self._enqueue(
+            session,
+            NotifyEvent.UNASSIGNED_ALERT,
+            key=f"alert.{alert.id}.unassigned",
+            plan=None,
+            contract_id=None,
+            locale=None,
+            variables=variables,
+            now=now,
+        )
+
+    def clock_mark(
+        self,
+        session: Session,
+        clock: Clock,
+        mark: str,
+        at: datetime,
+        fraction: float | None,
+        now: datetime,
+    ) -> None:
+        """A warning or breach of an incident's or support request's clock fell due."""
+        if clock.incident_id is not None:
+            incident = session.get(Incident, clock.incident_id)
+            assert incident is not None
+            customer, resource = self._context(session, incident)
+            case, contract_id, resource_name = (
+                f"I-{incident.id}",
+                incident.contract_id,
+                resource.name,
+            )
+            incident_id: int | None = incident.id
+        else:
+            request = session.get(SupportRequest, clock.support_request_id)
+            assert request is not None
+            contract = session.get(Contract, request.contract_id)
+            assert contract is not None
+            customer = contract.customer
+            case, contract_id, resource_name = f"S-{request.id}", contract.id, "-"
+            incident_id = None
+        assert clock.slo_due_at is not None and clock.sla_due_at is not None
+        variables: dict[str, TemplateValue] = {
+            "case_id": case,
+            "customer_name": customer.name,
+            "contract_id": contract_id,
+            "resource_name": resource_name,
+            "clock": clock.name,
+            "slo_due": clock.slo_due_at,
+            "sla_due": clock.sla_due_at,
+        }
+        if fraction is not None:
+            event = NotifyEvent.WARNING
+            variables["percent"] = round(fraction * 100)
+        else:
+            event = CLOCK_EVENTS[mark]
+            if event is NotifyEvent.SLA_BREACHED:
+                del variables["slo_due"]
+        self._enqueue(
+            session,
+            event,
+            key=f"clock.{clock.id}.{mark}",
+            plan=clock.plan,
+            contract_id=contract_id,
+            locale=customer.locale,
+            variables=variables,
+            now=now,
+            incident_id=incident_id,
+        )
+
+
+@dataclass
+class NotifyingHooks:
+    """The ingest hooks: notify, and send the first notice on auto-contact plans."""
+
+    notifier: Notifier
+    plans: Mapping[str, PlanPolicy]
+
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        self.notifier.incident_opened(session, incident, now)
+        plan = self.plans.get(incident.plan)
+        if plan is not None and plan.auto_contact:
+            self.notifier.auto_contact(session, incident, now)
+
+    def incident_resolved(self, session: Session, incident: Incident, now: datetime) -> None:
+        self.notifier.incident_resolved(session, incident, now)
+
+    def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None:
+        self.notifier.alert_unassigned(session, alert, now)

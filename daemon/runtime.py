@@ -1,0 +1,195 @@
+"""The daemon's background work, run by APScheduler in the daemon process.
+
+Every replica tries for leadership every `leader_retry_seconds`. The leader:
+records a gap in the heartbeat as a monitoring fault, catches up on everything that
+fell due while nobody led, then keeps one `due` job armed at the earliest pending
+instant (re-armed whenever facts change, with a slow safety re-check), delivers the
+outbox, writes the heartbeat and runs the source pollers. Followers only serve HTTP.
+
+Work itself lives in plain objects that take `now` (`DueProcessor`, `OutboxWorker`,
+`DowntimeRecorder`, pollers), so tests drive them directly with an injected clock;
+this module only decides when they run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from daemon.config import SchedulerConfig
+from daemon.leader import Leadership
+from daemon.outbox import OutboxWorker
+from daemon.scheduler import DowntimeRecorder, DueProcessor
+
+log = logging.getLogger("slad.runtime")
+
+
+class Poller(Protocol):
+    """A source's periodic reconciliation (leader only)."""
+
+    name: str
+    interval: timedelta
+
+    def poll(self, now: datetime) -> None: ...
+
+
+@dataclass
+class Runtime:
+    config: SchedulerConfig
+    clock: Callable[[], datetime]
+    leadership: Leadership
+    processor: DueProcessor
+    outbox: OutboxWorker
+    downtime: DowntimeRecorder
+    pollers: list[Poller] = field(default_factory=list)
+    on_leader_change: Callable[[bool], None] | None = None
+    leading: bool = False
+    _scheduler: BackgroundScheduler | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        scheduler = BackgroundScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._leader_tick,
+            "interval",
+            id="leader",
+            seconds=self.config.leader_retry_seconds,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self.leading:
+            self.leadership.release()
+            self._set_leading(False)
+
+    def poke(self) -> None:
+        """Facts changed: re-arm the due job and deliver new outbox rows soon."""
+        if not self.leading or self._scheduler is None:
+            return
+        now = datetime.now(UTC)
+        for job_id in ("due", "outbox"):
+            job = self._scheduler.get_job(job_id)
+            if job is not None:
+                job.modify(next_run_time=now)
+
+    def _set_leading(self, leading: bool) -> None:
+        self.leading = leading
+        if self.on_leader_change is not None:
+            self.on_leader_change(leading)
+
+    def _leader_tick(self) -> None:
+        with self._lock:
+            leading = self.leadership.try_acquire()
+            if leading and not self.leading:
+                self._become_leader()
+            elif not leading and self.leading:
+                self._step_down()
+
+    def _become_leader(self) -> None:
+        assert self._scheduler is not None
+        now = self.clock()
+        self.downtime.record_gap(now)
+        self.downtime.beat(now)
+        self._set_leading(True)
+        add = self._scheduler.add_job
+        real_now = datetime.now(UTC)
+        add(
+            self._run_due,
+            "interval",
+            id="due",
+            seconds=self.config.rearm_seconds,
+            next_run_time=real_now,
+            max_instances=1,
+            coalesce=True,
+        )
+        add(
+            self._run_outbox,
+            "interval",
+            id="outbox",
+            seconds=self.config.outbox_interval_seconds,
+            next_run_time=real_now,
+            max_instances=1,
+            coalesce=True,
+        )
+        add(
+            self._beat,
+            "interval",
+            id="heartbeat",
+            seconds=self.config.heartbeat_seconds,
+            max_instances=1,
+            coalesce=True,
+        )
+        for poller in self.pollers:
+            add(
+                self._guarded(poller),
+                "interval",
+                id=f"poll:{poller.name}",
+                seconds=poller.interval.total_seconds(),
+                next_run_time=real_now,
+                max_instances=1,
+                coalesce=True,
+            )
+        log.info("leading: scheduler, outbox and pollers started")
+
+    def _step_down(self) -> None:
+        assert self._scheduler is not None
+        for job in self._scheduler.get_jobs():
+            if job.id != "leader":
+                job.remove()
+        self._set_leading(False)
+        log.warning("no longer leading: background work stopped")
+
+    def _run_due(self) -> None:
+        try:
+            self.processor.run_due(self.clock())
+        except Exception:
+            log.exception("recording due clocks failed")
+        self._arm()
+
+    def _arm(self) -> None:
+        """Wake the due job at the earliest pending instant (or the safety re-check)."""
+        if self._scheduler is None:
+            return
+        job = self._scheduler.get_job("due")
+        nxt = self.processor.next_due()
+        if job is None or nxt is None:
+            return
+        when = max(nxt, datetime.now(UTC))
+        if job.next_run_time is None or when < job.next_run_time:
+            job.modify(next_run_time=when)
+
+    def _run_outbox(self) -> None:
+        try:
+            if self.outbox.deliver_due(self.clock()):
+                self._arm()
+        except Exception:
+            log.exception("outbox delivery failed")
+
+    def _beat(self) -> None:
+        try:
+            self.downtime.beat(self.clock())
+        except Exception:
+            log.exception("heartbeat failed")
+
+    def _guarded(self, poller: Poller) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                poller.poll(self.clock())
+            except Exception:
+                log.exception("poller %s failed", poller.name)
+            self._arm()
+
+        return run

@@ -1,0 +1,206 @@
+"""Record what fell due: warnings and breaches, stamped with the instant they happened.
+
+Each clock row carries `due_at`, the earliest of its warning and breach instants not yet
+recorded (an indexed column), so one query finds the work and the daemon wakes exactly
+then instead of polling every incident. Processing is idempotent: a mark is recorded
+once per clock (`clocks.recorded`), so catching up after downtime, or two wake-ups for
+the same instant, never duplicate an entry or a notification.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from daemon import audit
+from daemon.clocks import (
+    evaluate_incident,
+    evaluate_support_request,
+    incident_bounds,
+    pending_marks,
+    recompute_for_window,
+    refresh_incident,
+    refresh_support_request,
+)
+from daemon.notifier import Notifier
+from daemon.store.models import (
+    Clock,
+    Contract,
+    Heartbeat,
+    Incident,
+    MaintenanceWindow,
+    SupportRequest,
+)
+from daemon.timeline import add_timeline
+from daemon.windows import exclusions, windows_for
+from sla_engine.calendar import BusinessCalendar
+from sla_engine.evaluation import ClockEvaluation
+
+log = logging.getLogger("slad.scheduler")
+
+LagObserver = Callable[[float], None]
+HEARTBEAT = "daemon"
+
+
+@dataclass
+class DueProcessor:
+    """Finds clocks whose `due_at` has come and records their marks."""
+
+    sessions: sessionmaker[Session]
+    notifier: Notifier
+    calendar: BusinessCalendar
+    horizon: timedelta
+    observe_lag: LagObserver | None = None
+    batch: int = 500
+
+    def next_due(self) -> datetime | None:
+        with self.sessions() as session:
+            return session.scalar(select(func.min(Clock.due_at)))
+
+    def run_due(self, now: datetime) -> int:
+        """Record every mark due at or before `now`; returns how many were recorded."""
+        total = 0
+        while True:
+            with self.sessions.begin() as session:
+                clocks = list(
+                    session.scalars(
+                        select(Clock)
+                        .where(Clock.due_at <= now)
+                        .order_by(Clock.due_at)
+                        .limit(self.batch)
+                    )
+                )
+                recorded = sum(self._process(session, clock, now) for clock in clocks)
+            total += recorded
+            if len(clocks) < self.batch:
+                return total
+
+    def _evaluate(self, session: Session, clock: Clock, now: datetime) -> ClockEvaluation | None:
+        if clock.incident_id is not None:
+            incident = session.get(Incident, clock.incident_id)
+            assert incident is not None
+            start, end = incident_bounds(incident, now, self.horizon)
+            excluded = exclusions(windows_for(session, incident), start, end)
+            return evaluate_incident(incident, excluded, now).get(clock.name)
+        request = session.get(SupportRequest, clock.support_request_id)
+        assert request is not None
+        return evaluate_support_request(request, self.calendar, now)
+
+    def _process(self, session: Session, clock: Clock, now: datetime) -> int:
+        evaluation = self._evaluate(session, clock, now)
+        if evaluation is None:
+            clock.due_at = None
+            return 0
+        fired = [(name, at) for name, at in pending_marks(clock, evaluation) if at <= now]
+        fractions = {f"warning:{w.fraction:g}": w.fraction for w in evaluation.warnings}
+        for name, at in fired:
+            kind = "warning" if name in fractions else name
+            detail = {
+                "clock": clock.name,
+                "mark": name,
+                "slo_due": evaluation.slo_due.isoformat(),
+                "sla_due": evaluation.sla_due.isoformat(),
+            }
+            if clock.incident_id is not None:
+                incident = session.get(Incident, clock.incident_id)
+                assert incident is not None
+                add_timeline(session, incident, at, now, kind, "slad:scheduler", detail)
+            self.notifier.clock_mark(session, clock, name, at, fractions.get(name), now)
+            if self.observe_lag is not None:
+                self.observe_lag(max((now - at).total_seconds(), 0.0))
+            log.info(
+                "clock %s %s",
+                clock.name,
+                name,
+                extra={
+                    "incident_id": clock.incident_id,
+                    "support_request_id": clock.support_request_id,
+                    "due": at.isoformat(),
+                },
+            )
+        clock.recorded = [*(clock.recorded or ()), *(name for name, _ in fired)]
+        self._restore(session, clock, now)
+        return len(fired)
+
+    def _restore(self, session: Session, clock: Clock, now: datetime) -> None:
+        if clock.incident_id is not None:
+            incident = session.get(Incident, clock.incident_id)
+            assert incident is not None
+            refresh_incident(session, incident, now, self.horizon)
+            return
+        request = session.get(SupportRequest, clock.support_request_id)
+        assert request is not None
+        contract = session.get(Contract, request.contract_id)
+        assert contract is not None
+        refresh_support_request(request, self.calendar, now, contract.plan)
+
+
+@dataclass
+class DowntimeRecorder:
+    """Keeps the daemon's heartbeat and turns a gap in it into a monitoring fault.
+
+    While it runs, the leader writes `seen_at` every few seconds. On taking over, a gap
+    longer than `threshold` means nobody observed anything: that span becomes a
+    `monitoring_fault` window for all sources (SPEC section 4), audited and open to an
+    administrator's review over REST, and the clocks it touches are recomputed.
+    """
+
+    sessions: sessionmaker[Session]
+    horizon: timedelta
+    holder: str
+    threshold: timedelta = timedelta(seconds=60)
+
+    def beat(self, now: datetime) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(Heartbeat, HEARTBEAT)
+            if row is None:
+                session.add(
+                    Heartbeat(name=HEARTBEAT, holder=self.holder, started_at=now, seen_at=now)
+                )
+            else:
+                row.holder, row.seen_at = self.holder, now
+
+    def record_gap(self, now: datetime) -> MaintenanceWindow | None:
+        """Called when this process becomes the leader, before catching up."""
+        with self.sessions.begin() as session:
+            row = session.get(Heartbeat, HEARTBEAT)
+            if row is None or now - row.seen_at <= self.threshold:
+                return None
+            window = MaintenanceWindow(
+                scope="all",
+                scope_ref=None,
+                reason="monitoring_fault",
+                description=f"slad was not running between heartbeats (last seen by {row.holder})",
+                start_at=row.seen_at,
+                end_at=now,
+                status="active",
+                author="slad",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(window)
+            session.flush()
+            audit.record(
+                session,
+                at=now,
+                actor="slad",
+                action="window.create",
+                target_type="window",
+                target_id=window.id,
+                reason="daemon downtime detected from its heartbeat",
+                detail={"start": row.seen_at.isoformat(), "end": now.isoformat()},
+            )
+            recompute_for_window(
+                session, window, now, self.horizon, {"actor": "slad", "action": "downtime.recorded"}
+            )
+            row.holder, row.seen_at = self.holder, now
+            log.warning(
+                "recorded downtime as a monitoring fault",
+                extra={"window_id": window.id, "start": window.start_at.isoformat()},
+            )
+            return window
