@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daemon.api import events, health, incidents, problems, registry, reports, requests, windows
+from daemon.api import (
+    events,
+    health,
+    incidents,
+    outbox,
+    problems,
+    registry,
+    reports,
+    requests,
+    windows,
+)
 from daemon.api.problems import problem_response
 from daemon.services import Services
 
@@ -86,7 +96,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
-    for module in (health, events, registry, incidents, windows, requests, reports):
+    for module in (health, events, registry, incidents, windows, requests, reports, outbox):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, limit=services.config.server.max_body_bytes)
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,16 +110,35 @@ class Api:
         return response.json()
 
 
+ApiFactory = Callable[..., Api]
+
+
 @pytest.fixture
-def api(database: tuple[str, Engine], clock: FakeClock) -> Iterator[Api]:
+def api_factory(database: tuple[str, Engine], clock: FakeClock) -> Iterator[ApiFactory]:
+    """Build apps on the test database; `changes` replace Config fields (e.g. notify)."""
     url, engine = database
-    services = build_services(make_config(url), clock=clock, engine=engine, background=False)
-    tokens: dict[str, str] = {}
-    with services.sessions.begin() as session:
-        for role in ("viewer", "operator", "admin", "ingest"):
-            tokens[role] = create_token(session, f"test-{role}", role, clock())
-    with TestClient(create_app(services)) as client:
-        yield Api(client, services, clock, tokens)
+    clients: list[TestClient] = []
+
+    def build(**changes: Any) -> Api:
+        services = build_services(make_config(url, **changes), clock=clock, engine=engine,
+                                  background=False)
+        tokens: dict[str, str] = {}
+        with services.sessions.begin() as session:
+            for role in ("viewer", "operator", "admin", "ingest"):
+                tokens[role] = create_token(session, f"test-{role}-{len(clients)}", role, clock())
+        client = TestClient(create_app(services))
+        client.__enter__()
+        clients.append(client)
+        return Api(client, services, clock, tokens)
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(api_factory: ApiFactory) -> Api:
+    return api_factory()
 
 
 def seed_registry(api: Api, plan: str = "standard", **contract: Any) -> dict[str, int]:

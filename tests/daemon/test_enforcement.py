@@ -1,0 +1,282 @@
+"""Warnings and breaches recorded at their instants, notified through real receivers.
+
+Time is the fake clock; the scheduler, outbox and downtime recorder are driven
+directly, exactly as the runtime drives them, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+from daemon.notify.channels.webhook import verify_webhook_signature
+from daemon.notify.config import parse_notify_config
+from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
+from tests.daemon.test_incident_flow import clocks, iso
+
+T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
+SECRET = "receiver-secret"
+
+
+class Receiver:
+    """A real HTTP server on loopback that records signed webhook deliveries."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def events(self) -> list[str]:
+        return [json.loads(r["body"])["payload"]["event"] for r in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every accepted message."""
+
+    def __init__(self) -> None:
+        self.messages: list[Envelope] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802
+        self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def notify_config(receiver: Receiver, smtp_port: int | None = None) -> Any:
+    table: dict[str, Any] = {
+        "channels": {"hook": {"type": "webhook", "url": receiver.url, "secret": SECRET}},
+        "routes": {"default": {
+            "incident_opened": ["hook"], "warning": ["hook"], "slo_breached": ["hook"],
+            "sla_breached": ["hook"], "incident_resolved": ["hook"],
+            "unassigned_alert": ["hook"],
+        }},
+    }
+    if smtp_port is not None:
+        table["channels"]["customer-mail"] = {
+            "type": "email", "host": "127.0.0.1", "port": smtp_port, "tls": "none",
+            "from": "MSP Support <support@msp.example>"}
+        table["routes"]["default"]["customer_first_notice"] = ["customer-mail"]
+        table["provider"] = {"name": "サンプルMSP", "url": "https://ticket.msp.example/",
+                             "email": "support@msp.example", "phone": "050-0000-0000"}
+    return parse_notify_config(table)
+
+
+def open_incident(api: Api, at: datetime = T0, key: str = "e1") -> int:
+    api.clock.set(at)
+    return int(api.ok(api.post("/v1/events", event(key, "problem", at),
+                               role="ingest"))["results"][0]["incident_id"])
+
+
+def timeline(api: Api, incident_id: int, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    return [(t["kind"], t["at"]) for t in body["timeline"] if t["kind"] in kinds]
+
+
+MARKS = ("warning", "slo_breached", "sla_breached")
+
+
+def test_running_to_warned_to_slo_to_sla_breached(api_factory: ApiFactory,
+                                                  receiver: Receiver) -> None:
+    api = api_factory(notify=notify_config(receiver))
+    seed_registry(api)
+    incident_id = open_incident(api)
+    svc = api.services
+    assert svc.outbox.deliver_due(api.clock()) == 1
+    assert receiver.events() == ["incident_opened"]
+    request = receiver.requests[0]
+    assert verify_webhook_signature(
+        SECRET, request["headers"]["X-Slad-Timestamp"], request["body"],
+        request["headers"]["X-Slad-Signature"], api.clock(), timedelta(minutes=5))
+    assert svc.processor.next_due() == T0 + timedelta(minutes=15)
+
+    api.clock.set(T0 + timedelta(minutes=16))
+    assert svc.processor.run_due(api.clock()) == 1
+    assert timeline(api, incident_id, MARKS) == [("warning", iso(T0 + timedelta(minutes=15)))]
+
+    api.clock.set(T0 + timedelta(minutes=31))
+    assert svc.processor.run_due(api.clock()) == 2
+    api.clock.set(T0 + timedelta(hours=2))
+    assert svc.processor.run_due(api.clock()) == 1
+    assert svc.processor.run_due(api.clock()) == 0, "each mark is recorded once"
+    assert timeline(api, incident_id, MARKS) == [
+        ("warning", iso(T0 + timedelta(minutes=15))),
+        ("warning", iso(T0 + timedelta(minutes=24))),
+        ("slo_breached", iso(T0 + timedelta(minutes=30))),
+        ("sla_breached", iso(T0 + timedelta(minutes=60))),
+    ]
+    assert clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]["outcome"] \
+        == "sla_breached"
+    assert svc.outbox.deliver_due(api.clock()) == 4
+    assert receiver.events() == ["incident_opened", "warning", "warning", "slo_breached",
+                                 "sla_breached"]
+    assert svc.outbox.deliver_due(api.clock()) == 0
+
+
+def test_contact_in_time_stops_the_marks(api_factory: ApiFactory, receiver: Receiver) -> None:
+    api = api_factory(notify=notify_config(receiver))
+    seed_registry(api)
+    incident_id = open_incident(api)
+    api.clock.set(T0 + timedelta(minutes=20))
+    api.services.processor.run_due(api.clock())
+    api.ok(api.post(f"/v1/incidents/{incident_id}/contact", {}))
+    api.clock.set(T0 + timedelta(hours=1, minutes=5))
+    api.services.processor.run_due(api.clock())
+    kinds = [k for k, _ in timeline(api, incident_id, MARKS)]
+    # contact warning at 15 min; the report clock (started at 20 min) warns at 50 and 68 min.
+    assert kinds == ["warning", "warning"]
+    assert timeline(api, incident_id, MARKS)[1][1] == iso(T0 + timedelta(minutes=50))
+
+
+def test_downtime_becomes_a_fault_and_rejection_records_breaches_at_true_instants(
+    api_factory: ApiFactory, receiver: Receiver
+) -> None:
+    api = api_factory(notify=notify_config(receiver))
+    seed_registry(api)
+    incident_id = open_incident(api)
+    svc = api.services
+    svc.downtime.beat(T0 + timedelta(minutes=1))
+    # slad is down from here until two hours later.
+    api.clock.set(T0 + timedelta(hours=2))
+    window = svc.downtime.record_gap(api.clock())
+    assert window is not None and window.reason == "monitoring_fault"
+    body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(hours=2, minutes=29))
+    assert svc.processor.run_due(api.clock()) == 0
+    faults = api.ok(api.get("/v1/maintenance-windows", params={"reason": "monitoring_fault"}))
+    assert [(f["author"], f["start"]) for f in faults] == [
+        ("slad", iso(T0 + timedelta(minutes=1)))]
+
+    api.ok(api.patch(f"/v1/maintenance-windows/{window.id}",
+                     {"status": "rejected", "justification": "planned restart, not a fault"}))
+    assert svc.processor.run_due(api.clock()) == 4
+    assert timeline(api, incident_id, MARKS) == [
+        ("warning", iso(T0 + timedelta(minutes=15))),
+        ("warning", iso(T0 + timedelta(minutes=24))),
+        ("slo_breached", iso(T0 + timedelta(minutes=30))),
+        ("sla_breached", iso(T0 + timedelta(minutes=60))),
+    ]
+    audit = api.ok(api.get("/v1/audit", role="admin", params={"target_type": "window"}))
+    assert [a["action"] for a in audit["items"]] == ["window.update", "window.create"]
+
+
+def test_short_gap_is_not_a_fault(api: Api) -> None:
+    api.services.downtime.beat(T0)
+    assert api.services.downtime.record_gap(T0 + timedelta(seconds=30)) is None
+
+
+def test_crash_between_commit_and_delivery_loses_nothing_and_sends_once(
+    api_factory: ApiFactory, receiver: Receiver
+) -> None:
+    first = api_factory(notify=notify_config(receiver))
+    seed_registry(first)
+    open_incident(first)
+    # The process dies here: the incident and its outbox row are committed, not sent.
+    restarted = api_factory(notify=notify_config(receiver))
+    assert restarted.services.outbox.deliver_due(restarted.clock()) == 1
+    assert first.services.outbox.deliver_due(first.clock()) == 0
+    assert restarted.services.outbox.deliver_due(restarted.clock()) == 0
+    assert receiver.events() == ["incident_opened"]
+    key = receiver.requests[0]["headers"]["X-Slad-Idempotency-Key"]
+    assert key.startswith("slad.incident.")
+
+
+def test_failed_delivery_retries_with_backoff_then_gives_up_visibly(
+    api_factory: ApiFactory, receiver: Receiver
+) -> None:
+    api = api_factory(notify=notify_config(receiver))
+    seed_registry(api)
+    open_incident(api)
+    receiver.status = 503
+    assert api.services.outbox.deliver_due(api.clock()) == 0
+    [row] = api.ok(api.get("/v1/outbox", role="operator", params={"status": "pending"}))
+    assert row["attempts"] == 1 and "503" in row["last_error"]
+    assert row["next_attempt_at"] == iso(T0 + timedelta(seconds=10))
+    assert api.services.outbox.deliver_due(api.clock()) == 0, "not before the backoff"
+    receiver.status = 400
+    api.clock.advance(seconds=10)
+    assert api.services.outbox.deliver_due(api.clock()) == 0
+    [failed] = api.ok(api.get("/v1/outbox", role="operator", params={"status": "failed"}))
+    assert failed["attempts"] == 2
+    receiver.status = 200
+    api.ok(api.post(f"/v1/outbox/{failed['id']}/retry", role="admin"))
+    assert api.services.outbox.deliver_due(api.clock()) == 1
+    assert receiver.events().count("incident_opened") == 3
+
+
+def test_basic_plan_contacts_the_customer_automatically(
+    api_factory: ApiFactory, receiver: Receiver, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    api = api_factory(notify=notify_config(receiver, port))
+    customer = api.ok(api.post("/v1/customers", {"name": "山田商事", "locale": "ja",
+                                                 "contact_email": "ops@yamada.example"},
+                               role="admin"), 201)
+    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"], "plan": "basic",
+                                                 "billing_start": "2026-04-01"}, role="admin"),
+                      201)
+    api.ok(api.post("/v1/resources", {"contract_id": contract["id"], "name": "web01",
+                                      "kind": "vm", "selectors": [{"zabbix.host": "web01"}]},
+                    role="admin"), 201)
+    incident_id = open_incident(api)
+    api.clock.set(T0 + timedelta(minutes=3))
+    assert api.services.outbox.deliver_due(api.clock()) == 2
+    [mail] = box.messages
+    assert mail.rcpt_tos == ["ops@yamada.example"]
+    parsed = message_from_bytes(mail.original_content or b"")
+    assert "障害発生のご連絡" in str(make_header(decode_header(parsed["Subject"])))
+    body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    assert body["contacted_at"] == iso(T0 + timedelta(minutes=3))
+    assert clocks(body)["contact"]["outcome"] == "met"
+    contacted = [t for t in body["timeline"] if t["kind"] == "contacted"]
+    assert contacted[0]["actor"] == "slad:auto-contact:customer-mail"
