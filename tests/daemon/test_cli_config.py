@@ -1,0 +1,98 @@
+"""Configuration loading, the `slad` command line, and migrations matching the models."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+from daemon.cli import EXIT_CONFIG, EXIT_SCHEMA, main
+from daemon.config import ConfigError, load_config
+from daemon.store.db import head_revision, make_engine
+from daemon.store.models import Base
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_example_config_is_the_embedded_default() -> None:
+    from_file = load_config(EXAMPLE, environ={})
+    defaults = load_config(None, environ={})
+    assert from_file.server == defaults.server
+    assert from_file.database == defaults.database
+    assert from_file.calendar == defaults.calendar
+    assert from_file.scheduler == defaults.scheduler
+    assert dict(from_file.plans) == dict(defaults.plans)
+
+
+def test_environment_overrides_and_url_file(tmp_path: Path) -> None:
+    (tmp_path / "db-url").write_text("sqlite:///elsewhere.db\n")
+    (tmp_path / "slad.toml").write_text('[database]\nurl_file = "db-url"\n')
+    config = load_config(tmp_path / "slad.toml",
+                         environ={"SLAD_SERVER__PORT": "9000", "SLAD_LOG__FORMAT": "text",
+                                  "SLAD_PLANS__BASIC__AUTO_CONTACT": "false"})
+    assert config.server.port == 9000
+    assert config.log.format == "text"
+    assert config.database.url == "sqlite:///elsewhere.db"
+    assert config.plans["basic"].auto_contact is False
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[server]\nprot = 1\n", "unknown key(s): prot"),
+    ("[server]\nport = 70000\n", "port must be 1-65535"),
+    ('[server]\nport = "80"\n', "port must be int"),
+    ('[log]\nformat = "xml"\n', "format must be"),
+    ('[calendar]\nopening = "9h30"\n', "opening"),
+    ("[plans.platinum]\nauto_contact = true\n", "platinum"),
+    ("[plans.basic.clocks.contact]\nslo_minutes = -5\n", "slo_minutes"),
+    ('[notify.routes.default]\nwarning = ["nowhere"]\n', "nowhere"),
+    ("[server\n", "invalid TOML"),
+])
+def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path, environ={})
+
+
+def test_cli_check_config_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(EXAMPLE), "check-config"]) == 0
+    assert "config OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nport = 0\n")
+    assert main(["--config", str(bad), "check-config"]) == EXIT_CONFIG
+    assert "config error" in capsys.readouterr().err
+
+
+def test_cli_run_refuses_outdated_schema_then_migrate_token_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "slad.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "slad.db"}"\n')
+    assert main(["--config", str(config), "run"]) == EXIT_SCHEMA
+    assert "run `slad migrate`" in capsys.readouterr().err
+    assert main(["--config", str(config), "migrate"]) == 0
+    assert f"schema at {head_revision()}" in capsys.readouterr().out
+    assert main(["--config", str(config), "token", "create", "--role", "viewer",
+                 "--name", "grafana"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("slad_") and len(token) > 30
+    assert main(["--config", str(config), "incidents", "list", "--json"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_migrations_create_exactly_the_models(database: tuple[str, Engine]) -> None:
+    _url, engine = database
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_fresh_sqlite_file_in_a_new_folder(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'new' / 'dir' / 'slad.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
