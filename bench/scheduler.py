@@ -1,0 +1,241 @@
+"""Scheduler benchmark: lag from due instant to recorded breach, and RSS, at 100,000 open incidents.
+
+Seeds a SQLite database in bulk with open incidents whose clocks are evaluated by the
+engine (the same evaluation ingest stores), arranged so that `--due` of them reach
+their contact SLO during the measured window and the rest much later. Then it runs a
+real `slad run` process on that database, waits for the window to pass, and reads the
+breach entries it recorded: lag = recorded_at - the instant the breach happened.
+The baseline, measured in the same run, is the same daemon on an empty database (RSS)
+and the scheduler's wake-up when a single clock falls due (lag).
+
+    .venv/bin/python bench/scheduler.py [--incidents 100000] [--due 2000] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from daemon.clocks import INCIDENT_CLOCKS, policy_snapshot  # noqa: E402
+from daemon.store.db import make_engine, session_factory, upgrade  # noqa: E402
+from daemon.store.models import (  # noqa: E402
+    Clock,
+    Contract,
+    Customer,
+    Incident,
+    Resource,
+    TimelineEntry,
+)
+from sla_engine.clock import evaluate_elapsed  # noqa: E402
+from sla_engine.intervals import IntervalSet  # noqa: E402
+from sla_engine.policy import DEFAULT_PLANS, clocks_for  # noqa: E402
+
+LAG_P99_BUDGET = 1.0
+RSS_BUDGET_MB = 200.0
+
+
+def seed(url: str, incidents: int, due: int, window_start: datetime, window: float) -> None:
+    """Bulk-insert open incidents; `due` of them breach their contact SLO in the window."""
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    policy = policy_snapshot(clocks_for(DEFAULT_PLANS["standard"], ()), INCIDENT_CLOCKS)
+    rng = random.Random(20261124)
+    with sessions.begin() as session:
+        customer = Customer(name="bench", locale="ja", created_at=window_start)
+        session.add(customer)
+        session.flush()
+        contract = Contract(
+            customer_id=customer.id,
+            plan="standard",
+            billing_start=window_start.date(),
+            created_at=window_start,
+        )
+        session.add(contract)
+        session.flush()
+        resource = Resource(contract_id=contract.id, name="r", kind="vm", created_at=window_start)
+        session.add(resource)
+        session.flush()
+        ids = (resource.id, contract.id, customer.id)
+    now = datetime.now(UTC)
+    chunk = 5000
+    for first in range(0, incidents, chunk):
+        rows, clock_rows = [], []
+        for n in range(first, min(first + chunk, incidents)):
+            if n < due:
+                breach = window_start + timedelta(seconds=rng.uniform(0, window))
+                detected = breach - timedelta(minutes=30)
+            else:
+                detected = now - timedelta(minutes=rng.uniform(0, 10))
+            rows.append(
+                {
+                    "id": n + 1,
+                    "resource_id": ids[0],
+                    "contract_id": ids[1],
+                    "customer_id": ids[2],
+                    "plan": "standard",
+                    "source": "bench",
+                    "instance": "",
+                    "problem_key": f"p{n}",
+                    "title": "bench",
+                    "severity": "high",
+                    "status": "open",
+                    "detected_at": detected,
+                    "received_at": detected,
+                    "detected_at_estimated": False,
+                    "policy": policy,
+                    "created_at": now,
+                }
+            )
+            ev = evaluate_elapsed(
+                detected,
+                None,
+                now,
+                slo=timedelta(minutes=30),
+                sla=timedelta(hours=1),
+                exclusions=IntervalSet(),
+            )
+            pending = [w.at for w in ev.warnings if w.at > now] + [ev.slo_due, ev.sla_due]
+            clock_rows.append(
+                {
+                    "incident_id": n + 1,
+                    "name": "contact",
+                    "plan": "standard",
+                    "start_at": detected,
+                    "slo_due_at": ev.slo_due,
+                    "sla_due_at": ev.sla_due,
+                    "counted_seconds": ev.counted.total_seconds(),
+                    "state": ev.state.value,
+                    "due_at": min(pending),
+                    "recorded": [f"warning:{w.fraction:g}" for w in ev.warnings if w.at <= now],
+                }
+            )
+            clock_rows.append(
+                {
+                    "incident_id": n + 1,
+                    "name": "report",
+                    "plan": "standard",
+                    "state": "pending",
+                    "recorded": [],
+                }
+            )
+        with sessions.begin() as session:
+            session.execute(insert(Incident), rows)
+            session.execute(insert(Clock), clock_rows)
+    engine.dispose()
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Current and peak resident set size of a process, in MB."""
+    fields = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":" in line
+    )
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def run_daemon(url: str, folder: Path, seconds: float) -> tuple[float, float]:
+    config = folder / f"slad-{time.monotonic_ns()}.toml"
+    port = 18000 + random.Random().randrange(1000)
+    config.write_text(
+        f'[database]\nurl = "{url}"\n[server]\nport = {port}\n'
+        '[log]\nlevel = "WARNING"\n[scheduler]\nrearm_seconds = 15\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli", "--config", str(config), "run"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(seconds)
+        return rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def lags(url: str) -> list[float]:
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        rows = session.execute(
+            select(TimelineEntry.at, TimelineEntry.recorded_at).where(
+                TimelineEntry.kind == "slo_breached"
+            )
+        ).all()
+    engine.dispose()
+    return sorted((recorded - at).total_seconds() for at, recorded in rows)
+
+
+def quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--due", type=int, default=2_000)
+    parser.add_argument(
+        "--window", type=float, default=20.0, help="seconds over which breaches fall"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when over budget")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        base_url = f"sqlite:///{folder / 'empty.db'}"
+        upgrade(make_engine(base_url))
+        base_rss, _ = run_daemon(base_url, folder, 4)
+
+        single_url = f"sqlite:///{folder / 'single.db'}"
+        seed(single_url, 1, 1, datetime.now(UTC) + timedelta(seconds=8), 0.0)
+        run_daemon(single_url, folder, 12)
+        base_lag = lags(single_url)
+
+        url = f"sqlite:///{folder / 'bench.db'}"
+        started = time.monotonic()
+        window_start = datetime.now(UTC) + timedelta(seconds=60)
+        seed(url, args.incidents, args.due, window_start, args.window)
+        seeded = time.monotonic() - started
+        wait = (window_start - datetime.now(UTC)).total_seconds() + args.window + 5
+        rss, peak = run_daemon(url, folder, max(wait, 10))
+        measured = lags(url)
+    p50, p99 = statistics.median(measured) if measured else float("nan"), quantile(measured, 0.99)
+    ok = len(measured) == args.due and p99 <= LAG_P99_BUDGET and peak < RSS_BUDGET_MB
+    print(
+        f"inputs:   {args.incidents:,} open incidents, {args.due:,} contact SLO breaches due "
+        f"over {args.window:.0f} s (seeded in {seeded:.1f} s, SQLite)"
+    )
+    print(
+        f"lag:      p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max "
+        f"{(measured[-1] if measured else float('nan')) * 1000:.0f} ms "
+        f"({len(measured):,} breaches recorded)"
+    )
+    print(f"rss:      {rss:.0f} MB now, {peak:.0f} MB peak")
+    print(
+        f"baseline: single due clock lag {base_lag[0] * 1000 if base_lag else float('nan'):.0f} ms;"
+        f" idle daemon on an empty database {base_rss:.0f} MB RSS"
+    )
+    print(
+        f"budget:   lag p99 <= {LAG_P99_BUDGET:.0f} s, RSS < {RSS_BUDGET_MB:.0f} MB -> "
+        f"{'ok' if ok else 'OVER BUDGET'}"
+    )
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())
