@@ -30,6 +30,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
+	$(PY) bench/ingest.py
+	$(PY) bench/scheduler.py
 
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable --exclude slad > constraints.txt
