@@ -64,8 +64,8 @@ class Runtime:
             max_instances=1,
             coalesce=True,
         )
+        self._scheduler = scheduler  # set first: the leader job may run at once
         scheduler.start()
-        self._scheduler = scheduler
 
     def stop(self) -> None:
         if self._scheduler is not None:
