@@ -120,8 +120,9 @@ def api_factory(database: tuple[str, Engine], clock: FakeClock) -> Iterator[ApiF
     clients: list[TestClient] = []
 
     def build(**changes: Any) -> Api:
-        services = build_services(make_config(url, **changes), clock=clock, engine=engine,
-                                  background=False)
+        services = build_services(
+            make_config(url, **changes), clock=clock, engine=engine, background=False
+        )
         tokens: dict[str, str] = {}
         with services.sessions.begin() as session:
             for role in ("viewer", "operator", "admin", "ingest"):
@@ -144,19 +145,38 @@ def api(api_factory: ApiFactory) -> Api:
 def seed_registry(api: Api, plan: str = "standard", **contract: Any) -> dict[str, int]:
     """A customer with one contract and one resource mapped by Zabbix host `web01`."""
     customer = api.ok(api.post("/v1/customers", {"name": f"acme-{plan}"}, role="admin"), 201)
-    body = {"customer_id": customer["id"], "plan": plan, "billing_start": "2026-04-01",
-            **contract}
+    body = {"customer_id": customer["id"], "plan": plan, "billing_start": "2026-04-01", **contract}
     contract_row = api.ok(api.post("/v1/contracts", body, role="admin"), 201)
-    resource = api.ok(api.post("/v1/resources", {
-        "contract_id": contract_row["id"], "name": "web01", "kind": "vm",
-        "selectors": [{"zabbix.host": "web01"}],
-    }, role="admin"), 201)
-    return {"customer": customer["id"], "contract": contract_row["id"],
-            "resource": resource["id"]}
+    resource = api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract_row["id"],
+                "name": "web01",
+                "kind": "vm",
+                "selectors": [{"zabbix.host": "web01"}],
+            },
+            role="admin",
+        ),
+        201,
+    )
+    return {"customer": customer["id"], "contract": contract_row["id"], "resource": resource["id"]}
 
 
-def event(key: str, kind: str, detected_at: datetime, problem: str = "p1",
-          host: str = "web01", **extra: Any) -> dict[str, Any]:
-    return {"event_key": key, "problem_key": problem, "kind": kind,
-            "detected_at": detected_at.isoformat(), "title": f"problem {problem}",
-            "resource_ids": {"zabbix.host": host}, **extra}
+def event(
+    key: str,
+    kind: str,
+    detected_at: datetime,
+    problem: str = "p1",
+    host: str = "web01",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "event_key": key,
+        "problem_key": problem,
+        "kind": kind,
+        "detected_at": detected_at.isoformat(),
+        "title": f"problem {problem}",
+        "resource_ids": {"zabbix.host": host},
+        **extra,
+    }

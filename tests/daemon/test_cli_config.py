@@ -31,26 +31,34 @@ def test_example_config_is_the_embedded_default() -> None:
 def test_environment_overrides_and_url_file(tmp_path: Path) -> None:
     (tmp_path / "db-url").write_text("sqlite:///elsewhere.db\n")
     (tmp_path / "slad.toml").write_text('[database]\nurl_file = "db-url"\n')
-    config = load_config(tmp_path / "slad.toml",
-                         environ={"SLAD_SERVER__PORT": "9000", "SLAD_LOG__FORMAT": "text",
-                                  "SLAD_PLANS__BASIC__AUTO_CONTACT": "false"})
+    config = load_config(
+        tmp_path / "slad.toml",
+        environ={
+            "SLAD_SERVER__PORT": "9000",
+            "SLAD_LOG__FORMAT": "text",
+            "SLAD_PLANS__BASIC__AUTO_CONTACT": "false",
+        },
+    )
     assert config.server.port == 9000
     assert config.log.format == "text"
     assert config.database.url == "sqlite:///elsewhere.db"
     assert config.plans["basic"].auto_contact is False
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[server]\nprot = 1\n", "unknown key(s): prot"),
-    ("[server]\nport = 70000\n", "port must be 1-65535"),
-    ('[server]\nport = "80"\n', "port must be int"),
-    ('[log]\nformat = "xml"\n', "format must be"),
-    ('[calendar]\nopening = "9h30"\n', "opening"),
-    ("[plans.platinum]\nauto_contact = true\n", "platinum"),
-    ("[plans.basic.clocks.contact]\nslo_minutes = -5\n", "slo_minutes"),
-    ('[notify.routes.default]\nwarning = ["nowhere"]\n', "nowhere"),
-    ("[server\n", "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nprot = 1\n", "unknown key(s): prot"),
+        ("[server]\nport = 70000\n", "port must be 1-65535"),
+        ('[server]\nport = "80"\n', "port must be int"),
+        ('[log]\nformat = "xml"\n', "format must be"),
+        ('[calendar]\nopening = "9h30"\n', "opening"),
+        ("[plans.platinum]\nauto_contact = true\n", "platinum"),
+        ("[plans.basic.clocks.contact]\nslo_minutes = -5\n", "slo_minutes"),
+        ('[notify.routes.default]\nwarning = ["nowhere"]\n', "nowhere"),
+        ("[server\n", "invalid TOML"),
+    ],
+)
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -58,7 +66,9 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         load_config(path, environ={})
 
 
-def test_cli_check_config_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_config_and_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--config", str(EXAMPLE), "check-config"]) == 0
     assert "config OK" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
@@ -76,8 +86,10 @@ def test_cli_run_refuses_outdated_schema_then_migrate_token_list(
     assert "run `slad migrate`" in capsys.readouterr().err
     assert main(["--config", str(config), "migrate"]) == 0
     assert f"schema at {head_revision()}" in capsys.readouterr().out
-    assert main(["--config", str(config), "token", "create", "--role", "viewer",
-                 "--name", "grafana"]) == 0
+    assert (
+        main(["--config", str(config), "token", "create", "--role", "viewer", "--name", "grafana"])
+        == 0
+    )
     token = capsys.readouterr().out.strip()
     assert token.startswith("slad_") and len(token) > 30
     assert main(["--config", str(config), "incidents", "list", "--json"]) == 0

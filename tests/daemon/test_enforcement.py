@@ -38,7 +38,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
                 self.send_response(receiver.status)
@@ -69,7 +69,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Envelope] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         self.messages.append(envelope)
         return "250 Message accepted for delivery"
 
@@ -96,26 +96,42 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 def notify_config(receiver: Receiver, smtp_port: int | None = None) -> Any:
     table: dict[str, Any] = {
         "channels": {"hook": {"type": "webhook", "url": receiver.url, "secret": SECRET}},
-        "routes": {"default": {
-            "incident_opened": ["hook"], "warning": ["hook"], "slo_breached": ["hook"],
-            "sla_breached": ["hook"], "incident_resolved": ["hook"],
-            "unassigned_alert": ["hook"],
-        }},
+        "routes": {
+            "default": {
+                "incident_opened": ["hook"],
+                "warning": ["hook"],
+                "slo_breached": ["hook"],
+                "sla_breached": ["hook"],
+                "incident_resolved": ["hook"],
+                "unassigned_alert": ["hook"],
+            }
+        },
     }
     if smtp_port is not None:
         table["channels"]["customer-mail"] = {
-            "type": "email", "host": "127.0.0.1", "port": smtp_port, "tls": "none",
-            "from": "MSP Support <support@msp.example>"}
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "tls": "none",
+            "from": "MSP Support <support@msp.example>",
+        }
         table["routes"]["default"]["customer_first_notice"] = ["customer-mail"]
-        table["provider"] = {"name": "サンプルMSP", "url": "https://ticket.msp.example/",
-                             "email": "support@msp.example", "phone": "050-0000-0000"}
+        table["provider"] = {
+            "name": "サンプルMSP",
+            "url": "https://ticket.msp.example/",
+            "email": "support@msp.example",
+            "phone": "050-0000-0000",
+        }
     return parse_notify_config(table)
 
 
 def open_incident(api: Api, at: datetime = T0, key: str = "e1") -> int:
     api.clock.set(at)
-    return int(api.ok(api.post("/v1/events", event(key, "problem", at),
-                               role="ingest"))["results"][0]["incident_id"])
+    return int(
+        api.ok(api.post("/v1/events", event(key, "problem", at), role="ingest"))["results"][0][
+            "incident_id"
+        ]
+    )
 
 
 def timeline(api: Api, incident_id: int, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -126,8 +142,9 @@ def timeline(api: Api, incident_id: int, kinds: tuple[str, ...]) -> list[tuple[s
 MARKS = ("warning", "slo_breached", "sla_breached")
 
 
-def test_running_to_warned_to_slo_to_sla_breached(api_factory: ApiFactory,
-                                                  receiver: Receiver) -> None:
+def test_running_to_warned_to_slo_to_sla_breached(
+    api_factory: ApiFactory, receiver: Receiver
+) -> None:
     api = api_factory(notify=notify_config(receiver))
     seed_registry(api)
     incident_id = open_incident(api)
@@ -136,8 +153,13 @@ def test_running_to_warned_to_slo_to_sla_breached(api_factory: ApiFactory,
     assert receiver.events() == ["incident_opened"]
     request = receiver.requests[0]
     assert verify_webhook_signature(
-        SECRET, request["headers"]["X-Slad-Timestamp"], request["body"],
-        request["headers"]["X-Slad-Signature"], api.clock(), timedelta(minutes=5))
+        SECRET,
+        request["headers"]["X-Slad-Timestamp"],
+        request["body"],
+        request["headers"]["X-Slad-Signature"],
+        api.clock(),
+        timedelta(minutes=5),
+    )
     assert svc.processor.next_due() == T0 + timedelta(minutes=15)
 
     api.clock.set(T0 + timedelta(minutes=16))
@@ -155,11 +177,18 @@ def test_running_to_warned_to_slo_to_sla_breached(api_factory: ApiFactory,
         ("slo_breached", iso(T0 + timedelta(minutes=30))),
         ("sla_breached", iso(T0 + timedelta(minutes=60))),
     ]
-    assert clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]["outcome"] \
+    assert (
+        clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]["outcome"]
         == "sla_breached"
+    )
     assert svc.outbox.deliver_due(api.clock()) == 4
-    assert receiver.events() == ["incident_opened", "warning", "warning", "slo_breached",
-                                 "sla_breached"]
+    assert receiver.events() == [
+        "incident_opened",
+        "warning",
+        "warning",
+        "slo_breached",
+        "sla_breached",
+    ]
     assert svc.outbox.deliver_due(api.clock()) == 0
 
 
@@ -194,11 +223,14 @@ def test_downtime_becomes_a_fault_and_rejection_records_breaches_at_true_instant
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(hours=2, minutes=29))
     assert svc.processor.run_due(api.clock()) == 0
     faults = api.ok(api.get("/v1/maintenance-windows", params={"reason": "monitoring_fault"}))
-    assert [(f["author"], f["start"]) for f in faults] == [
-        ("slad", iso(T0 + timedelta(minutes=1)))]
+    assert [(f["author"], f["start"]) for f in faults] == [("slad", iso(T0 + timedelta(minutes=1)))]
 
-    api.ok(api.patch(f"/v1/maintenance-windows/{window.id}",
-                     {"status": "rejected", "justification": "planned restart, not a fault"}))
+    api.ok(
+        api.patch(
+            f"/v1/maintenance-windows/{window.id}",
+            {"status": "rejected", "justification": "planned restart, not a fault"},
+        )
+    )
     assert svc.processor.run_due(api.clock()) == 4
     assert timeline(api, incident_id, MARKS) == [
         ("warning", iso(T0 + timedelta(minutes=15))),
@@ -259,15 +291,35 @@ def test_basic_plan_contacts_the_customer_automatically(
 ) -> None:
     box, port = mailbox
     api = api_factory(notify=notify_config(receiver, port))
-    customer = api.ok(api.post("/v1/customers", {"name": "山田商事", "locale": "ja",
-                                                 "contact_email": "ops@yamada.example"},
-                               role="admin"), 201)
-    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"], "plan": "basic",
-                                                 "billing_start": "2026-04-01"}, role="admin"),
-                      201)
-    api.ok(api.post("/v1/resources", {"contract_id": contract["id"], "name": "web01",
-                                      "kind": "vm", "selectors": [{"zabbix.host": "web01"}]},
-                    role="admin"), 201)
+    customer = api.ok(
+        api.post(
+            "/v1/customers",
+            {"name": "山田商事", "locale": "ja", "contact_email": "ops@yamada.example"},
+            role="admin",
+        ),
+        201,
+    )
+    contract = api.ok(
+        api.post(
+            "/v1/contracts",
+            {"customer_id": customer["id"], "plan": "basic", "billing_start": "2026-04-01"},
+            role="admin",
+        ),
+        201,
+    )
+    api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract["id"],
+                "name": "web01",
+                "kind": "vm",
+                "selectors": [{"zabbix.host": "web01"}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     incident_id = open_incident(api)
     api.clock.set(T0 + timedelta(minutes=3))
     assert api.services.outbox.deliver_due(api.clock()) == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -38,8 +38,9 @@ def test_missing_or_unknown_token_is_401(api: Api) -> None:
 def test_each_role_is_held_to_its_permissions(api: Api) -> None:
     seed = seed_registry(api)
     api.clock.set(T0)
-    incident = api.ok(api.post("/v1/events", event("r1", "problem", T0),
-                               role="ingest"))["results"][0]["incident_id"]
+    incident = api.ok(api.post("/v1/events", event("r1", "problem", T0), role="ingest"))["results"][
+        0
+    ]["incident_id"]
     forbidden = [
         ("viewer", "post", f"/v1/incidents/{incident}/contact", {}),
         ("viewer", "post", "/v1/maintenance-windows", {}),
@@ -76,9 +77,11 @@ def test_oversized_body_is_413_and_changes_nothing(api: Api) -> None:
         for _ in range(limit // 1000 + 2):
             yield b"x" * 1000
 
-    streamed = api.client.post("/v1/events", content=chunks(),
-                               headers={**api.headers("ingest"),
-                                        "Content-Type": "application/json"})
+    streamed = api.client.post(
+        "/v1/events",
+        content=chunks(),
+        headers={**api.headers("ingest"), "Content-Type": "application/json"},
+    )
     assert streamed.status_code == 413
     too_many = {"events": [event(f"k{i}", "problem", T0) for i in range(1001)]}
     assert api.post("/v1/events", too_many, role="ingest").status_code == 413
@@ -98,16 +101,25 @@ def test_malformed_input_is_422_and_changes_nothing(api: Api) -> None:
         b'{"events": []}',
     ]
     for raw in bad_bodies:
-        response = api.client.post("/v1/events", content=raw, headers={
-            **api.headers("ingest"), "Content-Type": "application/json"})
+        response = api.client.post(
+            "/v1/events",
+            content=raw,
+            headers={**api.headers("ingest"), "Content-Type": "application/json"},
+        )
         assert response.status_code == 422, raw
         assert response.json()["type"] == "urn:slad:problem:validation-error"
     assert api.post("/v1/customers", {"name": ""}, role="admin").status_code == 422
-    assert api.post("/v1/customers", {"name": "a", "colour": "red"}, role="admin"
-                    ).status_code == 422
-    assert api.post("/v1/contracts", {"customer_id": 1, "plan": "platinum",
-                                      "billing_start": "2026-01-01"}, role="admin"
-                    ).status_code == 422
+    assert (
+        api.post("/v1/customers", {"name": "a", "colour": "red"}, role="admin").status_code == 422
+    )
+    assert (
+        api.post(
+            "/v1/contracts",
+            {"customer_id": 1, "plan": "platinum", "billing_start": "2026-01-01"},
+            role="admin",
+        ).status_code
+        == 422
+    )
     assert counts(api) == before
 
 
@@ -145,8 +157,9 @@ def test_concurrent_distinct_events_of_one_problem_share_one_incident(api: Api) 
     api.clock.set(T0)
 
     def send(i: int) -> int:
-        return int(api.post("/v1/events", event(f"ev{i}", "problem", T0),
-                            role="ingest").status_code)
+        return int(
+            api.post("/v1/events", event(f"ev{i}", "problem", T0), role="ingest").status_code
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(send, range(16))) == {200}
@@ -161,16 +174,26 @@ def test_basic_plan_refuses_customer_incidents_and_operations_requests(api: Api)
     api.clock.set(T0)
     before = counts(api)
     for path in ("/v1/customer-incidents", "/v1/operations-requests"):
-        refused = api.post(path, {"contract_id": basic["contract"], "channel": "phone",
-                                  "subject": "server down"})
+        refused = api.post(
+            path, {"contract_id": basic["contract"], "channel": "phone", "subject": "server down"}
+        )
         assert refused.status_code == 422
         body = refused.json()
         assert body["type"] == "urn:slad:problem:plan-not-eligible"
         assert body["plan"] == "basic" and "basic" in body["detail"]
     assert counts(api) == before
     for path in ("/v1/customer-incidents", "/v1/operations-requests"):
-        created = api.ok(api.post(path, {"contract_id": standard["contract"],
-                                         "channel": "email", "subject": "please restart"}), 201)
+        created = api.ok(
+            api.post(
+                path,
+                {
+                    "contract_id": standard["contract"],
+                    "channel": "email",
+                    "subject": "please restart",
+                },
+            ),
+            201,
+        )
         assert created["status"] == "open"
         assert created["received_at"] == api.clock.now.isoformat().replace("+00:00", "Z")
         api.clock.advance(minutes=5)
@@ -181,16 +204,21 @@ def test_basic_plan_refuses_customer_incidents_and_operations_requests(api: Api)
 
 def test_registry_crud_is_audited(api: Api) -> None:
     ids = seed_registry(api)
-    renamed = api.ok(api.patch(f"/v1/customers/{ids['customer']}", {"locale": "en"},
-                               role="admin"))
+    renamed = api.ok(api.patch(f"/v1/customers/{ids['customer']}", {"locale": "en"}, role="admin"))
     assert renamed["locale"] == "en"
     contract = api.ok(api.get(f"/v1/contracts/{ids['contract']}"))
     assert contract["minimum_term_end"] == "2027-03-31"
     assert api.delete(f"/v1/customers/{ids['customer']}", role="admin").status_code == 409
-    api.ok(api.patch(f"/v1/resources/{ids['resource']}",
-                     {"selectors": [{"zabbix.host": "web01-new"}]}, role="admin"))
+    api.ok(
+        api.patch(
+            f"/v1/resources/{ids['resource']}",
+            {"selectors": [{"zabbix.host": "web01-new"}]},
+            role="admin",
+        )
+    )
     assert api.ok(api.get(f"/v1/resources/{ids['resource']}"))["selectors"] == [
-        {"zabbix.host": "web01-new"}]
+        {"zabbix.host": "web01-new"}
+    ]
     actions = [a["action"] for a in api.ok(api.get("/v1/audit", role="admin"))["items"]]
     assert actions[:2] == ["resource.update", "customer.update"]
     assert api.get("/v1/customers/9999").status_code == 404

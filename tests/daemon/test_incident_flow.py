@@ -50,8 +50,7 @@ def test_full_lifecycle_with_outcomes(api: Api) -> None:
     assert clocks(body)["report"]["outcome"] == "slo_breached"
     assert clocks(body)["report"]["counted_seconds"] == 120 * 60
 
-    api.ok(api.post("/v1/events", event("e2", "recovery", T0 + timedelta(hours=3)),
-                    role="ingest"))
+    api.ok(api.post("/v1/events", event("e2", "recovery", T0 + timedelta(hours=3)), role="ingest"))
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert body["status"] == "resolved"
     assert body["resolved_at"] == iso(T0 + timedelta(hours=3))
@@ -67,11 +66,14 @@ def test_full_lifecycle_with_outcomes(api: Api) -> None:
 def test_contact_after_sla_is_sla_breached_and_listed_as_breached(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0),
-                                  role="ingest"))["results"][0]["incident_id"]
+    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))[
+        "results"
+    ][0]["incident_id"]
     api.clock.set(T0 + timedelta(minutes=45))
-    assert api.ok(api.get("/v1/incidents", params={"breached": "true"}))["items"][0]["id"] \
+    assert (
+        api.ok(api.get("/v1/incidents", params={"breached": "true"}))["items"][0]["id"]
         == incident_id
+    )
     api.clock.set(T0 + timedelta(hours=1, seconds=1))
     body = api.ok(api.post(f"/v1/incidents/{incident_id}/contact", {}))
     assert clocks(body)["contact"]["outcome"] == "sla_breached"
@@ -82,12 +84,12 @@ def test_later_alert_of_same_problem_attaches_to_open_incident(api: Api) -> None
     seed_registry(api)
     api.clock.set(T0)
     first = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))
-    repeat = api.ok(api.post("/v1/events", event("e1b", "problem", T0 + timedelta(minutes=1)),
-                             role="ingest"))
+    repeat = api.ok(
+        api.post("/v1/events", event("e1b", "problem", T0 + timedelta(minutes=1)), role="ingest")
+    )
     assert repeat["results"][0]["status"] == "repeated"
     assert repeat["results"][0]["incident_id"] == first["results"][0]["incident_id"]
-    other = api.ok(api.post("/v1/events", event("e3", "problem", T0, problem="p2"),
-                            role="ingest"))
+    other = api.ok(api.post("/v1/events", event("e3", "problem", T0, problem="p2"), role="ingest"))
     assert other["results"][0]["status"] == "created"
     assert other["results"][0]["incident_id"] != first["results"][0]["incident_id"]
 
@@ -95,10 +97,12 @@ def test_later_alert_of_same_problem_attaches_to_open_incident(api: Api) -> None
 def test_batch_ingest_and_update_events_reach_the_timeline(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0 + timedelta(minutes=1))
-    batch = {"events": [
-        event("b1", "problem", T0),
-        event("b2", "update", T0 + timedelta(seconds=30), title="acknowledged by ops"),
-    ]}
+    batch = {
+        "events": [
+            event("b1", "problem", T0),
+            event("b2", "update", T0 + timedelta(seconds=30), title="acknowledged by ops"),
+        ]
+    }
     results = api.ok(api.post("/v1/events", batch, role="ingest"))["results"]
     assert [r["status"] for r in results] == ["created", "updated"]
     body = api.ok(api.get(f"/v1/incidents/{results[0]['incident_id']}"))
@@ -108,17 +112,24 @@ def test_batch_ingest_and_update_events_reach_the_timeline(api: Api) -> None:
 def test_unassigned_alert_is_listed_and_assignment_keeps_detection(api: Api) -> None:
     ids = seed_registry(api)
     api.clock.set(T0 + timedelta(minutes=10))
-    result = api.ok(api.post("/v1/events", event("u1", "problem", T0, host="unknown-host"),
-                             role="ingest"))["results"][0]
-    assert result == {"event_key": "generic:u1", "status": "unassigned",
-                      "alert_id": result["alert_id"], "incident_id": None}
+    result = api.ok(
+        api.post("/v1/events", event("u1", "problem", T0, host="unknown-host"), role="ingest")
+    )["results"][0]
+    assert result == {
+        "event_key": "generic:u1",
+        "status": "unassigned",
+        "alert_id": result["alert_id"],
+        "incident_id": None,
+    }
     queue = api.ok(api.get("/v1/alerts", params={"assignment": "unassigned"}))["items"]
     assert [a["id"] for a in queue] == [result["alert_id"]]
 
-    assert api.post(f"/v1/alerts/{result['alert_id']}/assign", {"resource_id": 999}
-                    ).status_code == 404
-    body = api.ok(api.post(f"/v1/alerts/{result['alert_id']}/assign",
-                           {"resource_id": ids["resource"]}))
+    assert (
+        api.post(f"/v1/alerts/{result['alert_id']}/assign", {"resource_id": 999}).status_code == 404
+    )
+    body = api.ok(
+        api.post(f"/v1/alerts/{result['alert_id']}/assign", {"resource_id": ids["resource"]})
+    )
     assert body["detected_at"] == iso(T0)
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=30))
     assert api.ok(api.get("/v1/alerts", params={"assignment": "unassigned"}))["items"] == []
@@ -129,40 +140,54 @@ def test_unassigned_alert_is_listed_and_assignment_keeps_detection(api: Api) -> 
 def test_azure_resource_ids_match_case_insensitively(api: Api) -> None:
     ids = seed_registry(api)
     rid = "/subscriptions/0000/resourceGroups/RG1/providers/Microsoft.Compute/virtualMachines/VM1"
-    api.ok(api.post("/v1/resources", {"contract_id": ids["contract"], "name": "vm1",
-                                      "kind": "vm", "selectors": [{"azure.resource_id": rid}]},
-                    role="admin"), 201)
+    api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": ids["contract"],
+                "name": "vm1",
+                "kind": "vm",
+                "selectors": [{"azure.resource_id": rid}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     api.clock.set(T0)
     body = event("az1", "problem", T0)
     body["resource_ids"] = {"azure.resource_id": rid.lower()}
-    assert api.ok(api.post("/v1/events", body, role="ingest"))["results"][0]["status"] \
-        == "created"
+    assert api.ok(api.post("/v1/events", body, role="ingest"))["results"][0]["status"] == "created"
 
 
 def test_backdated_contact_needs_reason_and_is_audited(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0),
-                                  role="ingest"))["results"][0]["incident_id"]
+    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))[
+        "results"
+    ][0]["incident_id"]
     api.clock.set(T0 + timedelta(hours=2))
     at = iso(T0 + timedelta(minutes=20))
     refused = api.post(f"/v1/incidents/{incident_id}/contact", {"at": at})
     assert refused.status_code == 422
     assert refused.json()["type"] == "urn:slad:problem:reason-required"
-    future = api.post(f"/v1/incidents/{incident_id}/contact",
-                      {"at": iso(T0 + timedelta(hours=3))})
+    future = api.post(f"/v1/incidents/{incident_id}/contact", {"at": iso(T0 + timedelta(hours=3))})
     assert future.status_code == 422
     assert future.json()["type"] == "urn:slad:problem:future-instant"
-    before = api.post(f"/v1/incidents/{incident_id}/contact",
-                      {"at": iso(T0 - timedelta(minutes=1)), "reason": "typo"})
+    before = api.post(
+        f"/v1/incidents/{incident_id}/contact",
+        {"at": iso(T0 - timedelta(minutes=1)), "reason": "typo"},
+    )
     assert before.status_code == 422
 
-    body = api.ok(api.post(f"/v1/incidents/{incident_id}/contact",
-                           {"at": at, "reason": "phoned the customer, logged late"}))
+    body = api.ok(
+        api.post(
+            f"/v1/incidents/{incident_id}/contact",
+            {"at": at, "reason": "phoned the customer, logged late"},
+        )
+    )
     assert clocks(body)["contact"]["outcome"] == "met"
     assert body["contacted_at"] == at
-    audit = api.ok(api.get("/v1/audit", role="admin",
-                           params={"target_type": "incident"}))["items"]
+    audit = api.ok(api.get("/v1/audit", role="admin", params={"target_type": "incident"}))["items"]
     assert audit[0]["action"] == "incident.contacted"
     assert audit[0]["reason"] == "phoned the customer, logged late"
     assert audit[0]["detail"]["backdated"] is True
@@ -172,8 +197,9 @@ def test_backdated_contact_needs_reason_and_is_audited(api: Api) -> None:
 def test_report_before_contact_is_refused(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0),
-                                  role="ingest"))["results"][0]["incident_id"]
+    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))[
+        "results"
+    ][0]["incident_id"]
     response = api.post(f"/v1/incidents/{incident_id}/report", {})
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
@@ -182,10 +208,10 @@ def test_report_before_contact_is_refused(api: Api) -> None:
 def test_policy_snapshot_is_not_rejudged_after_plan_change(api: Api) -> None:
     ids = seed_registry(api)
     api.clock.set(T0)
-    old = api.ok(api.post("/v1/events", event("e1", "problem", T0),
-                          role="ingest"))["results"][0]["incident_id"]
-    api.ok(api.patch(f"/v1/contracts/{ids['contract']}", {"plan": "full_managed"},
-                     role="admin"))
+    old = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))["results"][0][
+        "incident_id"
+    ]
+    api.ok(api.patch(f"/v1/contracts/{ids['contract']}", {"plan": "full_managed"}, role="admin"))
     body = api.ok(api.get(f"/v1/incidents/{old}"))
     assert body["plan"] == "standard"
     assert clocks(body)["contact"]["policy"]["slo"] == 30 * 60

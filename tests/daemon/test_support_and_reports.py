@@ -12,8 +12,13 @@ JST_MON_10 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 10:00 Asia/Tokyo
 def test_support_request_gets_business_day_deadlines(api: Api) -> None:
     ids = seed_registry(api, professional_support=True)
     api.clock.set(JST_MON_10)
-    request = api.ok(api.post("/v1/support-requests", {
-        "contract_id": ids["contract"], "channel": "ticket", "subject": "slow queries"}), 201)
+    request = api.ok(
+        api.post(
+            "/v1/support-requests",
+            {"contract_id": ids["contract"], "channel": "ticket", "subject": "slow queries"},
+        ),
+        201,
+    )
     assert request["in_scope"] is True
     clock = request["clock"]
     assert clock["state"] == "running"
@@ -29,8 +34,13 @@ def test_support_request_gets_business_day_deadlines(api: Api) -> None:
 def test_friday_evening_request_counts_from_monday(api: Api) -> None:
     ids = seed_registry(api, professional_support=True)
     api.clock.set(datetime(2026, 11, 27, 10, 0, tzinfo=UTC))  # Fri 19:00 JST
-    request = api.ok(api.post("/v1/support-requests", {
-        "contract_id": ids["contract"], "channel": "email", "subject": "question"}), 201)
+    request = api.ok(
+        api.post(
+            "/v1/support-requests",
+            {"contract_id": ids["contract"], "channel": "email", "subject": "question"},
+        ),
+        201,
+    )
     assert request["clock"]["slo_due"] == "2026-12-02T09:30:00Z"
     assert request["clock"]["state"] == "paused"
 
@@ -39,16 +49,30 @@ def test_out_of_scope_channel_and_missing_option_have_no_clock(api: Api) -> None
     with_option = seed_registry(api, professional_support=True)
     without = seed_registry(api, plan="full_managed")
     api.clock.set(JST_MON_10)
-    chat = api.ok(api.post("/v1/support-requests", {
-        "contract_id": with_option["contract"], "channel": "chat", "subject": "hi"}), 201)
+    chat = api.ok(
+        api.post(
+            "/v1/support-requests",
+            {"contract_id": with_option["contract"], "channel": "chat", "subject": "hi"},
+        ),
+        201,
+    )
     assert chat["in_scope"] is False and chat["clock"] is None
     assert "chat" in chat["scope_note"]
-    no_option = api.ok(api.post("/v1/support-requests", {
-        "contract_id": without["contract"], "channel": "phone", "subject": "hi"}), 201)
+    no_option = api.ok(
+        api.post(
+            "/v1/support-requests",
+            {"contract_id": without["contract"], "channel": "phone", "subject": "hi"},
+        ),
+        201,
+    )
     assert no_option["in_scope"] is False and no_option["clock"] is None
     assert "professional-support" in no_option["scope_note"]
-    assert api.post("/v1/support-requests", {"contract_id": 999, "channel": "phone",
-                                             "subject": "x"}).status_code == 422
+    assert (
+        api.post(
+            "/v1/support-requests", {"contract_id": 999, "channel": "phone", "subject": "x"}
+        ).status_code
+        == 422
+    )
 
 
 def test_monthly_report_counts_outcomes_per_plan_and_clock(api: Api) -> None:
@@ -58,17 +82,23 @@ def test_monthly_report_counts_outcomes_per_plan_and_clock(api: Api) -> None:
     for n, delay in enumerate(contact_after):
         detected = t0 + timedelta(days=n)
         api.clock.set(detected)
-        incident = api.ok(api.post("/v1/events", event(f"m{n}", "problem", detected,
-                                                       problem=f"p{n}"),
-                                   role="ingest"))["results"][0]["incident_id"]
+        incident = api.ok(
+            api.post(
+                "/v1/events", event(f"m{n}", "problem", detected, problem=f"p{n}"), role="ingest"
+            )
+        )["results"][0]["incident_id"]
         api.clock.set(detected + delay)
         api.ok(api.post(f"/v1/incidents/{incident}/contact", {}))
     api.clock.set(t0 + timedelta(days=10))
     report = api.ok(api.get("/v1/reports/sla", params={"month": "2026-11"}))
     rows = {(r["plan"], r["clock"]): r for r in report["rows"]}
     contact = rows[("standard", "contact")]
-    assert (contact["count"], contact["met"], contact["slo_breached"], contact["sla_breached"]) \
-        == (3, 1, 1, 1)
+    assert (contact["count"], contact["met"], contact["slo_breached"], contact["sla_breached"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
     assert contact["slo_compliance"] == 1 / 3
     assert contact["sla_compliance"] == 2 / 3
     assert contact["median_seconds_to_stop"] == 45 * 60

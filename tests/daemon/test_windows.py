@@ -19,11 +19,20 @@ def open_incident(api: Api, detected: datetime = T0) -> int:
 def test_planned_window_moves_running_due_instants(api: Api) -> None:
     ids = seed_registry(api)
     incident_id = open_incident(api)
-    window = api.ok(api.post("/v1/maintenance-windows", {
-        "scope": "resource", "scope_ref": str(ids["resource"]), "reason": "maintenance",
-        "description": "kernel update",
-        "start": iso(T0 + timedelta(minutes=10)), "end": iso(T0 + timedelta(minutes=30)),
-    }), 201)
+    window = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "resource",
+                "scope_ref": str(ids["resource"]),
+                "reason": "maintenance",
+                "description": "kernel update",
+                "start": iso(T0 + timedelta(minutes=10)),
+                "end": iso(T0 + timedelta(minutes=30)),
+            },
+        ),
+        201,
+    )
     assert window["incidents_recomputed"] == 1
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=50))
@@ -37,8 +46,12 @@ def test_planned_window_moves_running_due_instants(api: Api) -> None:
     assert clocks(body)["contact"]["state"] == "paused"
 
     assert api.delete(f"/v1/maintenance-windows/{window['id']}").status_code == 422
-    api.ok(api.delete(f"/v1/maintenance-windows/{window['id']}",
-                      params={"justification": "work was cancelled"}))
+    api.ok(
+        api.delete(
+            f"/v1/maintenance-windows/{window['id']}",
+            params={"justification": "work was cancelled"},
+        )
+    )
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=30))
 
@@ -46,10 +59,17 @@ def test_planned_window_moves_running_due_instants(api: Api) -> None:
 def test_detection_inside_window_counts_from_its_end(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0 - timedelta(hours=1))
-    api.ok(api.post("/v1/maintenance-windows", {
-        "scope": "all", "start": iso(T0 - timedelta(minutes=10)),
-        "end": iso(T0 + timedelta(minutes=15)),
-    }), 201)
+    api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "all",
+                "start": iso(T0 - timedelta(minutes=10)),
+                "end": iso(T0 + timedelta(minutes=15)),
+            },
+        ),
+        201,
+    )
     incident_id = open_incident(api)
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=45))
@@ -60,17 +80,29 @@ def test_window_covering_the_past_needs_justification_and_rejudges(api: Api) -> 
     incident_id = open_incident(api)
     api.clock.set(T0 + timedelta(minutes=40))
     api.ok(api.post(f"/v1/incidents/{incident_id}/contact", {}))
-    assert clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]["outcome"] \
+    assert (
+        clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]["outcome"]
         == "slo_breached"
-    past = {"scope": "source", "scope_ref": "generic", "reason": "monitoring_fault",
-            "start": iso(T0), "end": iso(T0 + timedelta(minutes=15))}
+    )
+    past = {
+        "scope": "source",
+        "scope_ref": "generic",
+        "reason": "monitoring_fault",
+        "start": iso(T0),
+        "end": iso(T0 + timedelta(minutes=15)),
+    }
     refused = api.post("/v1/maintenance-windows", past)
     assert refused.status_code == 422
     assert refused.json()["type"] == "urn:slad:problem:reason-required"
     assert api.ok(api.get("/v1/maintenance-windows")) == []
 
-    api.ok(api.post("/v1/maintenance-windows",
-                    {**past, "justification": "collector was down, see ticket 42"}), 201)
+    api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {**past, "justification": "collector was down, see ticket 42"},
+        ),
+        201,
+    )
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["outcome"] == "met"
     assert clocks(body)["contact"]["counted_seconds"] == 25 * 60
@@ -82,10 +114,19 @@ def test_window_covering_the_past_needs_justification_and_rejudges(api: Api) -> 
 def test_recurring_sunday_window_in_tokyo(api: Api) -> None:
     seed_registry(api)
     api.clock.set(datetime(2026, 10, 31, tzinfo=UTC))
-    window = api.ok(api.post("/v1/maintenance-windows", {
-        "scope": "all", "rrule": "FREQ=WEEKLY;BYDAY=SU", "duration_minutes": 120,
-        "start": "2026-11-01T02:00:00+09:00", "timezone": "Asia/Tokyo",
-    }), 201)
+    window = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "all",
+                "rrule": "FREQ=WEEKLY;BYDAY=SU",
+                "duration_minutes": 120,
+                "start": "2026-11-01T02:00:00+09:00",
+                "timezone": "Asia/Tokyo",
+            },
+        ),
+        201,
+    )
     assert window["rrule"] == "FREQ=WEEKLY;BYDAY=SU"
     detected = datetime(2026, 11, 29, 1, 50, tzinfo=UTC) - timedelta(hours=9)  # Sun 01:50 JST
     incident_id = open_incident(api, detected)
@@ -98,10 +139,18 @@ def test_window_scoped_elsewhere_does_not_touch_the_incident(api: Api) -> None:
     seed_registry(api)
     other = seed_registry(api, plan="full_managed")
     incident_id = open_incident(api)
-    created = api.ok(api.post("/v1/maintenance-windows", {
-        "scope": "customer", "scope_ref": str(other["customer"]),
-        "start": iso(T0 + timedelta(minutes=5)), "end": iso(T0 + timedelta(minutes=25)),
-    }), 201)
+    created = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "customer",
+                "scope_ref": str(other["customer"]),
+                "start": iso(T0 + timedelta(minutes=5)),
+                "end": iso(T0 + timedelta(minutes=25)),
+            },
+        ),
+        201,
+    )
     assert created["incidents_recomputed"] == 0
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=30))
@@ -111,12 +160,24 @@ def test_bad_windows_are_refused_and_store_nothing(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
     cases = [
-        {"scope": "all", "start": iso(T0 + timedelta(hours=2)), "end": iso(T0 + timedelta(hours=1))},
+        {
+            "scope": "all",
+            "start": iso(T0 + timedelta(hours=2)),
+            "end": iso(T0 + timedelta(hours=1)),
+        },
         {"scope": "all", "start": iso(T0 + timedelta(hours=1))},
-        {"scope": "resource", "scope_ref": "999", "start": iso(T0 + timedelta(hours=1)),
-         "end": iso(T0 + timedelta(hours=2))},
-        {"scope": "all", "rrule": "FREQ=SOMETIMES", "duration_minutes": 60,
-         "start": iso(T0 + timedelta(hours=1))},
+        {
+            "scope": "resource",
+            "scope_ref": "999",
+            "start": iso(T0 + timedelta(hours=1)),
+            "end": iso(T0 + timedelta(hours=2)),
+        },
+        {
+            "scope": "all",
+            "rrule": "FREQ=SOMETIMES",
+            "duration_minutes": 60,
+            "start": iso(T0 + timedelta(hours=1)),
+        },
         {"scope": "all", "start": "2026-11-24T10:00:00", "end": "2026-11-24T11:00:00"},
         {"scope": "galaxy", "start": iso(T0), "end": iso(T0 + timedelta(hours=1))},
     ]
@@ -130,16 +191,28 @@ def test_bad_windows_are_refused_and_store_nothing(api: Api) -> None:
 def test_monitoring_fault_can_be_reviewed_and_rejected(api: Api) -> None:
     seed_registry(api)
     incident_id = open_incident(api)
-    fault = api.ok(api.post("/v1/maintenance-windows", {
-        "scope": "source", "scope_ref": "generic", "reason": "monitoring_fault",
-        "start": iso(T0 + timedelta(minutes=5)),
-    }), 201)
+    fault = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "source",
+                "scope_ref": "generic",
+                "reason": "monitoring_fault",
+                "start": iso(T0 + timedelta(minutes=5)),
+            },
+        ),
+        201,
+    )
     assert fault["end"] is None
     api.clock.set(T0 + timedelta(minutes=20))
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["state"] == "paused"
-    rejected = api.ok(api.patch(f"/v1/maintenance-windows/{fault['id']}",
-                                {"status": "rejected", "justification": "not a real fault"}))
+    rejected = api.ok(
+        api.patch(
+            f"/v1/maintenance-windows/{fault['id']}",
+            {"status": "rejected", "justification": "not a real fault"},
+        )
+    )
     assert rejected["status"] == "rejected"
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["state"] == "running"

@@ -39,8 +39,13 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str) -> T:
 
 def slad(config: Path, *args: str) -> str:
     """Run a one-shot `slad` command and return its standard output."""
-    done = subprocess.run([*SLAD, "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [*SLAD, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -62,16 +67,21 @@ class SladProcess:
     def start(self) -> SladProcess:
         env = {**os.environ, "SLAD_SERVER__PORT": str(self.port), **self.env}
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([*SLAD, "--config", str(self.config), "run"],
-                                         stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(
+                [*SLAD, "--config", str(self.config), "run"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         poll(self._ready, 30, f"slad on port {self.port} to be ready")
         return self
 
     def _ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"slad exited with {self.proc.returncode}: "
-                                 f"{self.log.read_text()[-2000:]}")
+            raise AssertionError(
+                f"slad exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}"
+            )
         try:
             return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -97,5 +107,10 @@ class SladProcess:
                 self.kill()
 
     def request(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.url}{path}", timeout=10,
-                             headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        return httpx.request(
+            method,
+            f"{self.url}{path}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+            **kwargs,
+        )

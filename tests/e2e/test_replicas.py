@@ -33,9 +33,10 @@ def database_url() -> Iterator[str]:
     url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
     with admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-        ), {"n": name})
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
         conn.execute(text(f'DROP DATABASE "{name}"'))
     admin.dispose()
 
@@ -71,24 +72,45 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         follower = second if leader is first else first
 
         customer = leader.request("POST", "/v1/customers", admin, json={"name": "acme"}).json()
-        contract = follower.request("POST", "/v1/contracts", admin, json={
-            "customer_id": customer["id"], "plan": "standard",
-            "billing_start": "2026-04-01"}).json()
-        follower.request("POST", "/v1/resources", admin, json={
-            "contract_id": contract["id"], "name": "web01", "kind": "vm",
-            "selectors": [{"zabbix.host": "web01"}]}).raise_for_status()
+        contract = follower.request(
+            "POST",
+            "/v1/contracts",
+            admin,
+            json={"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+        ).json()
+        follower.request(
+            "POST",
+            "/v1/resources",
+            admin,
+            json={
+                "contract_id": contract["id"],
+                "name": "web01",
+                "kind": "vm",
+                "selectors": [{"zabbix.host": "web01"}],
+            },
+        ).raise_for_status()
 
         leader.kill()
-        new_holder = poll(lambda: (h := heartbeat_holder(database_url)) and
-                          h.endswith(f":{follower.pid}") and h, 15,
-                          "the follower to take over within 15 s")
+        new_holder = poll(
+            lambda: (h := heartbeat_holder(database_url)) and h.endswith(f":{follower.pid}") and h,
+            15,
+            "the follower to take over within 15 s",
+        )
         assert new_holder.endswith(f":{follower.pid}")
 
         detected = datetime.now(UTC) - timedelta(minutes=45)
-        result = follower.request("POST", "/v1/events", admin, json={
-            "event_key": "e1", "problem_key": "cpu", "kind": "problem",
-            "detected_at": detected.isoformat(), "resource_ids": {"zabbix.host": "web01"},
-        }).json()["results"][0]
+        result = follower.request(
+            "POST",
+            "/v1/events",
+            admin,
+            json={
+                "event_key": "e1",
+                "problem_key": "cpu",
+                "kind": "problem",
+                "detected_at": detected.isoformat(),
+                "resource_ids": {"zabbix.host": "web01"},
+            },
+        ).json()["results"][0]
         incident = result["incident_id"]
 
         def breach_recorded() -> list[str] | None:
@@ -101,7 +123,8 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         body = follower.request("GET", f"/v1/incidents/{incident}", admin).json()
         breach = next(t for t in body["timeline"] if t["kind"] == "slo_breached")
         assert breach["at"] == (detected + timedelta(minutes=30)).isoformat().replace(
-            "+00:00", "Z"), "recorded at the instant it happened"
+            "+00:00", "Z"
+        ), "recorded at the instant it happened"
 
         follower.stop()
         poll(lambda: heartbeat_holder(database_url) is None, 10, "the heartbeat to go stale")
@@ -109,8 +132,12 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         replicas[restarted.pid] = restarted
 
         def fault() -> list[dict[str, object]] | None:
-            return restarted.request("GET", "/v1/maintenance-windows", admin,
-                                     params={"reason": "monitoring_fault"}).json() or None
+            return (
+                restarted.request(
+                    "GET", "/v1/maintenance-windows", admin, params={"reason": "monitoring_fault"}
+                ).json()
+                or None
+            )
 
         [window] = poll(fault, 15, "the downtime to become a monitoring fault")
         assert window["scope"] == "all" and window["author"] == "slad"
