@@ -68,22 +68,29 @@ class Runtime:
         scheduler.start()
 
     def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+        # Jobs reach the scheduler only under `_lock` and only while `_scheduler` is set;
+        # clearing it first lets running jobs finish without touching the scheduler,
+        # whose shutdown holds its job-store lock while it waits for them.
+        with self._lock:
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
         if self.leading:
             self.leadership.release()
             self._set_leading(False)
 
     def poke(self) -> None:
         """Facts changed: re-arm the due job and deliver new outbox rows soon."""
-        if not self.leading or self._scheduler is None:
+        if not self.leading:
             return
         now = datetime.now(UTC)
-        for job_id in ("due", "outbox"):
-            job = self._scheduler.get_job(job_id)
-            if job is not None:
-                job.modify(next_run_time=now)
+        with self._lock:
+            if self._scheduler is None:
+                return
+            for job_id in ("due", "outbox"):
+                job = self._scheduler.get_job(job_id)
+                if job is not None:
+                    job.modify(next_run_time=now)
 
     def _set_leading(self, leading: bool) -> None:
         self.leading = leading
@@ -99,7 +106,8 @@ class Runtime:
                 self._step_down()
 
     def _become_leader(self) -> None:
-        assert self._scheduler is not None
+        if self._scheduler is None:
+            return
         now = self.clock()
         self.downtime.record_gap(now)
         self.downtime.beat(now)
@@ -145,7 +153,8 @@ class Runtime:
         log.info("leading: scheduler, outbox and pollers started")
 
     def _step_down(self) -> None:
-        assert self._scheduler is not None
+        if self._scheduler is None:
+            return
         for job in self._scheduler.get_jobs():
             if job.id != "leader":
                 job.remove()
@@ -161,15 +170,14 @@ class Runtime:
 
     def _arm(self) -> None:
         """Wake the due job at the earliest pending instant (or the safety re-check)."""
-        if self._scheduler is None:
-            return
-        job = self._scheduler.get_job("due")
         nxt = self.processor.next_due()
-        if job is None or nxt is None:
+        if nxt is None:
             return
         when = max(nxt, datetime.now(UTC))
-        if job.next_run_time is None or when < job.next_run_time:
-            job.modify(next_run_time=when)
+        with self._lock:
+            job = None if self._scheduler is None else self._scheduler.get_job("due")
+            if job is not None and (job.next_run_time is None or when < job.next_run_time):
+                job.modify(next_run_time=when)
 
     def _run_outbox(self) -> None:
         try:
