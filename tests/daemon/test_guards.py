@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from daemon.store.models import AlertEventRecord, AuditEntry, Customer, Incident
-from tests.daemon.conftest import Api, event, seed_registry
+from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
 
 T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
 
@@ -224,3 +224,21 @@ def test_registry_crud_is_audited(api: Api) -> None:
     assert api.get("/v1/customers/9999").status_code == 404
     assert api.delete(f"/v1/resources/{ids['resource']}", role="admin").status_code == 204
     assert api.get(f"/v1/resources/{ids['resource']}").status_code == 404
+
+
+def test_duplicates_racing_through_two_replicas_make_one_incident(api_factory: ApiFactory) -> None:
+    first, second = api_factory(), api_factory()
+    seed_registry(first)
+    first.clock.set(T0)
+
+    def send(i: int) -> tuple[int, str]:
+        replica = first if i % 2 else second
+        response = replica.post("/v1/events", event("raced", "problem", T0), role="ingest")
+        return response.status_code, response.json()["results"][0]["status"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(send, range(20)))
+    assert {code for code, _ in outcomes} == {200}
+    assert sorted(status for _, status in outcomes).count("created") == 1
+    with first.services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
