@@ -20,7 +20,9 @@ from daemon.api import (
     windows,
 )
 from daemon.api.problems import problem_response
+from daemon.metrics import IngestTimer, metrics_router
 from daemon.services import Services
+from daemon.sources import zabbix_webhook
 
 
 class BodySizeLimit:
@@ -98,5 +100,8 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     for module in (health, events, registry, incidents, windows, requests, reports, outbox):
         app.include_router(module.router)
+    app.include_router(zabbix_webhook.router)
+    app.include_router(metrics_router(services.metrics))
+    app.add_middleware(IngestTimer, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=services.config.server.max_body_bytes)
     return app

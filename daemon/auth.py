@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.store.models import ApiToken
 
@@ -61,3 +64,33 @@ def authenticate(session: Session, token: str) -> Principal | None:
     )
     row = session.scalar(stmt)
     return Principal(row.name, row.role) if row else None
+
+
+class TokenCache:
+    """Recently authenticated tokens, so a burst of requests costs one database lookup.
+
+    Only known tokens are cached (unknown ones would let a client grow the cache), and
+    each entry lives `ttl` seconds, so a revoked token stops working within that time.
+    """
+
+    def __init__(self, ttl: float = 10.0, timer: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._timer = timer
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, sessions: sessionmaker[Session], token: str) -> Principal | None:
+        key = hash_token(token)
+        now = self._timer()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        with sessions() as session:
+            principal = authenticate(session, token)
+        if principal is not None:
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[key] = (principal, now + self._ttl)
+        return principal

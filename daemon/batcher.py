@@ -3,9 +3,10 @@
 A webhook may only answer 2xx once its events are committed, and a commit (an fsync on
 SQLite, a round trip on PostgreSQL) costs far more than applying one event. The batcher
 is one writer thread that drains every submission waiting in its queue, applies them in
-one transaction and commits once, then completes each submission's future. On SQLite
-it is also the one writer the database wants. Should the shared commit fail, each
-submission is retried in its own transaction so one poisoned batch fails only itself.
+one transaction (the ingestor's fast path, without savepoints) and commits once, then
+completes each submission's future. On SQLite it is also the one writer the database
+wants. Should the shared transaction fail, each submission is retried in its own, with
+a savepoint per event, so one poisoned event fails only its own submission.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class CommitBatcher:
         try:
             with self._sessions.begin() as session:
                 now = self._clock()
-                outcomes = [self._ingestor.apply(session, s.events, now) for s in batch]
+                outcomes = self._ingestor.apply_batch(session, [s.events for s in batch], now)
         except Exception:
             log.warning(
                 "batched ingest commit failed; retrying submissions one by one", exc_info=True

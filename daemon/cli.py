@@ -24,7 +24,10 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from daemon.sources.zabbix import parse_settings
+
     config = _load(args)
+    zabbix = parse_settings(config.sections.get("zabbix"))
     plans = ", ".join(
         f"{p.key}({'+'.join(c.name for c in p.clocks if c.enabled)})" for p in config.plans.values()
     )
@@ -34,6 +37,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cal = config.calendar
     print(f"  calendar  {cal.timezone} {cal.opening}-{cal.closing}")
     print(f"  plans     {plans}")
+    print(f"  zabbix    {', '.join(zabbix.instances) or '-'}")
+    print(f"  notify    {', '.join(config.notify.channels) or '-'}")
     return 0
 
 

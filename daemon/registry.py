@@ -40,7 +40,36 @@ def make_selector(match: Mapping[str, str]) -> ResourceSelector:
 
 def resolve_resource(session: Session, identifiers: Mapping[str, str]) -> Resource | None:
     """The resource an alert with these identifiers belongs to, or None (unassigned)."""
-    ids = normalise(identifiers)
+    return _resolve(session, normalise(identifiers))
+
+
+class ResourceLookup:
+    """`resolve_resource` remembered for the length of one transaction.
+
+    Alerts in one ingest batch name the same few hosts over and over, so each identifier
+    set is resolved once. The lookup also holds the resources it found with their
+    contracts and customers: the session's identity map holds objects only weakly, and
+    while they stay referenced, every later `session.get` of them is answered without
+    SQL. A selector edited by another transaction takes effect from the next batch.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._found: dict[frozenset[tuple[str, str]], Resource | None] = {}
+        self._held: list[object] = []
+
+    def resolve(self, identifiers: Mapping[str, str]) -> Resource | None:
+        ids = normalise(identifiers)
+        key = frozenset(ids.items())
+        if key not in self._found:
+            resource = _resolve(self._session, ids)
+            if resource is not None:
+                self._held += [resource.contract, resource.contract.customer]
+            self._found[key] = resource
+        return self._found[key]
+
+
+def _resolve(session: Session, ids: dict[str, str]) -> Resource | None:
     if not ids:
         return None
     stmt = (

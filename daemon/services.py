@@ -10,22 +10,25 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from daemon.auth import TokenCache
 from daemon.batcher import CommitBatcher
 from daemon.config import Config
 from daemon.ingest import Ingestor
 from daemon.leader import leadership_for
+from daemon.metrics import Metrics
 from daemon.notifier import Notifier, NotifyingHooks
 from daemon.notify.channels import build_channels
 from daemon.notify.templates import TemplateSet
 from daemon.outbox import OutboxWorker
 from daemon.runtime import Poller, Runtime
 from daemon.scheduler import DowntimeRecorder, DueProcessor
+from daemon.sources.zabbix import zabbix_pollers
 from daemon.store.db import make_engine, session_factory
 
 Clock = Callable[[], datetime]
@@ -50,7 +53,9 @@ class Services:
     outbox: OutboxWorker
     downtime: DowntimeRecorder
     runtime: Runtime
+    metrics: Metrics
     background: bool = True
+    tokens: TokenCache = field(default_factory=TokenCache)
 
     @property
     def horizon(self) -> timedelta:
@@ -88,8 +93,20 @@ def build_services(
         hooks=NotifyingHooks(notifier, dict(config.plans)),
     )
     batcher = CommitBatcher(sessions, ingestor, clock, max_events=config.ingest.commit_batch_max)
-    processor = DueProcessor(quiet_sessions, notifier, config.calendar, horizon)
-    outbox = OutboxWorker(quiet_sessions, build_channels(config.notify, clock), horizon)
+    metrics = Metrics(quiet_sessions, clock)
+    processor = DueProcessor(
+        quiet_sessions,
+        notifier,
+        config.calendar,
+        horizon,
+        observe_lag=metrics.observe_scheduler_lag,
+    )
+    outbox = OutboxWorker(
+        quiet_sessions,
+        build_channels(config.notify, clock),
+        horizon,
+        observe=metrics.observe_delivery,
+    )
     downtime = DowntimeRecorder(
         quiet_sessions,
         horizon,
@@ -103,8 +120,19 @@ def build_services(
         processor,
         outbox,
         downtime,
+        on_leader_change=metrics.set_leader,
     )
     event.listen(sessions, "after_commit", lambda _session: runtime.poke())
+    runtime.pollers.extend(
+        zabbix_pollers(
+            config.sections.get("zabbix"),
+            sessions,
+            batcher,
+            horizon,
+            on_health=metrics.set_connector_up,
+            on_failure=metrics.count_connector_failure,
+        )
+    )
     return Services(
         config,
         engine,
@@ -117,5 +145,6 @@ def build_services(
         outbox,
         downtime,
         runtime,
+        metrics,
         background,
     )

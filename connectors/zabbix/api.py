@@ -170,6 +170,30 @@ class ZabbixClient:
         )
         return map_host_maintenance(results)
 
+    def host_identifiers(self) -> dict[str, dict[str, str]]:
+        """Technical host name -> the identifiers an alert of that host carries.
+
+        Maintenances name hosts and host groups; the daemon maps them to resources with
+        the same identifiers (instance, host, host id, groups, host tags) an alert from
+        the host has, so a registry selector on any of them covers the maintenance too.
+        """
+        modern = self._api().version >= (6, 2)
+        select, key = ("selectHostGroups", "hostgroups") if modern else ("selectGroups", "groups")
+        hosts = self._call(
+            "host.get",
+            {"output": ["hostid", "host"], select: ["name"], "selectTags": ["tag", "value"]},
+        )
+        return {
+            str(h["host"]): mapping.resource_ids(
+                self.instance.name,
+                str(h["host"]),
+                h.get("tags", []),
+                sorted(str(g["name"]) for g in h.get(key, [])),
+                {"zabbix.hostid": str(h["hostid"])},
+            )
+            for h in hosts
+        }
+
     def acknowledge(self, event_id: str, message: str) -> bool:
         """Add `message` to the problem in Zabbix; False when write-back is switched off.
 

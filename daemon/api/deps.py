@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from daemon.api.problems import Problem
-from daemon.auth import Principal, authenticate
+from daemon.auth import Principal
 from daemon.services import Services
 
 _bearer = HTTPBearer(auto_error=False)
@@ -51,8 +51,7 @@ def requires(role: str) -> Callable[..., Principal]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Problem(401, "unauthorized", "a bearer token is required", _CHALLENGE)
-        with svc.sessions() as session:
-            principal = authenticate(session, credentials.credentials)
+        principal = svc.tokens.authenticate(svc.sessions, credentials.credentials)
         if principal is None:
             raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
         if not principal.may(role):

@@ -20,8 +20,11 @@ MIGRATIONS_DIR = Path(migrations.__file__).parent
 def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs to be a safe store.
 
-    SQLite gets WAL (readers never block the writer), enforced foreign keys and a busy
-    timeout, so a second process waits instead of failing with "database is locked".
+    SQLite gets WAL, enforced foreign keys and a busy timeout, so a second writer waits
+    instead of failing with "database is locked". Transactions are opened by SQLAlchemy
+    as `BEGIN IMMEDIATE` (the driver's own handling would let a savepoint start and
+    commit a transaction of its own, and a deferred transaction that reads before it
+    writes fails at once, without waiting, when another connection wrote in between).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -33,12 +36,17 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, opens transactions
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, **kwargs)

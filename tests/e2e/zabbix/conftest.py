@@ -3,13 +3,16 @@
 `zabbix` (session) runs setup_zabbix.sh, makes an API token for Admin and yields a
 `ZabbixE2E` with the API URL, the token, the trapper port and helpers to create hosts,
 trapper triggers, the slad media type, user media and actions. `webhook_receiver` is a
-local HTTP server that records what Zabbix posts, for tests to wait on.
+local HTTP server that records what Zabbix posts, for tests to wait on. `SladDaemon`
+runs slad itself as a subprocess (`slad migrate`, `slad run`) on a loopback port.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,12 +22,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from zabbix_utils import ZabbixAPI
 
 REPO = Path(__file__).resolve().parents[3]
 SETUP = Path(__file__).with_name("setup_zabbix.sh")
 MEDIA_TYPE = REPO / "deploy" / "zabbix" / "slad_mediatype.yaml"
+SLAD = str(Path(sys.executable).with_name("slad"))  # the installed entry point
 
 T = TypeVar("T")
 
@@ -259,3 +264,78 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     yield receiver
     server.shutdown()
     server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SladDaemon:
+    """slad as an operator runs it: a config file, `slad migrate`, then `slad run`.
+
+    `start`/`stop` may be called repeatedly (the database file survives), so a test can
+    take the daemon down and bring it back. `token` is an admin token made with
+    `slad token create`.
+    """
+
+    workdir: Path
+    config_text: str
+    port: int
+    token: str = ""
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / "slad.toml"
+
+    def cli(self, *args: str) -> str:
+        run = subprocess.run(
+            [SLAD, "--config", str(self.config), *args],
+            capture_output=True, text=True, cwd=REPO, timeout=120,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"slad {' '.join(args)} failed:\n{run.stderr}")
+        return run.stdout
+
+    def prepare(self) -> None:
+        self.config.write_text(self.config_text, encoding="utf-8")
+        self.cli("migrate")
+        self.token = self.cli("token", "create", "--name", "e2e-admin", "--role", "admin").strip()
+
+    def start(self) -> None:
+        log = (self.workdir / "slad.log").open("ab")
+        self.process = subprocess.Popen(
+            [SLAD, "--config", str(self.config), "run"],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._ready, 60, "slad to answer /readyz")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"slad exited:\n{(self.workdir / 'slad.log').read_text()}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()

@@ -1,0 +1,256 @@
+"""slad as a real process against a real Zabbix 6.0: webhooks, reconciliation, maintenance.
+
+One scenario, run in order: the daemon is configured like the README tells a user,
+Zabbix notifies it through the shipped media type, and every instant slad stores is
+compared with Zabbix's own (`event.get`). A second action copies each notification to
+the local receiver, so a test can redeliver exactly what Zabbix sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.zabbix import SIGNATURE_HEADER
+from tests.e2e.zabbix.conftest import (
+    SladDaemon,
+    WebhookReceiver,
+    ZabbixE2E,
+    free_port,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-shared-secret"  # the media type is shared with the connector's e2e tests
+KEY = "slad.daemon.value"
+WINDOWS = "/v1/maintenance-windows"
+
+
+@dataclass
+class Scenario:
+    slad: SladDaemon
+    host: str
+    host_id: str
+    trigger_id: str
+    resource_id: int
+    action_id: str
+
+
+def zabbix_instant(event: dict[str, Any]) -> datetime:
+    clock = datetime.fromtimestamp(int(event["clock"]), UTC)
+    return clock + timedelta(microseconds=int(event["ns"]) // 1000)
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    zabbix: ZabbixE2E, webhook_receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Scenario]:
+    workdir: Path = tmp_path_factory.mktemp("slad")
+    port = free_port()
+    slad = SladDaemon(
+        workdir=workdir,
+        port=port,
+        config_text=f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[database]
+url = "sqlite:///{workdir / 'slad.db'}"
+
+[log]
+format = "text"
+
+[zabbix]
+lookback_seconds = 3600
+
+[zabbix.instances.e2e]
+api_url = "{zabbix.api_url}"
+api_token = "{zabbix.token}"
+timezone = "{zabbix.server_tz}"
+webhook_secret = "{SECRET}"
+poll_interval_seconds = 2
+""",
+    )
+    slad.prepare()
+    slad.start()
+    suffix = uuid.uuid4().hex[:8]
+    host = f"slad-daemon-{suffix}"
+    customer = slad.ok("POST", "/v1/customers", json={"name": f"e2e {suffix}"})
+    contract = slad.ok("POST", "/v1/contracts", json={
+        "customer_id": customer["id"], "plan": "standard", "billing_start": "2026-01-01"})
+    resource = slad.ok("POST", "/v1/resources", json={
+        "contract_id": contract["id"], "name": host, "kind": "vm",
+        "selectors": [{"zabbix.host": host}]})
+    media_type_id = zabbix.import_media_type(SECRET, "e2e")
+    group_id = zabbix.host_group(f"slad daemon {suffix}")
+    host_id = zabbix.create_host(host, group_id)
+    trigger_id = zabbix.create_trapper_trigger(host_id, host, KEY, f"Value high on {host}")
+    action_id = zabbix.create_webhook_action(
+        f"slad daemon {suffix}", media_type_id, f"{slad.url}/v1/webhooks/zabbix/e2e", group_id)
+    zabbix.create_webhook_action(
+        f"slad daemon copy {suffix}", media_type_id, webhook_receiver.url, group_id)
+    zabbix.reload_config()  # actions are read from the configuration cache
+    yield Scenario(slad, host, host_id, trigger_id, resource["id"], action_id)
+    slad.stop()
+
+
+def problem_events(zabbix: ZabbixE2E, trigger_id: str) -> list[dict[str, Any]]:
+    return list(zabbix.call("event.get", {
+        "output": ["eventid", "clock", "ns", "r_eventid"], "objectids": [trigger_id],
+        "source": 0, "object": 0, "value": 1, "sortfield": ["eventid"], "sortorder": "ASC"}))
+
+
+def fire(zabbix: ZabbixE2E, s: Scenario, value: str) -> dict[str, Any]:
+    """Push a value and return the problem event it opened (or the one it closed)."""
+    before = {e["eventid"] for e in problem_events(zabbix, s.trigger_id)}
+    zabbix.send_value(s.host, KEY, value)
+    if value == "10":
+        return wait_for(lambda: next((e for e in problem_events(zabbix, s.trigger_id)
+                                      if e["eventid"] not in before), None),
+                        60, "Zabbix to open the problem")
+    latest = max(before, key=int)
+    return wait_for(lambda: next((e for e in problem_events(zabbix, s.trigger_id)
+                                  if e["eventid"] == latest and e["r_eventid"] != "0"), None),
+                    60, "Zabbix to close the problem")
+
+
+def incident_of(s: Scenario, key: str, status: str | None = None) -> dict[str, Any] | None:
+    """The incident of the resource whose alert has problem key `key`, once slad has it."""
+    page = s.slad.ok("GET", "/v1/incidents", params={"limit": 200})
+    for item in page["items"]:
+        if item["resource_id"] == s.resource_id and (status is None or item["status"] == status):
+            detail = s.slad.ok("GET", f"/v1/incidents/{item['id']}")
+            if any(a["problem_key"] == key for a in detail["alerts"]):
+                return dict(detail)
+    return None
+
+
+def problem_key(event_id: str) -> str:
+    return f"zabbix:e2e:{event_id}"
+
+
+def store_counts(s: Scenario) -> tuple[int, int]:
+    incidents = s.slad.ok("GET", "/v1/incidents", params={"limit": 200})["items"]
+    alerts = s.slad.ok("GET", "/v1/alerts", params={"limit": 200})["items"]
+    return len(incidents), len(alerts)
+
+
+def test_webhook_opens_at_the_zabbix_clock_and_recovery_resolves(
+    zabbix: ZabbixE2E, scenario: Scenario
+) -> None:
+    event = fire(zabbix, scenario, "10")
+    key = problem_key(event["eventid"])
+    incident = wait_for(lambda: incident_of(scenario, key), 90, "slad to open the incident")
+    assert parse(incident["detected_at"]) == zabbix_instant(event)
+    assert incident["detected_at_estimated"] is False
+    assert parse(incident["received_at"]) >= parse(incident["detected_at"])
+    wait_for(lambda: zabbix.call("alert.get", {
+        "actionids": [scenario.action_id], "eventids": [event["eventid"]], "filter": {"status": 1},
+        "output": ["alertid"]}), 60, "Zabbix to record slad's 2xx for the webhook")
+
+    closed = fire(zabbix, scenario, "1")
+    recovery = zabbix.call("event.get", {"eventids": [closed["r_eventid"]],
+                                         "output": ["eventid", "clock", "ns"]})[0]
+    resolved = wait_for(lambda: incident_of(scenario, key, "resolved"), 90,
+                        "slad to resolve the incident")
+    assert parse(resolved["resolved_at"]) == zabbix_instant(recovery)
+
+
+def test_redelivered_webhook_changes_nothing(
+    scenario: Scenario, webhook_receiver: WebhookReceiver
+) -> None:
+    copy = wait_for(lambda: webhook_receiver.find(lambda d: scenario.host.encode() in d.body),
+                    60, "the copy of a notification")
+    before = store_counts(scenario)
+    headers = {SIGNATURE_HEADER: copy.headers[SIGNATURE_HEADER],
+               "Content-Type": "application/json"}
+    answer = scenario.slad.ok("POST", "/v1/webhooks/zabbix/e2e", content=copy.body,
+                              headers=headers)
+    assert [r["status"] for r in answer["results"]] == ["duplicate"]
+    assert store_counts(scenario) == before
+
+
+def test_wrong_signature_is_refused_and_stores_nothing(
+    scenario: Scenario, webhook_receiver: WebhookReceiver
+) -> None:
+    copy = webhook_receiver.find(lambda d: scenario.host.encode() in d.body)
+    assert copy is not None
+    before = store_counts(scenario)
+    forged = "sha256=" + hmac.new(b"not-the-secret", copy.body, hashlib.sha256).hexdigest()
+    answer = scenario.slad.request("POST", "/v1/webhooks/zabbix/e2e", content=copy.body,
+                                   headers={SIGNATURE_HEADER: forged})
+    assert answer.status_code == 401
+    assert answer.json()["type"] == "urn:slad:problem:bad-signature"
+    assert store_counts(scenario) == before
+
+
+def test_problem_while_slad_is_down_is_reconciled_at_restart(
+    zabbix: ZabbixE2E, scenario: Scenario
+) -> None:
+    scenario.slad.stop()
+    zabbix.call("action.update", {"actionid": scenario.action_id, "status": 1})
+    try:
+        event = fire(zabbix, scenario, "10")
+    finally:
+        zabbix.call("action.update", {"actionid": scenario.action_id, "status": 0})
+    scenario.slad.start()
+    key = problem_key(event["eventid"])
+    incident = wait_for(lambda: incident_of(scenario, key), 60, "the poller to catch up")
+    assert parse(incident["detected_at"]) == zabbix_instant(event)
+    assert incident["detected_at_estimated"] is False
+    fire(zabbix, scenario, "1")
+    wait_for(lambda: incident_of(scenario, key, "resolved"), 60, "the poller to resolve it")
+
+
+def contact_due(s: Scenario, incident_id: int) -> datetime:
+    detail = s.slad.ok("GET", f"/v1/incidents/{incident_id}")
+    return parse(next(c for c in detail["clocks"] if c["name"] == "contact")["slo_due"])
+
+
+def test_zabbix_maintenance_moves_the_due_instants(zabbix: ZabbixE2E, scenario: Scenario) -> None:
+    event = fire(zabbix, scenario, "10")
+    incident = wait_for(lambda: incident_of(scenario, problem_key(event["eventid"])), 90,
+                        "slad to open the incident")
+    detected = zabbix_instant(event)
+    assert contact_due(scenario, incident["id"]) == detected + timedelta(minutes=30)
+
+    start = (int(event["clock"]) - 300) // 60 * 60  # Zabbix keeps whole minutes
+    created = zabbix.call("maintenance.create", {
+        "name": f"slad daemon {scenario.host}",
+        "active_since": start - 3600, "active_till": start + 86400,
+        "hosts": [{"hostid": scenario.host_id}],
+        "timeperiods": [{"timeperiod_type": 0, "start_date": start, "period": 1800}],
+    })
+    maintenance_id = str(created["maintenanceids"][0])
+    try:
+        ref = f"zabbix:e2e:{maintenance_id}:0:{scenario.resource_id}"
+        window = wait_for(lambda: next((w for w in scenario.slad.ok("GET", WINDOWS)
+                                        if w["external_ref"] == ref), None),
+                          60, "slad to take over the maintenance")
+        assert (window["scope"], window["scope_ref"], window["reason"]) == (
+            "resource", str(scenario.resource_id), "maintenance")
+        window_end = datetime.fromtimestamp(start + 1800, UTC)
+        assert parse(window["end"]) == window_end
+        # detected inside the window: the clock starts counting when the window ends
+        moved = window_end + timedelta(minutes=30)
+        wait_for(lambda: contact_due(scenario, incident["id"]) == moved, 30,
+                 "the due instant to move")
+    finally:
+        zabbix.call("maintenance.delete", [maintenance_id])
+    wait_for(lambda: contact_due(scenario, incident["id"]) == detected + timedelta(minutes=30),
+             60, "the due instant to move back once the maintenance is deleted")
+    fire(zabbix, scenario, "1")
