@@ -25,15 +25,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def poll(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Wait for a real process to do something, by polling with a bounded timeout."""
+def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:
+    """Poll `probe` until it returns something truthy; waits on real servers only."""
     deadline = time.monotonic() + timeout
     while True:
         result = probe()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or probe}")
         time.sleep(0.2)
 
 
@@ -73,7 +73,7 @@ class SladProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        poll(self._ready, 30, f"slad on port {self.port} to be ready")
+        wait_for(self._ready, 30, f"slad on port {self.port} to be ready")
         return self
 
     def _ready(self) -> bool:

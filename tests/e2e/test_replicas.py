@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from daemon.store.models import Heartbeat
-from tests.e2e.slad_process import SladProcess, free_port, poll, slad
+from tests.e2e.slad_process import SladProcess, free_port, slad, wait_for
 
 POSTGRES_URL = os.environ.get("SLAD_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.e2e
@@ -67,7 +67,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
     second = SladProcess(config, free_port(), tmp_path / "b.log").start()
     replicas = {first.pid: first, second.pid: second}
     try:
-        holder = poll(lambda: heartbeat_holder(database_url), 20, "a leader heartbeat")
+        holder = wait_for(lambda: heartbeat_holder(database_url), 20, "a leader heartbeat")
         leader = replicas[int(holder.rsplit(":", 1)[1])]
         follower = second if leader is first else first
 
@@ -91,7 +91,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         ).raise_for_status()
 
         leader.kill()
-        new_holder = poll(
+        new_holder = wait_for(
             lambda: (h := heartbeat_holder(database_url)) and h.endswith(f":{follower.pid}") and h,
             15,
             "the follower to take over within 15 s",
@@ -118,7 +118,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
             kinds = [t["kind"] for t in body["timeline"]]
             return kinds if "slo_breached" in kinds else None
 
-        kinds = poll(breach_recorded, 15, "the new leader to record the SLO breach")
+        kinds = wait_for(breach_recorded, 15, "the new leader to record the SLO breach")
         assert kinds.count("slo_breached") == 1
         body = follower.request("GET", f"/v1/incidents/{incident}", admin).json()
         breach = next(t for t in body["timeline"] if t["kind"] == "slo_breached")
@@ -127,7 +127,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         ), "recorded at the instant it happened"
 
         follower.stop()
-        poll(lambda: heartbeat_holder(database_url) is None, 10, "the heartbeat to go stale")
+        wait_for(lambda: heartbeat_holder(database_url) is None, 10, "the heartbeat to go stale")
         restarted = SladProcess(config, free_port(), tmp_path / "c.log").start()
         replicas[restarted.pid] = restarted
 
@@ -139,7 +139,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
                 or None
             )
 
-        [window] = poll(fault, 15, "the downtime to become a monitoring fault")
+        [window] = wait_for(fault, 15, "the downtime to become a monitoring fault")
         assert window["scope"] == "all" and window["author"] == "slad"
         assert window["end"] is not None
     finally:

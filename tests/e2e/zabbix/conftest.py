@@ -10,11 +10,9 @@ runs slad itself as a subprocess (`slad migrate`, `slad run`) on a loopback port
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,24 +24,14 @@ import httpx
 import pytest
 from zabbix_utils import ZabbixAPI
 
+from tests.e2e.slad_process import wait_for
+
 REPO = Path(__file__).resolve().parents[3]
 SETUP = Path(__file__).with_name("setup_zabbix.sh")
 MEDIA_TYPE = REPO / "deploy" / "zabbix" / "slad_mediatype.yaml"
 SLAD = str(Path(sys.executable).with_name("slad"))  # the installed entry point
 
 T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:
-    """Poll `probe` until it returns something truthy; waits on the real server only."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or probe}")
-        time.sleep(0.5)
 
 
 @dataclass
@@ -264,12 +252,6 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     yield receiver
     server.shutdown()
     server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -21,7 +21,8 @@ from connectors.zabbix import (
     parse_webhook,
     verify_signature,
 )
-from tests.e2e.zabbix.conftest import Delivery, WebhookReceiver, ZabbixE2E, wait_for
+from tests.e2e.slad_process import wait_for
+from tests.e2e.zabbix.conftest import Delivery, WebhookReceiver, ZabbixE2E
 
 pytestmark = pytest.mark.e2e
 

@@ -20,13 +20,8 @@ from typing import Any
 import pytest
 
 from connectors.zabbix import SIGNATURE_HEADER
-from tests.e2e.zabbix.conftest import (
-    SladDaemon,
-    WebhookReceiver,
-    ZabbixE2E,
-    free_port,
-    wait_for,
-)
+from tests.e2e.slad_process import free_port, wait_for
+from tests.e2e.zabbix.conftest import SladDaemon, WebhookReceiver, ZabbixE2E
 
 pytestmark = pytest.mark.e2e
 
