@@ -17,16 +17,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from daemon import audit
 from daemon.clocks import (
     evaluate_incident,
     evaluate_support_request,
     incident_bounds,
     pending_marks,
-    recompute_for_window,
     refresh_incident,
     refresh_support_request,
 )
+from daemon.faults import record_fault
 from daemon.notifier import Notifier
 from daemon.store.models import (
     Clock,
@@ -171,32 +170,17 @@ class DowntimeRecorder:
             row = session.get(Heartbeat, HEARTBEAT)
             if row is None or now - row.seen_at <= self.threshold:
                 return None
-            window = MaintenanceWindow(
+            window = record_fault(
+                session,
                 scope="all",
                 scope_ref=None,
-                reason="monitoring_fault",
+                start=row.seen_at,
+                end=now,
                 description=f"slad was not running between heartbeats (last seen by {row.holder})",
-                start_at=row.seen_at,
-                end_at=now,
-                status="active",
-                author="slad",
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(window)
-            session.flush()
-            audit.record(
-                session,
-                at=now,
-                actor="slad",
-                action="window.create",
-                target_type="window",
-                target_id=window.id,
-                reason="daemon downtime detected from its heartbeat",
-                detail={"start": row.seen_at.isoformat(), "end": now.isoformat()},
-            )
-            recompute_for_window(
-                session, window, now, self.horizon, {"actor": "slad", "action": "downtime.recorded"}
+                why="daemon downtime detected from its heartbeat",
+                action="downtime.recorded",
+                now=now,
+                horizon=self.horizon,
             )
             row.holder, row.seen_at = self.holder, now
             log.warning(

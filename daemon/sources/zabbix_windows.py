@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from connectors.zabbix import Maintenance, OneTimePeriod, RecurringPeriod, ZabbixInstance
 from daemon import audit
 from daemon.clocks import recompute_for_window
+from daemon.faults import record_fault
 from daemon.registry import resolve_resource
 from daemon.store.models import MaintenanceWindow
 from sla_engine.recurrence import parse_rrule
@@ -266,39 +267,19 @@ def open_fault(
     existing = _open_fault(session, scope_ref)
     if existing is not None:
         return existing
-    window = MaintenanceWindow(
+    return record_fault(
+        session,
         scope="source",
         scope_ref=scope_ref,
-        reason="monitoring_fault",
-        description=f"slad cannot reach {scope_ref}: {error}"[:2000],
-        start_at=since,
-        end_at=None,
-        status="active",
-        author="slad",
-        created_at=now,
-        updated_at=now,
+        start=since,
+        end=None,
+        description=f"slad cannot reach {scope_ref}: {error}",
+        why=f"{failures} consecutive failures to reach {scope_ref}",
+        action="fault.opened",
+        now=now,
+        horizon=horizon,
+        detail={"error": error[:2000]},
     )
-    session.add(window)
-    session.flush()
-    why = f"{failures} consecutive failures to reach {scope_ref}"
-    audit.record(
-        session,
-        at=now,
-        actor="slad",
-        action="window.create",
-        target_type="window",
-        target_id=window.id,
-        reason=why,
-        detail={"start": since.isoformat(), "error": error[:2000]},
-    )
-    recompute_for_window(
-        session,
-        window,
-        now,
-        horizon,
-        {"actor": "slad", "action": "fault.opened", "justification": why},
-    )
-    return window
 
 
 def close_fault(
