@@ -24,6 +24,7 @@ from daemon.notify.channels.webhook import verify_webhook_signature
 from daemon.notify.config import parse_notify_config
 from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
 from tests.daemon.test_incident_flow import clocks, iso
+from tests.daemon.test_metrics import scrape, value
 
 T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
 SECRET = "receiver-secret"
@@ -168,9 +169,31 @@ def test_running_to_warned_to_slo_to_sla_breached(
 
     api.clock.set(T0 + timedelta(minutes=31))
     assert svc.processor.run_due(api.clock()) == 2
+    samples = scrape(api.client)
+    assert (
+        value(samples, "slad_compliance_ratio", plan="standard", clock="contact", target="slo")
+        == 0.0
+    )
+    assert (
+        value(samples, "slad_compliance_ratio", plan="standard", clock="contact", target="sla")
+        == 1.0
+    )
+
+    # slad restarts: a new process on the same database carries on where it stopped.
+    api = api_factory(notify=notify_config(receiver))
+    svc = api.services
     api.clock.set(T0 + timedelta(hours=2))
     assert svc.processor.run_due(api.clock()) == 1
     assert svc.processor.run_due(api.clock()) == 0, "each mark is recorded once"
+    samples = scrape(api.client)
+    assert (
+        value(samples, "slad_compliance_ratio", plan="standard", clock="contact", target="sla")
+        == 0.0
+    )
+    assert (
+        value(samples, "slad_open_incidents", plan="standard", clock="contact", state="running")
+        == 1.0
+    )
     assert timeline(api, incident_id, MARKS) == [
         ("warning", iso(T0 + timedelta(minutes=15))),
         ("warning", iso(T0 + timedelta(minutes=24))),
