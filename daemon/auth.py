@@ -79,13 +79,17 @@ class TokenCache:
         self._entries: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, sessions: sessionmaker[Session], token: str) -> Principal | None:
-        key = hash_token(token)
-        now = self._timer()
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a recently authenticated token, without touching the store."""
         with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and entry[1] > now:
-            return entry[0]
+            entry = self._entries.get(hash_token(token))
+        return entry[0] if entry is not None and entry[1] > self._timer() else None
+
+    def authenticate(self, sessions: sessionmaker[Session], token: str) -> Principal | None:
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
+        key, now = hash_token(token), self._timer()
         with sessions() as session:
             principal = authenticate(session, token)
         if principal is not None:

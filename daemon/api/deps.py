@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ _bearer = HTTPBearer(auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
@@ -35,23 +36,30 @@ def db_session(svc: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(db_session)]
 
 
-def now(svc: ServicesDep) -> datetime:
+async def now(svc: ServicesDep) -> datetime:
     return svc.clock()
 
 
 NowDep = Annotated[datetime, Depends(now)]
 
 
-def requires(role: str) -> Callable[..., Principal]:
-    """A dependency that admits callers whose token grants `role`."""
+def requires(role: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers whose token grants `role`.
 
-    def check(
+    The light dependencies are coroutines so a request does not hop to the thread pool
+    for them; only a token not seen in the last seconds costs a database lookup there.
+    """
+
+    async def check(
         svc: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Problem(401, "unauthorized", "a bearer token is required", _CHALLENGE)
-        principal = svc.tokens.authenticate(svc.sessions, credentials.credentials)
+        token = credentials.credentials
+        principal = svc.tokens.cached(token) or await run_in_threadpool(
+            svc.tokens.authenticate, svc.sessions, token
+        )
         if principal is None:
             raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
         if not principal.may(role):
