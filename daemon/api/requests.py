@@ -26,7 +26,7 @@ from daemon.api.schemas import (
     ServiceRequestOut,
     SupportRequestOut,
 )
-from daemon.clocks import refresh_support_request
+from daemon.clocks import evaluate_support_request, refresh_support_request
 from daemon.services import Services
 from daemon.store.models import Contract, ServiceRequest, SupportRequest
 from sla_engine.policy import CalendarKind, clocks_for
@@ -151,72 +151,56 @@ def _advance(
     return service_out(request)
 
 
-@router.post(
+def _register(kind: Kind, path: str, doc: str) -> None:
+    """The create, list and start/complete routes of one kind of service request."""
+
+    def create(
+        body: ServiceRequestIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
+    ) -> ServiceRequestOut:
+        return _create_service(kind, body, session, svc, who.name, now)
+
+    def list_requests(
+        session: SessionDep, _who: Viewer, contract_id: int | None = None
+    ) -> list[ServiceRequestOut]:
+        return _list_service(kind, session, contract_id)
+
+    def advance(
+        request_id: int,
+        step: Literal["start", "complete"],
+        body: ActionIn,
+        session: SessionDep,
+        svc: ServicesDep,
+        who: Operator,
+        now: NowDep,
+    ) -> ServiceRequestOut:
+        return _advance(kind, request_id, step, body, session, svc, who.name, now)
+
+    router.post(
+        path,
+        status_code=status.HTTP_201_CREATED,
+        response_model=ServiceRequestOut,
+        name=f"create_{kind}",
+        description=doc,
+    )(create)
+    router.get(path, response_model=list[ServiceRequestOut], name=f"list_{kind}")(list_requests)
+    router.post(
+        f"{path}/{{request_id}}/{{step}}", response_model=ServiceRequestOut, name=f"advance_{kind}"
+    )(advance)
+
+
+_register(
+    "customer_incident",
     "/customer-incidents",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ServiceRequestOut,
-    tags=["requests"],
+    "Record an incident the customer reported (not accepted on the basic plan).",
 )
-def create_customer_incident(
-    body: ServiceRequestIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
-) -> ServiceRequestOut:
-    """Record an incident the customer reported (not accepted on the basic plan)."""
-    return _create_service("customer_incident", body, session, svc, who.name, now)
-
-
-@router.get("/customer-incidents", response_model=list[ServiceRequestOut])
-def list_customer_incidents(
-    session: SessionDep, _who: Viewer, contract_id: int | None = None
-) -> list[ServiceRequestOut]:
-    return _list_service("customer_incident", session, contract_id)
-
-
-@router.post("/customer-incidents/{request_id}/{step}", response_model=ServiceRequestOut)
-def advance_customer_incident(
-    request_id: int,
-    step: Literal["start", "complete"],
-    body: ActionIn,
-    session: SessionDep,
-    svc: ServicesDep,
-    who: Operator,
-    now: NowDep,
-) -> ServiceRequestOut:
-    return _advance("customer_incident", request_id, step, body, session, svc, who.name, now)
-
-
-@router.post(
-    "/operations-requests", status_code=status.HTTP_201_CREATED, response_model=ServiceRequestOut
+_register(
+    "operations_request",
+    "/operations-requests",
+    "Record an operations request (not accepted on the basic plan).",
 )
-def create_operations_request(
-    body: ServiceRequestIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
-) -> ServiceRequestOut:
-    """Record an operations request (not accepted on the basic plan)."""
-    return _create_service("operations_request", body, session, svc, who.name, now)
-
-
-@router.get("/operations-requests", response_model=list[ServiceRequestOut])
-def list_operations_requests(
-    session: SessionDep, _who: Viewer, contract_id: int | None = None
-) -> list[ServiceRequestOut]:
-    return _list_service("operations_request", session, contract_id)
-
-
-@router.post("/operations-requests/{request_id}/{step}", response_model=ServiceRequestOut)
-def advance_operations_request(
-    request_id: int,
-    step: Literal["start", "complete"],
-    body: ActionIn,
-    session: SessionDep,
-    svc: ServicesDep,
-    who: Operator,
-    now: NowDep,
-) -> ServiceRequestOut:
-    return _advance("operations_request", request_id, step, body, session, svc, who.name, now)
 
 
 def support_out(r: SupportRequest, svc: Services, now: datetime) -> SupportRequestOut:
-    from daemon.clocks import evaluate_support_request
-
     evaluation = evaluate_support_request(r, svc.config.calendar, now)
     policy = r.policy[0] if r.policy else None
     return SupportRequestOut(
