@@ -119,6 +119,28 @@ class Notifier:
         )
         return 1
 
+    def _incident_event(
+        self,
+        session: Session,
+        event: NotifyEvent,
+        incident: Incident,
+        customer: Customer,
+        variables: Mapping[str, TemplateValue],
+        now: datetime,
+    ) -> None:
+        """Route an incident's event by its plan and contract, in the customer's language."""
+        self._enqueue(
+            session,
+            event,
+            key=f"incident.{incident.id}.{event.value.removeprefix('incident_')}",
+            plan=incident.plan,
+            contract_id=incident.contract_id,
+            locale=customer.locale,
+            variables=variables,
+            now=now,
+            incident_id=incident.id,
+        )
+
     def _context(self, session: Session, incident: Incident) -> tuple[Customer, Resource]:
         customer = session.get(Customer, incident.customer_id)
         resource = session.get(Resource, incident.resource_id)
@@ -145,16 +167,8 @@ class Notifier:
             if contact and contact.sla_due_at
             else incident.detected_at,
         }
-        self._enqueue(
-            session,
-            NotifyEvent.INCIDENT_OPENED,
-            key=f"incident.{incident.id}.opened",
-            plan=incident.plan,
-            contract_id=incident.contract_id,
-            locale=customer.locale,
-            variables=variables,
-            now=now,
-            incident_id=incident.id,
+        self._incident_event(
+            session, NotifyEvent.INCIDENT_OPENED, incident, customer, variables, now
         )
 
     def auto_contact(self, session: Session, incident: Incident, now: datetime) -> bool:
@@ -213,16 +227,8 @@ class Notifier:
             "detected_at": incident.detected_at,
             "resolved_at": incident.resolved_at,
         }
-        self._enqueue(
-            session,
-            NotifyEvent.INCIDENT_RESOLVED,
-            key=f"incident.{incident.id}.resolved",
-            plan=incident.plan,
-            contract_id=incident.contract_id,
-            locale=customer.locale,
-            variables=variables,
-            now=now,
-            incident_id=incident.id,
+        self._incident_event(
+            session, NotifyEvent.INCIDENT_RESOLVED, incident, customer, variables, now
         )
 
     def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None:
