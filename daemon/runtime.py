@@ -112,43 +112,27 @@ class Runtime:
         self.downtime.record_gap(now)
         self.downtime.beat(now)
         self._set_leading(True)
-        add = self._scheduler.add_job
+        jobs: list[tuple[str, Callable[[], None], float, bool]] = [
+            ("due", self._run_due, self.config.rearm_seconds, True),
+            ("outbox", self._run_outbox, self.config.outbox_interval_seconds, True),
+            ("heartbeat", self._beat, self.config.heartbeat_seconds, False),
+        ]
+        jobs += [
+            (f"poll:{p.name}", self._guarded(p), p.interval.total_seconds(), True)
+            for p in self.pollers
+        ]
         real_now = datetime.now(UTC)
-        add(
-            self._run_due,
-            "interval",
-            id="due",
-            seconds=self.config.rearm_seconds,
-            next_run_time=real_now,
-            max_instances=1,
-            coalesce=True,
-        )
-        add(
-            self._run_outbox,
-            "interval",
-            id="outbox",
-            seconds=self.config.outbox_interval_seconds,
-            next_run_time=real_now,
-            max_instances=1,
-            coalesce=True,
-        )
-        add(
-            self._beat,
-            "interval",
-            id="heartbeat",
-            seconds=self.config.heartbeat_seconds,
-            max_instances=1,
-            coalesce=True,
-        )
-        for poller in self.pollers:
-            add(
-                self._guarded(poller),
+        for job_id, run, seconds, at_once in jobs:
+            # APScheduler reads an explicit next_run_time=None as "paused": omit it instead.
+            start = {"next_run_time": real_now} if at_once else {}
+            self._scheduler.add_job(
+                run,
                 "interval",
-                id=f"poll:{poller.name}",
-                seconds=poller.interval.total_seconds(),
-                next_run_time=real_now,
+                id=job_id,
+                seconds=seconds,
                 max_instances=1,
                 coalesce=True,
+                **start,
             )
         log.info("leading: scheduler, outbox and pollers started")
 
