@@ -26,7 +26,7 @@ from daemon.notifier import Notifier, NotifyingHooks
 from daemon.notify.channels import build_channels
 from daemon.notify.templates import TemplateSet
 from daemon.outbox import OutboxWorker
-from daemon.runtime import Poller, Runtime
+from daemon.runtime import Runtime
 from daemon.scheduler import DowntimeRecorder, DueProcessor
 from daemon.sources.zabbix import zabbix_pollers
 from daemon.store.db import make_engine, session_factory
@@ -60,9 +60,6 @@ class Services:
     @property
     def horizon(self) -> timedelta:
         return timedelta(days=self.config.ingest.window_horizon_days)
-
-    def add_poller(self, poller: Poller) -> None:
-        self.runtime.pollers.append(poller)
 
     def start(self) -> None:
         self.batcher.start()

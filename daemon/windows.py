@@ -20,9 +20,6 @@ from daemon.store.models import Incident, MaintenanceWindow
 from sla_engine.intervals import Interval, IntervalSet
 from sla_engine.recurrence import RecurringWindow, expand
 
-SCOPES = ("all", "source", "customer", "contract", "resource")
-REASONS = ("maintenance", "provider_maintenance", "monitoring_fault")
-
 
 def recurring_window(window: MaintenanceWindow) -> RecurringWindow | None:
     """The engine's view of a recurring window row (None for a one-off window)."""
