@@ -111,6 +111,11 @@ def _store(clock: Clock, evaluation: ClockEvaluation | None) -> None:
     clock.counted_seconds = evaluation.counted.total_seconds()
     clock.state = evaluation.state.value
     clock.outcome = evaluation.outcome.value if evaluation.outcome else None
+    rearm(clock, evaluation)
+
+
+def rearm(clock: Clock, evaluation: ClockEvaluation) -> None:
+    """Point `due_at` at the clock's earliest mark not yet recorded (None: nothing left)."""
     pending = pending_marks(clock, evaluation)
     clock.due_at = min(at for _, at in pending) if pending else None
 

@@ -18,10 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.clocks import (
-    evaluate_incident,
-    evaluate_support_request,
-    incident_bounds,
     pending_marks,
+    rearm,
     refresh_incident,
     refresh_support_request,
 )
@@ -36,7 +34,6 @@ from daemon.store.models import (
     SupportRequest,
 )
 from daemon.timeline import add_timeline
-from daemon.windows import exclusions, windows_for
 from sla_engine.calendar import BusinessCalendar
 from sla_engine.evaluation import ClockEvaluation
 
@@ -79,19 +76,20 @@ class DueProcessor:
             if len(clocks) < self.batch:
                 return total
 
-    def _evaluate(self, session: Session, clock: Clock, now: datetime) -> ClockEvaluation | None:
+    def _refresh(self, session: Session, clock: Clock, now: datetime) -> ClockEvaluation | None:
+        """Re-derive and store the clock from current facts, once per wake-up."""
         if clock.incident_id is not None:
             incident = session.get(Incident, clock.incident_id)
             assert incident is not None
-            start, end = incident_bounds(incident, now, self.horizon)
-            excluded = exclusions(windows_for(session, incident), start, end)
-            return evaluate_incident(incident, excluded, now).get(clock.name)
+            return refresh_incident(session, incident, now, self.horizon).get(clock.name)
         request = session.get(SupportRequest, clock.support_request_id)
         assert request is not None
-        return evaluate_support_request(request, self.calendar, now)
+        contract = session.get(Contract, request.contract_id)
+        assert contract is not None
+        return refresh_support_request(request, self.calendar, now, contract.plan)
 
     def _process(self, session: Session, clock: Clock, now: datetime) -> int:
-        evaluation = self._evaluate(session, clock, now)
+        evaluation = self._refresh(session, clock, now)
         if evaluation is None:
             clock.due_at = None
             return 0
@@ -123,20 +121,8 @@ class DueProcessor:
                 },
             )
         clock.recorded = [*(clock.recorded or ()), *(name for name, _ in fired)]
-        self._restore(session, clock, now)
+        rearm(clock, evaluation)
         return len(fired)
-
-    def _restore(self, session: Session, clock: Clock, now: datetime) -> None:
-        if clock.incident_id is not None:
-            incident = session.get(Incident, clock.incident_id)
-            assert incident is not None
-            refresh_incident(session, incident, now, self.horizon)
-            return
-        request = session.get(SupportRequest, clock.support_request_id)
-        assert request is not None
-        contract = session.get(Contract, request.contract_id)
-        assert contract is not None
-        refresh_support_request(request, self.calendar, now, contract.plan)
 
 
 @dataclass
