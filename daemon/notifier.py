@@ -141,6 +141,13 @@ class Notifier:
             incident_id=incident.id,
         )
 
+    def _routed(self, event: NotifyEvent, incident: Incident | None) -> tuple[str, ...]:
+        """The channels `event` goes to; checked first so an unrouted event costs nothing
+        on the ingest path (no look-ups, no rendering)."""
+        if incident is None:
+            return channels_for(self.config.routes, event, None, None)
+        return channels_for(self.config.routes, event, incident.plan, str(incident.contract_id))
+
     def _context(self, session: Session, incident: Incident) -> tuple[Customer, Resource]:
         customer = session.get(Customer, incident.customer_id)
         resource = session.get(Resource, incident.resource_id)
@@ -148,6 +155,8 @@ class Notifier:
         return customer, resource
 
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        if not self._routed(NotifyEvent.INCIDENT_OPENED, incident):
+            return
         customer, resource = self._context(session, incident)
         contact = next((c for c in incident.clocks if c.name == "contact"), None)
         variables: dict[str, TemplateValue] = {
@@ -173,10 +182,11 @@ class Notifier:
 
     def auto_contact(self, session: Session, incident: Incident, now: datetime) -> bool:
         """Queue the customer's first notice; its acceptance records the contact."""
-        customer, resource = self._context(session, incident)
+        channels = self._routed(NotifyEvent.CUSTOMER_FIRST_NOTICE, incident)
         provider = self.config.provider
-        if provider is None:
+        if provider is None or not channels:
             return False
+        customer, resource = self._context(session, incident)
         if not customer.contact_email:
             log.warning(
                 "auto contact skipped: customer has no contact_email",
@@ -192,12 +202,6 @@ class Notifier:
             "detected_at": incident.detected_at,
             **provider.variables(),
         }
-        channels = channels_for(
-            self.config.routes,
-            NotifyEvent.CUSTOMER_FIRST_NOTICE,
-            incident.plan,
-            str(incident.contract_id),
-        )
         queued = 0
         for channel in channels:
             queued += self._add(
@@ -215,6 +219,8 @@ class Notifier:
         return queued > 0
 
     def incident_resolved(self, session: Session, incident: Incident, now: datetime) -> None:
+        if not self._routed(NotifyEvent.INCIDENT_RESOLVED, incident):
+            return
         customer, resource = self._context(session, incident)
         assert incident.resolved_at is not None
         variables: dict[str, TemplateValue] = {
@@ -232,6 +238,8 @@ class Notifier:
         )
 
     def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None:
+        if not self._routed(NotifyEvent.UNASSIGNED_ALERT, None):
+            return
         reference = ", ".join(f"{k}={v}" for k, v in sorted(alert.resource_ids.items())) or "-"
         variables: dict[str, TemplateValue] = {
             "alert_id": alert.id,
