@@ -217,3 +217,25 @@ def test_monitoring_fault_can_be_reviewed_and_rejected(api: Api) -> None:
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["state"] == "running"
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=30))
+
+
+def test_refused_edit_leaves_the_window_as_it_was(api: Api) -> None:
+    api.clock.set(T0)
+    window = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "all",
+                "start": iso(T0 + timedelta(hours=1)),
+                "end": iso(T0 + timedelta(hours=2)),
+            },
+        ),
+        201,
+    )
+    refused = api.patch(
+        f"/v1/maintenance-windows/{window['id']}", {"end": iso(T0 + timedelta(minutes=30))}
+    )
+    assert refused.status_code == 422
+    assert api.ok(api.get(f"/v1/maintenance-windows/{window['id']}")) == window | {
+        "incidents_recomputed": None
+    }
