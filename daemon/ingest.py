@@ -1,16 +1,14 @@
-"""Turn normalised alert events into alerts and incidents, idempotently.
+"""Correlate stored source events into alerts and incidents.
 
-The unique `event_key` makes redelivery a no-op; the partial unique indexes (one firing
-alert per problem, one open incident per resource and problem) make concurrent
-duplicates collapse into one row instead of a 5xx: a loser of the race simply retries
-and finds the winner's row.
+Events reach this module after the inbox has committed them (`daemon.inbox`), so
+redelivery never gets here. The partial unique indexes (one firing alert per problem,
+one open incident per resource and problem) keep two correlators that raced from
+producing a second row: the loser's transaction fails and is retried on fresh state.
 
-Two ways in. `apply_batch` is the fast path of the group commit: it finds the batch's
-already-stored event keys with one query, resolves each resource and each incident scope's
-maintenance windows once, and runs no savepoints, so any error fails the whole
-transaction. `apply` is the careful path the batcher falls back to for each submission
-then: every event in its own savepoint, so one bad or racing event never undoes its
-neighbours.
+`correlate` is the fast path: it resolves each resource and each incident scope's
+maintenance windows once per call and runs no savepoints, so any error fails the whole
+transaction. `correlate_one` is the careful path the correlator falls back to, one
+event at a time, so a poisoned event is set aside instead of blocking the inbox.
 """
 
 from __future__ import annotations
@@ -21,10 +19,9 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.events import AlertEvent, EventKind
+from connectors.events import AlertEvent, EventKind, Severity
 from daemon.clocks import INCIDENT_CLOCKS, policy_snapshot, refresh_incident
 from daemon.registry import ResourceLookup
 from daemon.store.models import (
@@ -40,7 +37,16 @@ from daemon.windows import windows_for
 from sla_engine.policy import PlanPolicy, clocks_for
 
 Status = Literal[
-    "created", "attached", "repeated", "resolved", "updated", "duplicate", "unassigned", "orphan"
+    "accepted",
+    "duplicate",
+    "created",
+    "attached",
+    "repeated",
+    "resolved",
+    "updated",
+    "unassigned",
+    "orphan",
+    "failed",
 ]
 
 
@@ -69,7 +75,24 @@ class IngestHooks(Protocol):
 
 
 WindowScope = tuple[str, str, int, int, int]
-KEY_CHUNK = 500  # event keys per existence query, well under every backend's bind limit
+
+
+def stored_event(record: AlertEventRecord) -> AlertEvent:
+    """The normalised event an inbox row was accepted as."""
+    return AlertEvent(
+        source=record.source,
+        event_key=record.event_key,
+        problem_key=record.problem_key,
+        kind=EventKind(record.kind),
+        detected_at=record.detected_at,
+        received_at=record.received_at,
+        severity=Severity(record.severity),
+        title=record.title,
+        resource_ids=dict(record.resource_ids),
+        raw=record.raw,
+        instance=record.instance,
+        detected_at_estimated=record.detected_at_estimated,
+    )
 
 
 @dataclass
@@ -101,85 +124,46 @@ class Ingestor:
     horizon: timedelta
     hooks: IngestHooks | None = None
 
-    def apply_batch(
-        self, session: Session, submissions: Sequence[Sequence[AlertEvent]], now: datetime
-    ) -> list[list[IngestResult]]:
-        """Apply every submission in order, without savepoints: one error fails them all.
-
-        Duplicates are found by one query for the batch's event keys (and a key seen
-        earlier in the batch), so redelivery costs no error and no rollback.
-        """
-        stored = self._stored_keys(session, [e.event_key for s in submissions for e in s])
-        lookups = _Lookups(ResourceLookup(session))
-        outcomes: list[list[IngestResult]] = []
-        for events in submissions:
-            results: list[IngestResult] = []
-            for event in events:
-                if event.event_key in stored:
-                    results.append(IngestResult(event.event_key, "duplicate"))
-                    continue
-                stored.add(event.event_key)
-                results.append(self._apply_one(session, event, now, lookups))
-            outcomes.append(results)
-        return outcomes
-
-    def apply(
-        self, session: Session, events: Sequence[AlertEvent], now: datetime
+    def correlate(
+        self,
+        session: Session,
+        records: Sequence[AlertEventRecord],
+        now: datetime,
+        enough: Callable[[], bool] = lambda: False,
     ) -> list[IngestResult]:
-        """Apply `events` in order, each in its own savepoint of the open transaction.
+        """Correlate `records` in order, recording each outcome on its row.
 
-        A stored event key makes the insert fail; only then is the key looked up, so a
-        new event costs no duplicate check.
+        `enough` is asked after each record; when it answers true the rest are left
+        pending for a later call.
         """
         lookups = _Lookups(ResourceLookup(session))
         results: list[IngestResult] = []
-        for event in events:
-            for attempt in range(3):
-                try:
-                    with session.begin_nested():
-                        results.append(self._apply_one(session, event, now, lookups))
-                    break
-                except IntegrityError:
-                    if self._already_stored(session, event.event_key):
-                        results.append(IngestResult(event.event_key, "duplicate"))
-                        break
-                    if attempt == 2:
-                        raise
+        for record in records:
+            results.append(self._correlate(session, record, now, lookups))
+            if enough():
+                break
         return results
 
-    @staticmethod
-    def _stored_keys(session: Session, keys: list[str]) -> set[str]:
-        stored: set[str] = set()
-        for at in range(0, len(keys), KEY_CHUNK):
-            chunk = keys[at : at + KEY_CHUNK]
-            stmt = select(AlertEventRecord.event_key).where(AlertEventRecord.event_key.in_(chunk))
-            stored.update(session.scalars(stmt))
-        return stored
-
-    @staticmethod
-    def _already_stored(session: Session, event_key: str) -> bool:
-        stmt = select(AlertEventRecord.id).where(AlertEventRecord.event_key == event_key)
-        return session.scalar(stmt) is not None
-
-    def _apply_one(
-        self, session: Session, event: AlertEvent, now: datetime, lookups: _Lookups
+    def correlate_one(
+        self, session: Session, record: AlertEventRecord, now: datetime
     ) -> IngestResult:
-        record = AlertEventRecord(
-            event_key=event.event_key,
-            problem_key=event.problem_key,
-            source=event.source,
-            kind=event.kind.value,
-            detected_at=event.detected_at,
-            received_at=event.received_at,
-            raw=event.raw,
-        )
-        session.add(record)
-        session.flush()
+        """Correlate one record inside a savepoint of the open transaction."""
+        with session.begin_nested():
+            return self._correlate(session, record, now, _Lookups(ResourceLookup(session)))
+
+    def _correlate(
+        self, session: Session, record: AlertEventRecord, now: datetime, lookups: _Lookups
+    ) -> IngestResult:
+        event = stored_event(record)
         if event.kind is EventKind.PROBLEM:
-            return self._problem(session, event, record, now, lookups)
-        if event.kind is EventKind.RECOVERY:
-            return self._recovery(session, event, record, now, lookups)
-        return self._update(session, event, record, now)
+            result = self._problem(session, event, record, now, lookups)
+        elif event.kind is EventKind.RECOVERY:
+            result = self._recovery(session, event, record, now, lookups)
+        else:
+            result = self._update(session, event, record, now)
+        record.outcome = result.status
+        record.correlated_at = now
+        return result
 
     def _firing_alert(self, session: Session, event: AlertEvent) -> Alert | None:
         stmt = select(Alert).where(
@@ -245,6 +229,7 @@ class Ingestor:
             AlertEventRecord.problem_key == event.problem_key,
             AlertEventRecord.source == event.source,
             AlertEventRecord.kind == EventKind.RECOVERY.value,
+            AlertEventRecord.outcome == "orphan",
             AlertEventRecord.alert_id.is_(None),
         )
         return session.scalars(stmt).first()

@@ -126,6 +126,18 @@ class _StoreFamilies:
             "Source events accepted and stored, by source; redeliveries are not counted.",
             labels=["source"],
         )
+        self.backlog = GaugeMetricFamily(
+            "slad_ingest_backlog",
+            "Accepted events waiting in the inbox to be correlated into incidents.",
+        )
+        self.backlog_age = GaugeMetricFamily(
+            "slad_ingest_backlog_age_seconds",
+            "How long the oldest event waiting for correlation has waited; 0 when none.",
+        )
+        self.correlation_failed = GaugeMetricFamily(
+            "slad_ingest_failed_events",
+            "Accepted events the correlator could not turn into alerts (kept, with the error).",
+        )
         self.unassigned = GaugeMetricFamily(
             "slad_unassigned_alerts",
             "Alerts in the unassigned queue (mapped to no resource), firing or resolved.",
@@ -143,6 +155,9 @@ class _StoreFamilies:
         yield from self.durations.values()
         yield self.compliance
         yield self.ingested
+        yield self.backlog
+        yield self.backlog_age
+        yield self.correlation_failed
         yield self.unassigned
         yield self.outbox_pending
         yield self.outbox_failed
@@ -207,6 +222,7 @@ class StoreCollector(Collector):
             select(AlertEventRecord.source, func.count()).group_by(AlertEventRecord.source)
         ):
             families.ingested.add_metric([source], count)
+        self._fill_inbox(session, families, now)
 
         families.unassigned.add_metric(
             [],
@@ -226,6 +242,18 @@ class StoreCollector(Collector):
         }
         families.outbox_pending.add_metric([], outbox.get("pending", 0))
         families.outbox_failed.add_metric([], outbox.get("failed", 0))
+
+    @staticmethod
+    def _fill_inbox(session: Session, families: _StoreFamilies, now: datetime) -> None:
+        pending = AlertEventRecord.outcome.is_(None)
+        count, oldest = session.execute(
+            select(func.count(), func.min(AlertEventRecord.received_at)).where(pending)
+        ).one()
+        families.backlog.add_metric([], count)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        families.backlog_age.add_metric([], max(age, 0.0))
+        failed = select(func.count()).where(AlertEventRecord.outcome == "failed")
+        families.correlation_failed.add_metric([], session.scalar(failed) or 0)
 
     @staticmethod
     def _fill_durations(session: Session, durations: dict[str, HistogramMetricFamily]) -> None:

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.auth import TokenCache
-from daemon.batcher import CommitBatcher
 from daemon.config import Config
+from daemon.correlator import Correlator
+from daemon.inbox import InboxWriter
 from daemon.ingest import Ingestor
 from daemon.leader import leadership_for
 from daemon.metrics import Metrics
@@ -47,7 +48,8 @@ class Services:
     sessions: sessionmaker[Session]
     clock: Clock
     ingestor: Ingestor
-    batcher: CommitBatcher
+    inbox: InboxWriter
+    correlator: Correlator
     notifier: Notifier
     processor: DueProcessor
     outbox: OutboxWorker
@@ -62,12 +64,15 @@ class Services:
         return timedelta(days=self.config.ingest.window_horizon_days)
 
     def start(self) -> None:
-        self.batcher.start()
+        self.correlator.start()
+        self.inbox.start()
         if self.background:
             self.runtime.start()
 
     def stop(self) -> None:
-        self.batcher.stop()
+        """Commit what was accepted and correlate it before the background work stops."""
+        self.inbox.stop()
+        self.correlator.stop()
         if self.background:
             self.runtime.stop()
 
@@ -89,7 +94,15 @@ def build_services(
         horizon=horizon,
         hooks=NotifyingHooks(notifier, dict(config.plans)),
     )
-    batcher = CommitBatcher(sessions, ingestor, clock, max_events=config.ingest.commit_batch_max)
+    correlator = Correlator(
+        sessions,
+        ingestor,
+        clock,
+        pass_seconds=config.ingest.correlation_pass_ms / 1000,
+    )
+    inbox = InboxWriter(
+        quiet_sessions, max_events=config.ingest.commit_batch_max, after_commit=correlator.wake
+    )
     metrics = Metrics(quiet_sessions, clock)
     processor = DueProcessor(
         quiet_sessions,
@@ -124,7 +137,7 @@ def build_services(
         zabbix_pollers(
             config.sections.get("zabbix"),
             sessions,
-            batcher,
+            inbox,
             horizon,
             on_health=metrics.set_connector_up,
             on_failure=metrics.count_connector_failure,
@@ -136,7 +149,8 @@ def build_services(
         sessions,
         clock,
         ingestor,
-        batcher,
+        inbox,
+        correlator,
         notifier,
         processor,
         outbox,

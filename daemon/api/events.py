@@ -1,25 +1,40 @@
 """`POST /v1/events`: generic ingest for sources slad ships no connector for.
 
-The answer is sent only after the events are committed (group commit across
-concurrent requests); redelivering the same `event_key` is a no-op reported as
-`duplicate`.
+The answer means "committed": `202 Accepted` once the events are in the inbox (group
+commit across concurrent requests), each reported as `accepted` or, for a redelivered
+`event_key`, `duplicate`. The correlator turns them into alerts and incidents right
+after. A caller that wants that outcome in the answer asks `?wait=true`: the answer is
+then `200` with each event's outcome, or still `202` when correlation did not finish
+within `ingest.wait_timeout_seconds`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from connectors.events import AlertEvent, EventKind, Severity
-from daemon.api.deps import IngestRole, NowDep, ServicesDep
+from daemon import audit
+from daemon.api.deps import IngestRole, NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.incidents import decode_cursor, encode_cursor
 from daemon.api.problems import Problem
-from daemon.api.schemas import EventBatchIn, EventIn, IngestOut, IngestResultOut
+from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
 from daemon.ingest import IngestResult
 from daemon.services import Services
+from daemon.store.models import Alert, AlertEventRecord
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+
+WaitQuery = Annotated[
+    bool,
+    Query(description="Answer only once the events are correlated, with their outcomes."),
+]
 
 
 def to_alert_event(body: EventIn, received_at: datetime) -> AlertEvent:
@@ -37,29 +52,78 @@ def to_alert_event(body: EventIn, received_at: datetime) -> AlertEvent:
     )
 
 
-async def submit(svc: Services, events: list[AlertEvent]) -> list[IngestResult]:
-    """Hand events to the writer and wait until they are committed."""
-    return await asyncio.wrap_future(svc.batcher.submit(events))
-
-
-def results_out(results: list[IngestResult]) -> IngestOut:
-    return IngestOut(
-        results=[
-            IngestResultOut(
-                event_key=r.event_key,
-                status=r.status,
-                alert_id=r.alert_id,
-                incident_id=r.incident_id,
+async def ingest(svc: Services, events: list[AlertEvent], wait: bool) -> JSONResponse:
+    """Commit `events` to the inbox and answer; with `wait`, after correlating them too."""
+    acceptance = await asyncio.wrap_future(svc.inbox.submit(events))
+    results = acceptance.results
+    settled = False
+    if wait:
+        try:
+            await asyncio.wait_for(
+                asyncio.wrap_future(svc.correlator.settled(acceptance.watermark)),
+                timeout=svc.config.ingest.wait_timeout_seconds,
             )
+            settled = True
+        except TimeoutError:
+            settled = False
+        results = await run_in_threadpool(outcomes, svc, results)
+    return JSONResponse(results_body(results), status_code=200 if settled else 202)
+
+
+def outcomes(svc: Services, accepted: list[IngestResult]) -> list[IngestResult]:
+    """The stored outcome of each accepted event; duplicates stay `duplicate`."""
+    keys = [r.event_key for r in accepted if r.status != "duplicate"]
+    stmt = (
+        select(
+            AlertEventRecord.event_key,
+            AlertEventRecord.outcome,
+            AlertEventRecord.alert_id,
+            Alert.incident_id,
+        )
+        .outerjoin(Alert, Alert.id == AlertEventRecord.alert_id)
+        .where(AlertEventRecord.event_key.in_(keys))
+    )
+    with svc.sessions() as session:
+        stored = {row.event_key: row for row in session.execute(stmt)} if keys else {}
+    results: list[IngestResult] = []
+    for result in accepted:
+        row = stored.get(result.event_key)
+        if result.status == "duplicate" or row is None or row.outcome is None:
+            results.append(result)
+            continue
+        incident_id = row.incident_id if row.outcome != "unassigned" else None
+        results.append(IngestResult(row.event_key, row.outcome, row.alert_id, incident_id))
+    return results
+
+
+def results_body(results: list[IngestResult]) -> dict[str, object]:
+    return {
+        "results": [
+            {
+                "event_key": r.event_key,
+                "status": r.status,
+                "alert_id": r.alert_id,
+                "incident_id": r.incident_id,
+            }
             for r in results
         ]
-    )
+    }
 
 
-@router.post("/events", response_model=IngestOut)
+INGEST_RESPONSES: dict[int | str, dict[str, object]] = {
+    202: {"model": IngestOut, "description": "Committed; correlation pending."},
+    200: {"model": IngestOut, "description": "Committed and correlated (`wait=true`)."},
+}
+
+
+@router.post("/events", status_code=202, response_model=IngestOut, responses=INGEST_RESPONSES)
 async def post_events(
-    body: EventBatchIn | EventIn, svc: ServicesDep, _who: IngestRole, now: NowDep
-) -> IngestOut:
+    body: EventBatchIn | EventIn,
+    svc: ServicesDep,
+    _who: IngestRole,
+    now: NowDep,
+    wait: WaitQuery = False,
+) -> JSONResponse:
     """One event, or `{"events": [...]}` with up to `ingest.max_batch_events` of them."""
     items = body.events if isinstance(body, EventBatchIn) else [body]
     limit = svc.config.ingest.max_batch_events
@@ -67,4 +131,92 @@ async def post_events(
         raise Problem(
             413, "batch-too-large", f"{len(items)} events in one request; the limit is {limit}"
         )
-    return results_out(await submit(svc, [to_alert_event(e, now) for e in items]))
+    return await ingest(svc, [to_alert_event(e, now) for e in items], wait)
+
+
+InboxState = Literal[
+    "pending",
+    "failed",
+    "created",
+    "attached",
+    "repeated",
+    "resolved",
+    "updated",
+    "unassigned",
+    "orphan",
+    "correlated",
+]
+
+
+def inbox_event_out(record: AlertEventRecord) -> InboxEventOut:
+    return InboxEventOut(
+        id=record.id,
+        event_key=record.event_key,
+        source=record.source,
+        kind=record.kind,
+        problem_key=record.problem_key,
+        title=record.title,
+        detected_at=record.detected_at,
+        received_at=record.received_at,
+        outcome=record.outcome,
+        correlated_at=record.correlated_at,
+        error=record.error,
+        alert_id=record.alert_id,
+    )
+
+
+@router.get("/events", response_model=Page[InboxEventOut])
+def list_events(
+    session: SessionDep,
+    _who: Viewer,
+    outcome: InboxState | None = None,
+    source: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[InboxEventOut]:
+    """Accepted events, newest first; `outcome=pending` is the correlation backlog and
+    `outcome=failed` the events set aside with their error."""
+    stmt = select(AlertEventRecord)
+    if outcome == "pending":
+        stmt = stmt.where(AlertEventRecord.outcome.is_(None))
+    elif outcome is not None:
+        stmt = stmt.where(AlertEventRecord.outcome == outcome)
+    if source is not None:
+        stmt = stmt.where(AlertEventRecord.source == source)
+    if cursor is not None:
+        stmt = stmt.where(AlertEventRecord.id < decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(AlertEventRecord.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    return Page[InboxEventOut](
+        items=[inbox_event_out(r) for r in rows[:limit]],
+        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+    )
+
+
+@router.post("/events/{event_id}/retry", response_model=InboxEventOut)
+def retry_event(event_id: int, session: SessionDep, who: Operator, now: NowDep) -> InboxEventOut:
+    """Put an event the correlator set aside back in the inbox, once its cause is fixed.
+
+    The correlator picks it up on its next pass (within `idle_poll`, a second).
+    """
+    record = session.get(AlertEventRecord, event_id)
+    if record is None:
+        raise Problem(404, "not-found", f"no event {event_id}")
+    if record.outcome != "failed":
+        raise Problem(
+            409, "not-failed", f"event {event_id} is {record.outcome or 'pending'}, not failed"
+        )
+    audit.record(
+        session,
+        at=now,
+        actor=who.name,
+        action="event.retry",
+        target_type="event",
+        target_id=event_id,
+        detail={"error": record.error},
+    )
+    record.outcome = None
+    record.correlated_at = None
+    record.error = None
+    session.flush()
+    return inbox_event_out(record)

@@ -136,6 +136,23 @@ class IngestOut(BaseModel):
     results: list[IngestResultOut]
 
 
+class InboxEventOut(BaseModel):
+    """An accepted source event as the inbox holds it; `outcome` null means pending."""
+
+    id: int
+    event_key: str
+    source: str
+    kind: str
+    problem_key: str
+    title: str
+    detected_at: datetime
+    received_at: datetime
+    outcome: str | None
+    correlated_at: datetime | None
+    error: str | None
+    alert_id: int | None
+
+
 class ActionIn(Strict):
     """An operator action; `at` defaults to now, a past `at` needs a reason."""
 

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.events import Source
 from connectors.zabbix import ZabbixApiError, ZabbixClient, ZabbixInstance, parse_instances
-from daemon.batcher import CommitBatcher
 from daemon.config import ConfigError
+from daemon.inbox import InboxWriter
 from daemon.sources.zabbix_ack import write_back
 from daemon.sources.zabbix_windows import close_fault, open_fault, sync_maintenances
 from daemon.store.models import AlertEventRecord
@@ -130,7 +130,7 @@ class ZabbixPoller:
 
     link: ZabbixLink
     sessions: sessionmaker[Session]
-    batcher: CommitBatcher
+    inbox: InboxWriter
     horizon: timedelta
     lookback: timedelta
     on_health: HealthHook = _no_health
@@ -155,7 +155,7 @@ class ZabbixPoller:
             return
         self._answered(now)
         if events:
-            self.batcher.submit(events).result()
+            self.inbox.submit(events).result()
         with self.sessions.begin() as session:
             sync_maintenances(session, self.link.instance, maintenances, hosts, now, self.horizon)
         if self.link.instance.acknowledge:
@@ -210,7 +210,7 @@ class ZabbixPoller:
 def zabbix_pollers(
     section: Mapping[str, Any] | None,
     sessions: sessionmaker[Session],
-    batcher: CommitBatcher,
+    inbox: InboxWriter,
     horizon: timedelta,
     on_health: HealthHook = _no_health,
     on_failure: FailureHook = _no_failure,
@@ -221,7 +221,7 @@ def zabbix_pollers(
         ZabbixPoller(
             link=ZabbixLink(instance, ZabbixClient(instance), on_failure=on_failure),
             sessions=sessions,
-            batcher=batcher,
+            inbox=inbox,
             horizon=horizon,
             lookback=settings.lookback,
             on_health=on_health,

@@ -3,12 +3,14 @@
 Zabbix cannot send a bearer token, so the route is authenticated by the HMAC signature
 over the raw body with the instance's shared secret, and nothing is parsed, looked up or
 stored before it verifies. The detection instant is asked of the instance's API at once
-(cached by the client); the answer is sent only after the event is committed.
+(cached by the client); the answer is sent only after the event is committed to the
+inbox (`202`; `?wait=true` waits for its correlation as `POST /v1/events` does).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from connectors.events import AlertEvent
@@ -20,7 +22,7 @@ from connectors.zabbix import (
     verify_signature,
 )
 from daemon.api.deps import NowDep, ServicesDep
-from daemon.api.events import results_out, submit
+from daemon.api.events import INGEST_RESPONSES, WaitQuery, ingest
 from daemon.api.problems import Problem
 from daemon.api.schemas import IngestOut
 from daemon.services import Services
@@ -38,10 +40,12 @@ def zabbix_links(services: Services) -> dict[str, ZabbixLink]:
     }
 
 
-@router.post("/zabbix/{instance}", response_model=IngestOut)
+@router.post(
+    "/zabbix/{instance}", status_code=202, response_model=IngestOut, responses=INGEST_RESPONSES
+)
 async def zabbix_webhook(
-    instance: str, request: Request, svc: ServicesDep, now: NowDep
-) -> IngestOut:
+    instance: str, request: Request, svc: ServicesDep, now: NowDep, wait: WaitQuery = False
+) -> JSONResponse:
     """One notification; 401 unless signed with the instance's secret."""
     link = zabbix_links(svc).get(instance)
     if link is None:
@@ -61,4 +65,4 @@ async def zabbix_webhook(
         )
     except MalformedWebhook as exc:
         raise Problem(422, "malformed-webhook", str(exc)) from exc
-    return results_out(await submit(svc, [event]))
+    return await ingest(svc, [event], wait)

@@ -225,7 +225,12 @@ class Alert(Base):
 
 
 class AlertEventRecord(Base):
-    """Every accepted source event, kept verbatim; `event_key` makes redelivery a no-op."""
+    """Every accepted source event, kept verbatim; `event_key` makes redelivery a no-op.
+
+    The table is also the ingest inbox: an event is committed here first, with all it
+    takes to correlate it, and `outcome` stays empty until the correlator has turned it
+    into alerts and incidents (`daemon.correlator`).
+    """
 
     __tablename__ = "alert_events"
 
@@ -233,11 +238,28 @@ class AlertEventRecord(Base):
     event_key: Mapped[str] = mapped_column(String(512), unique=True)
     problem_key: Mapped[str] = mapped_column(String(512), index=True)
     source: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    resource_ids: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    correlated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(
+            "ix_alert_events_pending",
+            "id",
+            sqlite_where=text("outcome IS NULL"),
+            postgresql_where=text("outcome IS NULL"),
+        ),
+    )
 
 
 class Clock(Base):

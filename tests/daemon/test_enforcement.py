@@ -129,9 +129,9 @@ def notify_config(receiver: Receiver, smtp_port: int | None = None) -> Any:
 def open_incident(api: Api, at: datetime = T0, key: str = "e1") -> int:
     api.clock.set(at)
     return int(
-        api.ok(api.post("/v1/events", event(key, "problem", at), role="ingest"))["results"][0][
-            "incident_id"
-        ]
+        api.ok(api.post("/v1/events?wait=true", event(key, "problem", at), role="ingest"))[
+            "results"
+        ][0]["incident_id"]
     )
 
 

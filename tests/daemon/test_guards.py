@@ -38,16 +38,16 @@ def test_missing_or_unknown_token_is_401(api: Api) -> None:
 def test_each_role_is_held_to_its_permissions(api: Api) -> None:
     seed = seed_registry(api)
     api.clock.set(T0)
-    incident = api.ok(api.post("/v1/events", event("r1", "problem", T0), role="ingest"))["results"][
-        0
-    ]["incident_id"]
+    incident = api.ok(api.post("/v1/events?wait=true", event("r1", "problem", T0), role="ingest"))[
+        "results"
+    ][0]["incident_id"]
     forbidden = [
         ("viewer", "post", f"/v1/incidents/{incident}/contact", {}),
         ("viewer", "post", "/v1/maintenance-windows", {}),
         ("viewer", "get", "/v1/audit", None),
         ("operator", "post", "/v1/customers", {"name": "x"}),
         ("operator", "get", "/v1/audit", None),
-        ("operator", "post", "/v1/events", event("r2", "problem", T0)),
+        ("operator", "post", "/v1/events?wait=true", event("r2", "problem", T0)),
         ("ingest", "get", "/v1/incidents", None),
         ("ingest", "post", f"/v1/incidents/{incident}/contact", {}),
         ("viewer", "patch", f"/v1/contracts/{seed['contract']}", {"plan": "basic"}),
@@ -61,7 +61,10 @@ def test_each_role_is_held_to_its_permissions(api: Api) -> None:
     assert counts(api) == before
     assert api.get("/v1/incidents", role="viewer").status_code == 200
     assert api.get("/v1/audit", role="admin").status_code == 200
-    assert api.post("/v1/events", event("r3", "problem", T0), role="admin").status_code == 200
+    assert (
+        api.post("/v1/events?wait=true", event("r3", "problem", T0), role="admin").status_code
+        == 200
+    )
 
 
 def test_oversized_body_is_413_and_changes_nothing(api: Api) -> None:
@@ -69,7 +72,7 @@ def test_oversized_body_is_413_and_changes_nothing(api: Api) -> None:
     before = counts(api)
     limit = api.services.config.server.max_body_bytes
     huge = event("big", "problem", T0, raw={"blob": "x" * (limit + 10)})
-    response = api.post("/v1/events", huge, role="ingest")
+    response = api.post("/v1/events?wait=true", huge, role="ingest")
     assert response.status_code == 413
     assert response.json()["type"] == "urn:slad:problem:payload-too-large"
 
@@ -78,13 +81,13 @@ def test_oversized_body_is_413_and_changes_nothing(api: Api) -> None:
             yield b"x" * 1000
 
     streamed = api.client.post(
-        "/v1/events",
+        "/v1/events?wait=true",
         content=chunks(),
         headers={**api.headers("ingest"), "Content-Type": "application/json"},
     )
     assert streamed.status_code == 413
     too_many = {"events": [event(f"k{i}", "problem", T0) for i in range(1001)]}
-    assert api.post("/v1/events", too_many, role="ingest").status_code == 413
+    assert api.post("/v1/events?wait=true", too_many, role="ingest").status_code == 413
     assert counts(api) == before
 
 
@@ -102,7 +105,7 @@ def test_malformed_input_is_422_and_changes_nothing(api: Api) -> None:
     ]
     for raw in bad_bodies:
         response = api.client.post(
-            "/v1/events",
+            "/v1/events?wait=true",
             content=raw,
             headers={**api.headers("ingest"), "Content-Type": "application/json"},
         )
@@ -126,9 +129,9 @@ def test_malformed_input_is_422_and_changes_nothing(api: Api) -> None:
 def test_redelivery_changes_nothing(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    first = api.ok(api.post("/v1/events", event("d1", "problem", T0), role="ingest"))
+    first = api.ok(api.post("/v1/events?wait=true", event("d1", "problem", T0), role="ingest"))
     before = counts(api)
-    again = api.ok(api.post("/v1/events", event("d1", "problem", T0), role="ingest"))
+    again = api.ok(api.post("/v1/events?wait=true", event("d1", "problem", T0), role="ingest"))
     assert again["results"][0]["status"] == "duplicate"
     assert counts(api) == before
     assert first["results"][0]["status"] == "created"
@@ -139,7 +142,7 @@ def test_concurrent_duplicates_make_one_incident_and_no_5xx(api: Api) -> None:
     api.clock.set(T0)
 
     def send(i: int) -> tuple[int, str]:
-        response = api.post("/v1/events", event("same", "problem", T0), role="ingest")
+        response = api.post("/v1/events?wait=true", event("same", "problem", T0), role="ingest")
         return response.status_code, response.json()["results"][0]["status"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -158,7 +161,9 @@ def test_concurrent_distinct_events_of_one_problem_share_one_incident(api: Api) 
 
     def send(i: int) -> int:
         return int(
-            api.post("/v1/events", event(f"ev{i}", "problem", T0), role="ingest").status_code
+            api.post(
+                "/v1/events?wait=true", event(f"ev{i}", "problem", T0), role="ingest"
+            ).status_code
         )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -233,7 +238,9 @@ def test_duplicates_racing_through_two_replicas_make_one_incident(api_factory: A
 
     def send(i: int) -> tuple[int, str]:
         replica = first if i % 2 else second
-        response = replica.post("/v1/events", event("raced", "problem", T0), role="ingest")
+        response = replica.post(
+            "/v1/events?wait=true", event("raced", "problem", T0), role="ingest"
+        )
         return response.status_code, response.json()["results"][0]["status"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -20,7 +20,7 @@ def iso(instant: datetime) -> str:
 def test_full_lifecycle_with_outcomes(api: Api) -> None:
     ids = seed_registry(api)
     api.clock.set(T0 + timedelta(minutes=2))
-    result = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))
+    result = api.ok(api.post("/v1/events?wait=true", event("e1", "problem", T0), role="ingest"))
     [row] = result["results"]
     assert row["status"] == "created"
     incident_id = row["incident_id"]
@@ -50,7 +50,11 @@ def test_full_lifecycle_with_outcomes(api: Api) -> None:
     assert clocks(body)["report"]["outcome"] == "slo_breached"
     assert clocks(body)["report"]["counted_seconds"] == 120 * 60
 
-    api.ok(api.post("/v1/events", event("e2", "recovery", T0 + timedelta(hours=3)), role="ingest"))
+    api.ok(
+        api.post(
+            "/v1/events?wait=true", event("e2", "recovery", T0 + timedelta(hours=3)), role="ingest"
+        )
+    )
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert body["status"] == "resolved"
     assert body["resolved_at"] == iso(T0 + timedelta(hours=3))
@@ -66,9 +70,9 @@ def test_full_lifecycle_with_outcomes(api: Api) -> None:
 def test_contact_after_sla_is_sla_breached_and_listed_as_breached(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))[
-        "results"
-    ][0]["incident_id"]
+    incident_id = api.ok(
+        api.post("/v1/events?wait=true", event("e1", "problem", T0), role="ingest")
+    )["results"][0]["incident_id"]
     api.clock.set(T0 + timedelta(minutes=45))
     assert (
         api.ok(api.get("/v1/incidents", params={"breached": "true"}))["items"][0]["id"]
@@ -83,13 +87,19 @@ def test_contact_after_sla_is_sla_breached_and_listed_as_breached(api: Api) -> N
 def test_later_alert_of_same_problem_attaches_to_open_incident(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    first = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))
+    first = api.ok(api.post("/v1/events?wait=true", event("e1", "problem", T0), role="ingest"))
     repeat = api.ok(
-        api.post("/v1/events", event("e1b", "problem", T0 + timedelta(minutes=1)), role="ingest")
+        api.post(
+            "/v1/events?wait=true",
+            event("e1b", "problem", T0 + timedelta(minutes=1)),
+            role="ingest",
+        )
     )
     assert repeat["results"][0]["status"] == "repeated"
     assert repeat["results"][0]["incident_id"] == first["results"][0]["incident_id"]
-    other = api.ok(api.post("/v1/events", event("e3", "problem", T0, problem="p2"), role="ingest"))
+    other = api.ok(
+        api.post("/v1/events?wait=true", event("e3", "problem", T0, problem="p2"), role="ingest")
+    )
     assert other["results"][0]["status"] == "created"
     assert other["results"][0]["incident_id"] != first["results"][0]["incident_id"]
 
@@ -103,7 +113,7 @@ def test_batch_ingest_and_update_events_reach_the_timeline(api: Api) -> None:
             event("b2", "update", T0 + timedelta(seconds=30), title="acknowledged by ops"),
         ]
     }
-    results = api.ok(api.post("/v1/events", batch, role="ingest"))["results"]
+    results = api.ok(api.post("/v1/events?wait=true", batch, role="ingest"))["results"]
     assert [r["status"] for r in results] == ["created", "updated"]
     body = api.ok(api.get(f"/v1/incidents/{results[0]['incident_id']}"))
     assert [t["kind"] for t in body["timeline"]] == ["detected", "source_update"]
@@ -113,7 +123,9 @@ def test_unassigned_alert_is_listed_and_assignment_keeps_detection(api: Api) -> 
     ids = seed_registry(api)
     api.clock.set(T0 + timedelta(minutes=10))
     result = api.ok(
-        api.post("/v1/events", event("u1", "problem", T0, host="unknown-host"), role="ingest")
+        api.post(
+            "/v1/events?wait=true", event("u1", "problem", T0, host="unknown-host"), role="ingest"
+        )
     )["results"][0]
     assert result == {
         "event_key": "generic:u1",
@@ -156,15 +168,18 @@ def test_azure_resource_ids_match_case_insensitively(api: Api) -> None:
     api.clock.set(T0)
     body = event("az1", "problem", T0)
     body["resource_ids"] = {"azure.resource_id": rid.lower()}
-    assert api.ok(api.post("/v1/events", body, role="ingest"))["results"][0]["status"] == "created"
+    assert (
+        api.ok(api.post("/v1/events?wait=true", body, role="ingest"))["results"][0]["status"]
+        == "created"
+    )
 
 
 def test_backdated_contact_needs_reason_and_is_audited(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))[
-        "results"
-    ][0]["incident_id"]
+    incident_id = api.ok(
+        api.post("/v1/events?wait=true", event("e1", "problem", T0), role="ingest")
+    )["results"][0]["incident_id"]
     api.clock.set(T0 + timedelta(hours=2))
     at = iso(T0 + timedelta(minutes=20))
     refused = api.post(f"/v1/incidents/{incident_id}/contact", {"at": at})
@@ -197,9 +212,9 @@ def test_backdated_contact_needs_reason_and_is_audited(api: Api) -> None:
 def test_report_before_contact_is_refused(api: Api) -> None:
     seed_registry(api)
     api.clock.set(T0)
-    incident_id = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))[
-        "results"
-    ][0]["incident_id"]
+    incident_id = api.ok(
+        api.post("/v1/events?wait=true", event("e1", "problem", T0), role="ingest")
+    )["results"][0]["incident_id"]
     response = api.post(f"/v1/incidents/{incident_id}/report", {})
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
@@ -208,9 +223,9 @@ def test_report_before_contact_is_refused(api: Api) -> None:
 def test_policy_snapshot_is_not_rejudged_after_plan_change(api: Api) -> None:
     ids = seed_registry(api)
     api.clock.set(T0)
-    old = api.ok(api.post("/v1/events", event("e1", "problem", T0), role="ingest"))["results"][0][
-        "incident_id"
-    ]
+    old = api.ok(api.post("/v1/events?wait=true", event("e1", "problem", T0), role="ingest"))[
+        "results"
+    ][0]["incident_id"]
     api.ok(api.patch(f"/v1/contracts/{ids['contract']}", {"plan": "full_managed"}, role="admin"))
     body = api.ok(api.get(f"/v1/incidents/{old}"))
     assert body["plan"] == "standard"

@@ -84,7 +84,11 @@ def series(samples: Samples, name: str) -> dict[frozenset[tuple[str, str]], floa
 
 def open_incident(api: Api, key: str, problem: str, detected_at: datetime) -> int:
     body = api.ok(
-        api.post("/v1/events", event(key, "problem", detected_at, problem=problem), role="ingest")
+        api.post(
+            "/v1/events?wait=true",
+            event(key, "problem", detected_at, problem=problem),
+            role="ingest",
+        )
     )
     incident_id: int = body["results"][0]["incident_id"]
     return incident_id
@@ -98,7 +102,7 @@ def test_store_figures_follow_incidents_through_rest(metered: tuple[Api, Metrics
     prompt = open_incident(api, "e2", "p2", T0 + timedelta(minutes=20))
     unknown = event("u1", "problem", T0, problem="p3", host="unknown-host", source="nagios")
     assert (
-        api.ok(api.post("/v1/events", unknown, role="ingest"))["results"][0]["status"]
+        api.ok(api.post("/v1/events?wait=true", unknown, role="ingest"))["results"][0]["status"]
         == "unassigned"
     )
 
@@ -160,7 +164,7 @@ def test_store_figures_follow_incidents_through_rest(metered: tuple[Api, Metrics
     api.ok(api.post(f"/v1/incidents/{late}/report", {"note": "sent"}))
     api.ok(
         api.post(
-            "/v1/events",
+            "/v1/events?wait=true",
             event("e2r", "recovery", T0 + timedelta(hours=2), problem="p2"),
             role="ingest",
         )

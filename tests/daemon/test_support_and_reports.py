@@ -84,7 +84,9 @@ def test_monthly_report_counts_outcomes_per_plan_and_clock(api: Api) -> None:
         api.clock.set(detected)
         incident = api.ok(
             api.post(
-                "/v1/events", event(f"m{n}", "problem", detected, problem=f"p{n}"), role="ingest"
+                "/v1/events?wait=true",
+                event(f"m{n}", "problem", detected, problem=f"p{n}"),
+                role="ingest",
             )
         )["results"][0]["incident_id"]
         api.clock.set(detected + delay)

@@ -12,7 +12,9 @@ T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
 
 def open_incident(api: Api, detected: datetime = T0) -> int:
     api.clock.set(detected + timedelta(minutes=1))
-    result = api.ok(api.post("/v1/events", event("w1", "problem", detected), role="ingest"))
+    result = api.ok(
+        api.post("/v1/events?wait=true", event("w1", "problem", detected), role="ingest")
+    )
     return int(result["results"][0]["incident_id"])
 
 

@@ -114,6 +114,12 @@ def poller(api: Api) -> ZabbixPoller:
     return next(p for p in api.services.runtime.pollers if isinstance(p, ZabbixPoller))
 
 
+def poll(api: Api) -> None:
+    """One poll, then correlation of what it put in the inbox."""
+    poller(api).poll(api.clock())
+    api.services.correlator.run_pending()
+
+
 def body(event_id: str = "29", value: str = "1", recovery_id: str = "{EVENT.RECOVERY.ID}",
          host: str = "web01") -> dict[str, Any]:
     return {"event_date": "2026.11.24", "event_time": "09:52:55", "event_id": event_id,
@@ -132,7 +138,7 @@ def sign(raw: bytes, secret: str = SECRET) -> dict[str, str]:
 def deliver(api: Api, payload: dict[str, Any] | bytes, secret: str = SECRET,
             instance: str = "main") -> Any:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    path = f"/v1/webhooks/zabbix/{instance}"
+    path = f"/v1/webhooks/zabbix/{instance}?wait=true"
     return api.client.post(path, content=raw, headers=sign(raw, secret))
 
 
@@ -244,7 +250,7 @@ def test_poll_creates_a_missed_problem_and_resolves_a_missed_recovery(
     fake.recover("29", "30", DETECTED + timedelta(minutes=3))
     missed = DETECTED + timedelta(minutes=5)
     fake.problem("41", missed)
-    poller(api).poll(api.clock())
+    poll(api)
     by_title = {i["title"]: i for i in incidents(api)}
     assert by_title["Problem 29 on web01"]["status"] == "resolved"
     assert same_instant(by_title["Problem 29 on web01"]["resolved_at"],
@@ -254,7 +260,7 @@ def test_poll_creates_a_missed_problem_and_resolves_a_missed_recovery(
     assert new["detected_at_estimated"] is False
     count = stored_events(api)
     api.clock.advance(minutes=1)
-    poller(api).poll(api.clock())
+    poll(api)
     assert stored_events(api) == count
 
 
@@ -268,7 +274,7 @@ def test_a_fresh_process_reaches_back_to_the_last_stored_event(
     gone = api.clock() - timedelta(hours=4)
     fake.problem("50", gone)
     fake.recover("50", "51", gone + timedelta(minutes=1))
-    poller(api).poll(api.clock())
+    poll(api)
     titles = {i["title"]: i["status"] for i in incidents(api)}
     assert titles["Problem 50 on web01"] == "resolved"
 
@@ -309,7 +315,7 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
     assert same_instant(contact_due(api, incident_id), due)
 
     fake.maintenances = [maintenance(DETECTED + timedelta(minutes=10), 20, groups=["Web"])]
-    poller(api).poll(api.clock())
+    poll(api)
     (window,) = windows(api)
     assert window.external_ref == f"zabbix:main:7:0:{ids['resource']}"
     assert (window.scope, window.scope_ref, window.reason, window.author) == (
@@ -321,7 +327,7 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
 
     fake.maintenances = [maintenance(DETECTED + timedelta(minutes=10), 5, hosts=["web01"])]
     api.clock.advance(minutes=1)
-    poller(api).poll(api.clock())
+    poll(api)
     (updated,) = windows(api)
     assert updated.id == window.id
     assert updated.end_at == window.start_at + timedelta(minutes=5)
@@ -329,11 +335,11 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
     assert len(audits(api, "window.update")) == 1
 
     api.clock.advance(minutes=1)
-    poller(api).poll(api.clock())
+    poll(api)
     assert len(audits(api, "window.update")) == 1  # nothing changed, nothing written
 
     fake.maintenances = []
-    poller(api).poll(api.clock())
+    poll(api)
     assert windows(api) == []
     assert same_instant(contact_due(api, incident_id), due)
     assert len(audits(api, "window.delete")) == 1
@@ -345,7 +351,7 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
 def test_maintenance_of_unmapped_hosts_makes_no_window(api: Api, fake: FakeZabbix) -> None:
     seed_registry(api)
     fake.maintenances = [maintenance(DETECTED, 20, hosts=["db01"], groups=["DB"])]
-    poller(api).poll(api.clock())
+    poll(api)
     assert windows(api) == []
 
 
@@ -361,7 +367,7 @@ def test_recurring_maintenance_starts_at_its_first_active_occurrence(
                               "period": str(2 * 3600), "start_date": "0", "dayofweek": "0",
                               "day": "0", "month": "0"}]}
     fake.maintenances = [daily]
-    poller(api).poll(api.clock())
+    poll(api)
     (window,) = windows(api)
     assert window.external_ref == f"zabbix:main:7:0:{ids['resource']}"
     assert window.rrule is not None and window.rrule.startswith("FREQ=DAILY;INTERVAL=1")
@@ -382,7 +388,7 @@ def test_failures_open_a_fault_and_an_answer_closes_it(
     failures: list[tuple[str, str]] = []
     (built,) = zabbix_pollers(
         {"instances": {"main": section()["instances"]["main"]}}, api.services.sessions,
-        api.services.batcher, api.services.horizon,
+        api.services.inbox, api.services.horizon,
         on_health=lambda s, i, up: seen.append((s, i, up)),
         on_failure=lambda s, i: failures.append((s, i)),
     )
@@ -432,21 +438,21 @@ def test_contact_and_report_are_written_back_once(
     incident_id = api.ok(deliver(api, body()))["results"][0]["incident_id"]
     fake.down = True
     api.ok(api.post(f"/v1/incidents/{incident_id}/contact", {}))  # never waits on Zabbix
-    poller(api).poll(api.clock())
+    poll(api)
     assert fake.acknowledged == []
 
     fake.down = False
     api.clock.advance(minutes=1)
-    poller(api).poll(api.clock())
-    poller(api).poll(api.clock())
+    poll(api)
+    poll(api)
     assert len(fake.acknowledged) == 1
     event_ids, message = fake.acknowledged[0]
     assert event_ids == ["29"] and "customer contacted" in message
 
     api.ok(api.post(f"/v1/incidents/{incident_id}/report", {}))
     api.clock.advance(minutes=1)
-    poller(api).poll(api.clock())
-    poller(api).poll(api.clock())
+    poll(api)
+    poll(api)
     assert [m for _, m in fake.acknowledged][1].startswith("slad: incident report delivered")
     assert len(fake.acknowledged) == 2
     timeline = api.ok(api.get(f"/v1/incidents/{incident_id}"))["timeline"]
@@ -458,7 +464,7 @@ def test_no_write_back_unless_switched_on(api: Api, fake: FakeZabbix) -> None:
     fake.problem("29", DETECTED)
     incident_id = api.ok(deliver(api, body()))["results"][0]["incident_id"]
     api.ok(api.post(f"/v1/incidents/{incident_id}/contact", {}))
-    poller(api).poll(api.clock())
+    poll(api)
     assert fake.acknowledged == []
 
 

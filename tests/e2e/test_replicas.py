@@ -101,7 +101,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         detected = datetime.now(UTC) - timedelta(minutes=45)
         result = follower.request(
             "POST",
-            "/v1/events",
+            "/v1/events?wait=true",
             admin,
             json={
                 "event_key": "e1",
