@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.api import (
@@ -104,4 +107,27 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(metrics_router(services.metrics))
     app.add_middleware(IngestTimer, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=services.config.server.max_body_bytes)
+    install_openapi(app)
     return app
+
+
+def install_openapi(app: FastAPI) -> None:
+    """FastAPI's schema, plus the request models of routes that validate bodies
+    themselves (`POST /v1/events`), which FastAPI cannot see."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            _, defs = models_json_schema(
+                [(model, "validation") for model in events.REQUEST_MODELS],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                defs.get("$defs", {})
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

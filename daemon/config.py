@@ -66,6 +66,7 @@ class IngestConfig:
     window_horizon_days: int = 31
     correlation_pass_ms: int = 20
     wait_timeout_seconds: int = 30
+    correlator: str = "process"
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,10 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     ingest = _build(IngestConfig, _section(raw, "ingest"), "ingest")
     if not 1 <= ingest.max_batch_events <= 10_000:
         raise ConfigError("[ingest] max_batch_events must be 1-10000")
+    if ingest.correlator not in ("process", "thread"):
+        raise ConfigError(
+            f"[ingest] correlator must be 'process' or 'thread', got {ingest.correlator!r}"
+        )
     try:
         calendar = BusinessCalendar.from_config(**_section(raw, "calendar"))
         plans = apply_overrides(DEFAULT_PLANS, _section(raw, "plans"))

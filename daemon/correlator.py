@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,12 +35,25 @@ from daemon.store.models import AlertEventRecord
 
 log = logging.getLogger("slad.ingest")
 
-PASS_EVENTS = 200  # most events one pass reads
+PASS_EVENTS = 64  # most events one pass reads; a pass rarely gets through more
 RETRY_PAUSE = 1.0  # seconds before retrying after the store failed a whole pass
+PASS_GAP = 0.002  # seconds between passes, in which a waiting inbox commit gets the store
+
+
+class Signal(Protocol):
+    """What `serve` waits on: a `threading.Event` or a `multiprocessing` one."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+    def clear(self) -> None: ...
 
 
 class Correlator:
-    """Drains the inbox; `run_pending` is the whole job, the thread only schedules it."""
+    """Drains the inbox; `run_pending` is the whole job, `serve` only schedules it.
+
+    As a thread (`start`) it runs in the daemon's process with the injected clock;
+    `daemon.correlator_process` runs the same `serve` loop in a child process.
+    """
 
     def __init__(
         self,
@@ -58,21 +72,25 @@ class Correlator:
         self._idle_poll = idle_poll
         self._after_commit = after_commit
         self._wake = threading.Event()
-        self._stopping = False
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._waiters: list[tuple[int, Future[None]]] = []
-        self._waiters_lock = threading.Lock()
+        self._waiters = Waiters(sessions)
 
     def start(self) -> None:
         if self._thread is None:
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="slad-correlator", daemon=True)
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self.serve,
+                args=(self._wake, self._stopping.is_set),
+                name="slad-correlator",
+                daemon=True,
+            )
             self._thread.start()
 
     def stop(self) -> None:
-        """Correlate what is pending, then stop the thread."""
+        """Stop the thread after the pass under way; pending events stay in the inbox."""
         if self._thread is not None:
-            self._stopping = True
+            self._stopping.set()
             self._wake.set()
             self._thread.join()
             self._thread = None
@@ -82,41 +100,45 @@ class Correlator:
 
     def settled(self, watermark: int) -> Future[None]:
         """A future completed once every event with an id <= `watermark` is correlated."""
-        future: Future[None] = Future()
-        with self._waiters_lock:
-            self._waiters.append((watermark, future))
+        future = self._waiters.add(watermark)
         self._wake.set()
         return future
 
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._idle_poll)
-            self._wake.clear()
+    def serve(self, wake: Signal, stopping: Callable[[], bool]) -> None:
+        """Correlate whenever woken (or every `idle_poll` s) until `stopping()`.
+
+        A stop ends the loop after the pass under way: what is still pending stays in
+        the inbox, committed, for the next start, so stopping never waits on a backlog.
+        """
+        while not stopping():
+            wake.wait(self._idle_poll)
+            wake.clear()
+            if stopping():
+                return
             try:
-                self.run_pending()
+                self.run_pending(stopping)
             except Exception:
                 log.exception("correlation failed; retrying in %.0f s", RETRY_PAUSE)
                 time.sleep(RETRY_PAUSE)
-                continue
-            if self._stopping:
-                return
 
-    def run_pending(self) -> int:
-        """Correlate every pending event, pass by pass; the number correlated."""
+    def run_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Correlate pending events pass by pass until none is left (or `stopping()`);
+        the number correlated."""
         done = 0
-        while True:
+        while not stopping():
             count = self._pass()
             done += count
             if count == 0:
                 break
-        self._release_waiters()
+            time.sleep(PASS_GAP)
+        self._waiters.release()
         return done
 
     def _pass(self) -> int:
-        deadline = time.monotonic() + self._pass_seconds
         try:
             with self._sessions.begin() as session:
                 records = self._take_turn_and_read(session)
+                deadline = time.monotonic() + self._pass_seconds
                 results = self._ingestor.correlate(
                     session, records, self._clock(), lambda: time.monotonic() >= deadline
                 )
@@ -155,19 +177,39 @@ class Correlator:
                     record.error = f"{type(exc).__name__}: {exc}"[:2000]
         return len(records)
 
-    def _release_waiters(self) -> None:
-        with self._waiters_lock:
-            if not self._waiters:
-                return
+
+
+class Waiters:
+    """Futures waiting for the inbox to be correlated up to a watermark."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[int, Future[None]]] = []
+
+    def add(self, watermark: int) -> Future[None]:
+        future: Future[None] = Future()
+        with self._lock:
+            self._waiting.append((watermark, future))
+        return future
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return bool(self._waiting)
+
+    def release(self) -> None:
+        """Complete every waiter whose watermark is below the oldest pending event."""
+        if not self:
+            return
         with self._sessions() as session:
             lowest = session.scalar(
                 select(func.min(AlertEventRecord.id)).where(AlertEventRecord.outcome.is_(None))
             )
-        with self._waiters_lock:
-            waiting: list[tuple[int, Future[None]]] = []
-            for watermark, future in self._waiters:
+        with self._lock:
+            still: list[tuple[int, Future[None]]] = []
+            for watermark, future in self._waiting:
                 if lowest is None or watermark < lowest:
                     future.set_result(None)
                 else:
-                    waiting.append((watermark, future))
-            self._waiters = waiting
+                    still.append((watermark, future))
+            self._waiting = still

@@ -3,14 +3,15 @@
 A source may only be answered 2xx once its events are durable, and a commit (an fsync
 on SQLite, a round trip on PostgreSQL) costs far more than storing one row. The writer
 is one thread that drains every submission waiting in its queue, inserts their events
-into `alert_events` with one statement and commits once, then completes each
+into `alert_events` with one statement (SQLAlchemy Core, not the ORM: the rows are plain)
+and commits once, then completes each
 submission's future with `accepted` or `duplicate` per event. Turning the events into
 alerts and incidents is the correlator's job (`daemon.correlator`), so a burst of
 alerts costs the sender no more than the insert.
 
-Redelivery is found by one query for the batch's event keys (and a key seen earlier in
-the batch); a concurrent duplicate from another replica is absorbed by the insert's
-`ON CONFLICT DO NOTHING`, so neither costs an error.
+Redelivery, a key repeated within a batch and a concurrent duplicate from another
+replica are all absorbed by the insert's `ON CONFLICT DO NOTHING`, so none costs an
+error or a query of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,8 +33,6 @@ from daemon.ingest import IngestResult
 from daemon.store.models import AlertEventRecord
 
 log = logging.getLogger("slad.ingest")
-
-KEY_CHUNK = 500  # event keys per existence query, well under every backend's bind limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,19 +128,12 @@ class InboxWriter:
 def accept(session: Session, submissions: Sequence[Sequence[AlertEvent]]) -> list[Acceptance]:
     """Insert every new event of `submissions` into the inbox, in order.
 
-    An event another replica stored between the key query and the insert is skipped by
-    the insert and reported as the duplicate it is.
+    One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING event_key`: the keys it
+    returns were stored now; any other (stored before, by another replica in between,
+    or earlier in this very batch) is a duplicate.
     """
-    stored = _stored_keys(session, [e.event_key for s in submissions for e in s])
-    rows: list[dict[str, Any]] = []
-    for events in submissions:
-        for event in events:
-            if event.event_key not in stored:
-                stored.add(event.event_key)
-                rows.append(_row(event))
-    inserted: set[str] = set()
-    if rows:
-        inserted.update(session.scalars(_insert_ignoring_duplicates(session), rows))
+    rows = [_row(event) for events in submissions for event in events]
+    inserted = set(session.execute(_insert_ignoring_duplicates(session), rows).scalars())
     watermark = session.scalar(select(func.max(AlertEventRecord.id))) or 0
     outcomes: list[Acceptance] = []
     for events in submissions:
@@ -157,12 +149,14 @@ def accept(session: Session, submissions: Sequence[Sequence[AlertEvent]]) -> lis
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
+    table = AlertEventRecord.__table__
+    assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(AlertEventRecord)
+        insert(table)
         .on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(AlertEventRecord.event_key)
+        .returning(table.c.event_key)
     )
 
 
@@ -183,10 +177,3 @@ def _row(event: AlertEvent) -> dict[str, Any]:
     }
 
 
-def _stored_keys(session: Session, keys: list[str]) -> set[str]:
-    stored: set[str] = set()
-    for at in range(0, len(keys), KEY_CHUNK):
-        chunk = keys[at : at + KEY_CHUNK]
-        stmt = select(AlertEventRecord.event_key).where(AlertEventRecord.event_key.in_(chunk))
-        stored.update(session.scalars(stmt))
-    return stored

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.config import Config
+from daemon.ingest import Ingestor
 from daemon.notify.compose import compose_message
 from daemon.notify.config import EmailChannelConfig, NotifyConfig, channels_for
 from daemon.notify.events import NotifyEvent
@@ -336,3 +338,13 @@ class NotifyingHooks:
 
     def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None:
         self.notifier.alert_unassigned(session, alert, now)
+
+
+def notifying_ingestor(config: Config, notifier: Notifier) -> Ingestor:
+    """The ingestor the daemon correlates with, wherever the correlator runs."""
+    plans = dict(config.plans)
+    return Ingestor(
+        plans=plans,
+        horizon=timedelta(days=config.ingest.window_horizon_days),
+        hooks=NotifyingHooks(notifier, plans),
+    )

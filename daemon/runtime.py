@@ -29,6 +29,8 @@ from daemon.scheduler import DowntimeRecorder, DueProcessor
 
 log = logging.getLogger("slad.runtime")
 
+POKE_SPACING = timedelta(seconds=1)  # a storm of changes re-arms at most once a second
+
 
 class Poller(Protocol):
     """A source's periodic reconciliation (leader only)."""
@@ -52,6 +54,7 @@ class Runtime:
     leading: bool = False
     _scheduler: BackgroundScheduler | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _next_poke: datetime = datetime(2000, 1, 1, tzinfo=UTC)
 
     def start(self) -> None:
         scheduler = BackgroundScheduler(timezone=UTC)
@@ -80,17 +83,23 @@ class Runtime:
             self._set_leading(False)
 
     def poke(self) -> None:
-        """Facts changed: re-arm the due job and deliver new outbox rows soon."""
+        """Facts changed: re-arm the due job and deliver new outbox rows soon.
+
+        Soon, not at once: pokes are spaced `POKE_SPACING` apart, so a burst of ingest
+        commits costs one re-arm a second instead of one per commit.
+        """
         if not self.leading:
             return
         now = datetime.now(UTC)
         with self._lock:
-            if self._scheduler is None:
-                return
+            if self._scheduler is None or now < self._next_poke - POKE_SPACING:
+                return  # a poke is already scheduled for the next slot
+            when = max(now, self._next_poke)
+            self._next_poke = when + POKE_SPACING
             for job_id in ("due", "outbox"):
                 job = self._scheduler.get_job(job_id)
-                if job is not None:
-                    job.modify(next_run_time=now)
+                if job is not None and (job.next_run_time is None or when < job.next_run_time):
+                    job.modify(next_run_time=when)
 
     def _set_leading(self, leading: bool) -> None:
         self.leading = leading

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from daemon.auth import TokenCache
 from daemon.config import Config
 from daemon.correlator import Correlator
+from daemon.correlator_process import CorrelatorProcess
 from daemon.inbox import InboxWriter
 from daemon.ingest import Ingestor
 from daemon.leader import leadership_for
 from daemon.metrics import Metrics
-from daemon.notifier import Notifier, NotifyingHooks
+from daemon.notifier import Notifier, notifying_ingestor
 from daemon.notify.channels import build_channels
 from daemon.notify.templates import TemplateSet
 from daemon.outbox import OutboxWorker
@@ -49,7 +50,7 @@ class Services:
     clock: Clock
     ingestor: Ingestor
     inbox: InboxWriter
-    correlator: Correlator
+    correlator: Correlator | CorrelatorProcess
     notifier: Notifier
     processor: DueProcessor
     outbox: OutboxWorker
@@ -70,7 +71,7 @@ class Services:
             self.runtime.start()
 
     def stop(self) -> None:
-        """Commit what was accepted and correlate it before the background work stops."""
+        """Commit what was accepted, then stop; pending correlation resumes at next start."""
         self.inbox.stop()
         self.correlator.stop()
         if self.background:
@@ -89,20 +90,7 @@ def build_services(
     quiet_sessions = session_factory(engine)
     horizon = timedelta(days=config.ingest.window_horizon_days)
     notifier = Notifier(config.notify, TemplateSet.load(config.notify.templates_dir))
-    ingestor = Ingestor(
-        plans=dict(config.plans),
-        horizon=horizon,
-        hooks=NotifyingHooks(notifier, dict(config.plans)),
-    )
-    correlator = Correlator(
-        sessions,
-        ingestor,
-        clock,
-        pass_seconds=config.ingest.correlation_pass_ms / 1000,
-    )
-    inbox = InboxWriter(
-        quiet_sessions, max_events=config.ingest.commit_batch_max, after_commit=correlator.wake
-    )
+    ingestor = notifying_ingestor(config, notifier)
     metrics = Metrics(quiet_sessions, clock)
     processor = DueProcessor(
         quiet_sessions,
@@ -133,6 +121,16 @@ def build_services(
         on_leader_change=metrics.set_leader,
     )
     event.listen(sessions, "after_commit", lambda _session: runtime.poke())
+    correlator: Correlator | CorrelatorProcess
+    if config.ingest.correlator == "process":
+        correlator = CorrelatorProcess(config, quiet_sessions, on_change=runtime.poke)
+    else:
+        correlator = Correlator(
+            sessions, ingestor, clock, pass_seconds=config.ingest.correlation_pass_ms / 1000
+        )
+    inbox = InboxWriter(
+        quiet_sessions, max_events=config.ingest.commit_batch_max, after_commit=correlator.wake
+    )
     runtime.pollers.extend(
         zabbix_pollers(
             config.sections.get("zabbix"),

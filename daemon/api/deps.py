@@ -43,30 +43,37 @@ async def now(svc: ServicesDep) -> datetime:
 NowDep = Annotated[datetime, Depends(now)]
 
 
-def requires(role: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that admits callers whose token grants `role`.
+async def authorize(svc: Services, authorization: str | None, role: str) -> Principal:
+    """The caller behind an `Authorization` header, if its token grants `role`.
 
-    The light dependencies are coroutines so a request does not hop to the thread pool
-    for them; only a token not seen in the last seconds costs a database lookup there.
+    Coroutines, so a request does not hop to the thread pool for them; only a token
+    not seen in the last seconds costs a database lookup there.
     """
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "unauthorized", "a bearer token is required", _CHALLENGE)
+    token = token.strip()
+    principal = svc.tokens.cached(token) or await run_in_threadpool(
+        svc.tokens.authenticate, svc.sessions, token
+    )
+    if principal is None:
+        raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
+    if not principal.may(role):
+        raise Problem(
+            403, "forbidden", f"role {principal.role!r} may not do this; it needs {role!r}"
+        )
+    return principal
+
+
+def requires(role: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers whose token grants `role`."""
 
     async def check(
         svc: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Problem(401, "unauthorized", "a bearer token is required", _CHALLENGE)
-        token = credentials.credentials
-        principal = svc.tokens.cached(token) or await run_in_threadpool(
-            svc.tokens.authenticate, svc.sessions, token
-        )
-        if principal is None:
-            raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
-        if not principal.may(role):
-            raise Problem(
-                403, "forbidden", f"role {principal.role!r} may not do this; it needs {role!r}"
-            )
-        return principal
+        header = None if credentials is None else f"{credentials.scheme} {credentials.credentials}"
+        return await authorize(svc, header, role)
 
     return check
 

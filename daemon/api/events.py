@@ -14,14 +14,16 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from connectors.events import AlertEvent, EventKind, Severity
 from daemon import audit
-from daemon.api.deps import IngestRole, NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import NowDep, Operator, SessionDep, Viewer, authorize
 from daemon.api.incidents import decode_cursor, encode_cursor
 from daemon.api.problems import Problem
 from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
@@ -114,23 +116,78 @@ INGEST_RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": IngestOut, "description": "Committed; correlation pending."},
     200: {"model": IngestOut, "description": "Committed and correlated (`wait=true`)."},
 }
+EVENTS_BODY: TypeAdapter[EventBatchIn | EventIn] = TypeAdapter(EventBatchIn | EventIn)
+REQUEST_MODELS = (EventIn, EventBatchIn)  # their schemas join the OpenAPI components
+EVENTS_OPENAPI: dict[str, object] = {
+    "parameters": [
+        {
+            "name": "wait",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "boolean", "default": False},
+            "description": "Answer only once the events are correlated, with their outcomes.",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/EventBatchIn"},
+                        {"$ref": "#/components/schemas/EventIn"},
+                    ]
+                }
+            }
+        },
+    },
+}
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-@router.post("/events", status_code=202, response_model=IngestOut, responses=INGEST_RESPONSES)
-async def post_events(
-    body: EventBatchIn | EventIn,
-    svc: ServicesDep,
-    _who: IngestRole,
-    now: NowDep,
-    wait: WaitQuery = False,
-) -> JSONResponse:
-    """One event, or `{"events": [...]}` with up to `ingest.max_batch_events` of them."""
-    items = body.events if isinstance(body, EventBatchIn) else [body]
+def parse_events(raw: bytes) -> list[EventIn]:
+    """The events of a request body, validated straight from its bytes."""
+    try:
+        body = EVENTS_BODY.validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
+    return body.events if isinstance(body, EventBatchIn) else [body]
+
+
+def wait_flag(request: Request) -> bool:
+    value = request.query_params.get("wait", "false").lower()
+    if value not in TRUE + FALSE:
+        raise RequestValidationError(
+            [{"loc": ("query", "wait"), "msg": "must be true or false", "type": "bool_parsing"}]
+        )
+    return value in TRUE
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=IngestOut,
+    responses=INGEST_RESPONSES,
+    openapi_extra=EVENTS_OPENAPI,
+)
+async def post_events(request: Request) -> JSONResponse:
+    """One event, or `{"events": [...]}` with up to `ingest.max_batch_events` of them.
+
+    The hot path of a daemon under an alert storm, so it reads the body and the token
+    itself instead of through FastAPI's dependencies: the same checks, a third of the
+    work per request.
+    """
+    svc: Services = request.app.state.services
+    await authorize(svc, request.headers.get("authorization"), "ingest")
+    wait = wait_flag(request)
+    items = parse_events(await request.body())
     limit = svc.config.ingest.max_batch_events
     if len(items) > limit:
         raise Problem(
             413, "batch-too-large", f"{len(items)} events in one request; the limit is {limit}"
         )
+    now = svc.clock()
     return await ingest(svc, [to_alert_event(e, now) for e in items], wait)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +17,24 @@ from sqlalchemy.orm import Session, sessionmaker
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+BUSY_TIMEOUT_MS = 30_000
+BEGIN_TIMEOUT = BUSY_TIMEOUT_MS / 1000
+BEGIN_POLL = 0.0005
 
 
 def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs to be a safe store.
 
-    SQLite gets WAL, enforced foreign keys and a busy timeout, so a second writer waits
-    instead of failing with "database is locked". Transactions are opened by SQLAlchemy
-    as `BEGIN IMMEDIATE` (the driver's own handling would let a savepoint start and
-    commit a transaction of its own, and a deferred transaction that reads before it
-    writes fails at once, without waiting, when another connection wrote in between).
+    SQLite gets WAL, enforced foreign keys, a full sync at each commit (a 2xx answer to
+    a source means the event survives a power cut) and a busy timeout, so a second
+    writer waits instead of failing with "database is locked". Transactions are opened
+    by SQLAlchemy as `BEGIN IMMEDIATE` (the driver's own handling would let a savepoint
+    start and commit a transaction of its own, and a deferred transaction that reads
+    before it writes fails at once, without waiting, when another connection wrote in
+    between). The wait for `BEGIN IMMEDIATE` polls every `BEGIN_POLL` seconds instead
+    of using SQLite's busy handler, whose sleeps grow to 100 ms: with the correlator
+    committing every few tens of milliseconds, that backoff would keep missing the gaps
+    and starve the ingest writer.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -40,16 +50,33 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            begin_immediate(conn.connection.dbapi_connection)
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
+
+
+def begin_immediate(dbapi_conn: Any) -> None:
+    """`BEGIN IMMEDIATE`, retried every `BEGIN_POLL` s for up to `BEGIN_TIMEOUT` s."""
+    deadline = time.monotonic() + BEGIN_TIMEOUT
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(BEGIN_POLL)
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

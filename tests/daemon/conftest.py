@@ -62,9 +62,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    joiner = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"  # for child processes too
+    engine = make_engine(url)
     upgrade(engine)
-    yield POSTGRES_URL, engine
+    yield url, engine
     engine.dispose()
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -77,8 +79,12 @@ def clock() -> FakeClock:
 
 
 def make_config(url: str, **changes: Any) -> Config:
-    """The embedded defaults on database `url`, with `changes` to Config fields."""
-    return replace(load_config(None, environ={}), database=DatabaseConfig(url=url), **changes)
+    """The embedded defaults on database `url`, with `changes` to Config fields.
+
+    The correlator runs as a thread, so it correlates with the injected clock.
+    """
+    config = replace(load_config(None, environ={}), database=DatabaseConfig(url=url), **changes)
+    return replace(config, ingest=replace(config.ingest, correlator="thread"))
 
 
 @dataclass

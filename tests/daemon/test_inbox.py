@@ -83,8 +83,8 @@ def test_accepted_events_survive_a_restart_and_are_correlated_by_the_next_proces
     first.ok(first.post("/v1/events", event("e1", "problem", T0), role="ingest"), 202)
     assert incident_count(first) == 0  # the first process never correlates it
 
-    second = api_factory()
-    second.services.correlator.stop()  # stopping drains what is pending
+    second = paused(api_factory())
+    second.services.correlator.run_pending()
     assert incident_count(second) == 1
 
 

@@ -1,0 +1,95 @@
+"""The correlator as `slad run` runs it: a child process, restarted when it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from daemon.app import create_app
+from daemon.auth import create_token
+from daemon.correlator_process import CorrelatorProcess
+from daemon.services import build_services
+from daemon.store.models import AlertEventRecord, Incident
+from tests.daemon.conftest import Api, FakeClock, event, make_config, seed_registry
+
+DETECTED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+
+
+@pytest.fixture
+def process_api(database: tuple[str, Engine]) -> Iterator[Api]:
+    """The app with its correlator in a child process, as `slad run` starts it."""
+    url, engine = database
+    config = make_config(url)
+    config = replace(config, ingest=replace(config.ingest, correlator="process"))
+    clock = FakeClock(datetime.now(UTC))
+    services = build_services(config, clock=clock, engine=engine, background=False)
+    with services.sessions.begin() as session:
+        tokens = {
+            role: create_token(session, f"proc-{role}", role, clock())
+            for role in ("viewer", "operator", "admin", "ingest")
+        }
+    with TestClient(create_app(services)) as client:
+        yield Api(client, services, clock, tokens)
+
+
+def child(api: Api) -> CorrelatorProcess:
+    correlator = api.services.correlator
+    assert isinstance(correlator, CorrelatorProcess)
+    return correlator
+
+
+def test_the_child_process_correlates_and_wait_returns_its_outcome(process_api: Api) -> None:
+    api = process_api
+    seed_registry(api)
+    first = api.ok(
+        api.post("/v1/events?wait=true", event("e1", "problem", DETECTED), role="ingest")
+    )
+    (result,) = first["results"]
+    assert result["status"] == "created"
+    incident = api.ok(api.get(f"/v1/incidents/{result['incident_id']}"))
+    assert incident["detected_at"] == DETECTED.isoformat().replace("+00:00", "Z")
+
+    recovery = event("e2", "recovery", DETECTED + timedelta(minutes=1))
+    second = api.ok(api.post("/v1/events?wait=true", recovery, role="ingest"))
+    assert second["results"][0]["status"] == "resolved"
+
+
+def test_a_killed_child_is_restarted_and_nothing_accepted_is_lost(process_api: Api) -> None:
+    api = process_api
+    seed_registry(api)
+    api.ok(api.post("/v1/events?wait=true", event("e1", "problem", DETECTED), role="ingest"))
+    process = child(api)._process
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+
+    later = event("e2", "problem", DETECTED, problem="p2")
+    answer = api.ok(api.post("/v1/events?wait=true", later, role="ingest"))
+    assert answer["results"][0]["status"] == "created"
+    assert child(api)._process is not process
+
+
+def test_stopping_leaves_nothing_lost_and_a_restart_finishes_the_backlog(
+    process_api: Api,
+) -> None:
+    api = process_api
+    seed_registry(api)
+    batch = {"events": [event(f"e{n}", "problem", DETECTED, problem=f"p{n}") for n in range(300)]}
+    api.ok(api.post("/v1/events", batch, role="ingest"), 202)
+
+    child(api).stop()  # at once, with a backlog: it finishes its pass and exits
+
+    child(api).start()
+    last = event("last", "problem", DETECTED, problem="last")
+    api.ok(api.post("/v1/events?wait=true", last, role="ingest"))
+    with api.services.sessions() as session:
+        pending = select(func.count()).where(AlertEventRecord.outcome.is_(None))
+        assert session.scalar(pending) == 0
+        assert session.scalar(select(func.count()).select_from(Incident)) == 301
