@@ -64,7 +64,7 @@ class IngestConfig:
     max_batch_events: int = 1000
     commit_batch_max: int = 500
     window_horizon_days: int = 31
-    correlation_pass_ms: int = 20
+    correlation_pass_ms: int = 5
     wait_timeout_seconds: int = 30
     correlator: str = "process"
 

@@ -35,7 +35,7 @@ from daemon.store.models import AlertEventRecord
 
 log = logging.getLogger("slad.ingest")
 
-PASS_EVENTS = 64  # most events one pass reads; a pass rarely gets through more
+PASS_EVENTS = 16  # most events one pass reads; a pass rarely gets through more
 RETRY_PAUSE = 1.0  # seconds before retrying after the store failed a whole pass
 PASS_GAP = 0.002  # seconds between passes, in which a waiting inbox commit gets the store
 

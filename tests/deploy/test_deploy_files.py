@@ -23,6 +23,9 @@ METRICS = frozenset(
         "slad_compliance_ratio",
         "slad_alerts_ingested_total",
         "slad_unassigned_alerts",
+        "slad_ingest_backlog",
+        "slad_ingest_backlog_age_seconds",
+        "slad_ingest_failed_events",
         "slad_ingest_request_duration_seconds",
         "slad_scheduler_lag_seconds",
         "slad_outbox_pending",
@@ -103,6 +106,8 @@ def test_rules_parse_and_cover_the_required_alerts() -> None:
         "SladNoLeader": "slad_leader",
         "SladConnectorDown": "slad_connector_up",
         "SladUnassignedAlerts": "slad_unassigned_alerts",
+        "SladIngestBacklogStale": "slad_ingest_backlog_age_seconds",
+        "SladIngestFailedEvents": "slad_ingest_failed_events",
         "SladStoreDown": "slad_store_up",
     }
     for alert, needle in expected.items():
