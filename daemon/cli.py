@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -70,6 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_SCHEMA
     app = create_app(services)
+    # Everything built so far lives as long as the process: moved out of the collector's
+    # view, a full collection under load costs milliseconds instead of a latency spike.
+    gc.freeze()
     uvicorn.run(
         app, host=config.server.host, port=config.server.port, log_config=None, access_log=False
     )

@@ -20,6 +20,7 @@ the inbox meanwhile, and the backlog metrics show it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -103,6 +104,7 @@ def child_main(config: Config, sock: socket.socket) -> None:
         pass_seconds=config.ingest.correlation_pass_ms / 1000,
         after_commit=lambda: _send(sock, b"c"),
     )
+    gc.freeze()  # what start-up built is never garbage: keep it out of every collection
     try:
         correlator.serve(wake, wake.is_stopping)
     finally:
