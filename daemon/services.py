@@ -31,7 +31,7 @@ from daemon.outbox import OutboxWorker
 from daemon.runtime import Runtime
 from daemon.scheduler import DowntimeRecorder, DueProcessor
 from daemon.sources.zabbix import zabbix_pollers
-from daemon.store.db import make_engine, session_factory
+from daemon.store.db import WalCheckpointer, make_engine, session_factory
 
 Clock = Callable[[], datetime]
 
@@ -59,12 +59,17 @@ class Services:
     metrics: Metrics
     background: bool = True
     tokens: TokenCache = field(default_factory=TokenCache)
+    checkpointer: WalCheckpointer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.checkpointer = WalCheckpointer(self.engine)
 
     @property
     def horizon(self) -> timedelta:
         return timedelta(days=self.config.ingest.window_horizon_days)
 
     def start(self) -> None:
+        self.checkpointer.start()
         self.correlator.start()
         self.inbox.start()
         if self.background:
@@ -74,6 +79,7 @@ class Services:
         """Commit what was accepted, then stop; pending correlation resumes at next start."""
         self.inbox.stop()
         self.correlator.stop()
+        self.checkpointer.stop()
         if self.background:
             self.runtime.stop()
 

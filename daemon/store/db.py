@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
+
+log = logging.getLogger("slad.store")
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 BUSY_TIMEOUT_MS = 30_000
@@ -31,10 +35,12 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     by SQLAlchemy as `BEGIN IMMEDIATE` (the driver's own handling would let a savepoint
     start and commit a transaction of its own, and a deferred transaction that reads
     before it writes fails at once, without waiting, when another connection wrote in
-    between). The wait for `BEGIN IMMEDIATE` polls every `BEGIN_POLL` seconds instead
-    of using SQLite's busy handler, whose sleeps grow to 100 ms: with the correlator
-    committing every few tens of milliseconds, that backoff would keep missing the gaps
-    and starve the ingest writer.
+    between). Commits never checkpoint the WAL (that stalled whichever ingest commit
+    crossed the threshold): the daemon runs `WalCheckpointer` instead, and SQLite
+    checkpoints when the last connection closes. The wait for `BEGIN IMMEDIATE` polls
+    every `BEGIN_POLL` seconds instead of using SQLite's busy handler, whose sleeps grow
+    to 100 ms: with the correlator committing every few milliseconds, that backoff would
+    keep missing the gaps and starve the ingest writer.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -52,6 +58,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # WalCheckpointer's job
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -77,6 +84,51 @@ def begin_immediate(dbapi_conn: Any) -> None:
             time.sleep(BEGIN_POLL)
     finally:
         dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+class WalCheckpointer:
+    """Copies the SQLite WAL back into the database file every `interval` seconds.
+
+    A passive checkpoint blocks neither readers nor writers, so on its own thread it
+    keeps the WAL small without ever delaying a commit.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._engine.dialect.name == "sqlite" and self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="slad-wal", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def checkpoint(self) -> tuple[int, int]:
+        """One passive checkpoint: (frames in the WAL, frames copied to the database)."""
+        raw = self._engine.raw_connection()  # outside any transaction, as SQLite requires
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _busy, frames, copied = cursor.fetchone() or (0, 0, 0)
+            cursor.close()
+        finally:
+            raw.close()
+        return int(frames), int(copied)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.checkpoint()
+            except Exception:
+                log.exception("WAL checkpoint failed")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

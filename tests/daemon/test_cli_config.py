@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from daemon.cli import EXIT_CONFIG, EXIT_SCHEMA, main
 from daemon.config import ConfigError, load_config
-from daemon.store.db import head_revision, make_engine
+from daemon.store.db import WalCheckpointer, head_revision, make_engine, upgrade
 from daemon.store.models import Base
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -108,3 +108,19 @@ def test_fresh_sqlite_file_in_a_new_folder(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+
+
+def test_the_checkpointer_copies_the_wal_back_without_a_commit_doing_it(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'slad.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        for n in range(200):
+            conn.exec_driver_sql(
+                "INSERT INTO customers (name, locale, created_at) VALUES (?, 'ja', ?)",
+                (f"c{n}", "2026-11-24 00:00:00"),
+            )
+    frames, copied = WalCheckpointer(engine).checkpoint()
+    assert frames > 0, "commits left the WAL to the checkpointer"
+    assert copied == frames
