@@ -38,6 +38,7 @@ log = logging.getLogger("slad.ingest")
 PASS_EVENTS = 16  # most events one pass reads; a pass rarely gets through more
 RETRY_PAUSE = 1.0  # seconds before retrying after the store failed a whole pass
 PASS_GAP = 0.002  # seconds between passes, in which a waiting inbox commit gets the store
+BUSY_GAP = 0.008  # ... while the inbox keeps committing: ingest answers come first
 
 
 class Signal(Protocol):
@@ -46,6 +47,8 @@ class Signal(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
     def clear(self) -> None: ...
+
+    def is_set(self) -> bool: ...
 
 
 class Correlator:
@@ -116,21 +119,30 @@ class Correlator:
             if stopping():
                 return
             try:
-                self.run_pending(stopping)
+                self.run_pending(stopping, busy=lambda: _consume(wake))
             except Exception:
                 log.exception("correlation failed; retrying in %.0f s", RETRY_PAUSE)
                 time.sleep(RETRY_PAUSE)
 
-    def run_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
+    def run_pending(
+        self,
+        stopping: Callable[[], bool] = lambda: False,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> int:
         """Correlate pending events pass by pass until none is left (or `stopping()`);
-        the number correlated."""
+        the number correlated.
+
+        `busy()` says the inbox committed since the last look: ingest is under way, so
+        passes leave it the store and the CPU for longer (`BUSY_GAP`); a backlog left by
+        a burst is then cleared at full speed once the burst is over.
+        """
         done = 0
         while not stopping():
             count = self._pass()
             done += count
             if count == 0:
                 break
-            time.sleep(PASS_GAP)
+            time.sleep(BUSY_GAP if busy() else PASS_GAP)
         self._waiters.release()
         return done
 
@@ -177,6 +189,13 @@ class Correlator:
                     record.error = f"{type(exc).__name__}: {exc}"[:2000]
         return len(records)
 
+
+
+def _consume(wake: Signal) -> bool:
+    """Whether `wake` was signalled since the last look; the signal is used up."""
+    signalled = wake.is_set()
+    wake.clear()
+    return signalled
 
 
 class Waiters:

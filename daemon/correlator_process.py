@@ -83,6 +83,17 @@ class SocketSignal:
     def clear(self) -> None:
         """`wait` has consumed what it read; nothing is left to clear."""
 
+    def is_set(self) -> bool:
+        """Whether the daemon signalled since the last look (consumes the signals)."""
+        woken = False
+        while select.select([self._sock], [], [], 0)[0]:
+            data = self._sock.recv(4096)
+            if not data or b"s" in data:
+                self.stopping = True
+                return True
+            woken = True
+        return woken
+
     def is_stopping(self) -> bool:
         return self.stopping
 
