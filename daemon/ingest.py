@@ -5,10 +5,11 @@ redelivery never gets here. The partial unique indexes (one firing alert per pro
 one open incident per resource and problem) keep two correlators that raced from
 producing a second row: the loser's transaction fails and is retried on fresh state.
 
-`correlate` is the fast path: it resolves each resource and each incident scope's
-maintenance windows once per call and runs no savepoints, so any error fails the whole
-transaction. `correlate_one` is the careful path the correlator falls back to, one
-event at a time, so a poisoned event is set aside instead of blocking the inbox.
+`correlate` is the fast path: it reads what all its records need with a few queries up
+front (`_Lookups`), so each event costs one flush at most, and runs no savepoints, so
+any error fails the whole transaction. `correlate_one` is the careful path the
+correlator falls back to, one event at a time, so a poisoned event is set aside instead
+of blocking the inbox.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, literal, select, union_all
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.events import AlertEvent, EventKind, Severity
 from daemon.clocks import INCIDENT_CLOCKS, policy_snapshot, refresh_incident
@@ -31,9 +32,10 @@ from daemon.store.models import (
     Incident,
     MaintenanceWindow,
     Resource,
+    TimelineEntry,
 )
-from daemon.timeline import add_timeline
-from daemon.windows import windows_for
+from daemon.timeline import timeline_entry
+from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
 from sla_engine.policy import PlanPolicy, clocks_for
 
 Status = Literal[
@@ -74,9 +76,6 @@ class IngestHooks(Protocol):
     def alert_unassigned(self, session: Session, alert: Alert, now: datetime) -> None: ...
 
 
-WindowScope = tuple[str, str, int, int, int]
-
-
 def stored_event(record: AlertEventRecord) -> AlertEvent:
     """The normalised event an inbox row was accepted as."""
     return AlertEvent(
@@ -95,25 +94,224 @@ def stored_event(record: AlertEventRecord) -> AlertEvent:
     )
 
 
+def _still_firing(incident: Incident) -> bool:
+    """Whether an alert of `incident` still fires. Its alerts were read with it (or it
+    is new) and correlation adds alerts to it only through the relationship, so the
+    loaded collection is complete without a query (and a flush before it)."""
+    return any(alert.status == "firing" for alert in incident.alerts)
+
+
+def _new_alert(event: AlertEvent, resource: Resource | None) -> Alert:
+    """A firing alert for a problem event, not yet in the session."""
+    return Alert(
+        source=event.source,
+        instance=event.instance,
+        problem_key=event.problem_key,
+        status="firing",
+        assignment="assigned" if resource else "unassigned",
+        title=event.title,
+        severity=event.severity.value,
+        resource_ids=dict(event.resource_ids),
+        detected_at=event.detected_at,
+        received_at=event.received_at,
+        detected_at_estimated=event.detected_at_estimated,
+    )
+
+
 @dataclass
 class _Lookups:
-    """Registry reads that every event of a transaction would otherwise repeat."""
+    """What the events of one `correlate` call read, fetched up front for all of them.
+
+    A pass has a time budget of a few milliseconds, so what each event would query
+    (resources, windows, the alerts firing for its problem, the open incident it joins,
+    a recovery that came first) is read for the whole batch with a handful of queries,
+    and then kept current in memory as the events create and resolve rows: correlating
+    an event issues no query, and flushes only to get the ids of the rows it inserts.
+    Holding the rows also keeps them in the session's (weak) identity map, so
+    `session.get` of them costs no SQL.
+
+    An event only touches rows of its own problem key, and only correlators (taking
+    turns) write them, bar an operator's edit through the API: that now goes unseen for
+    the rest of a pass instead of the rest of an event, with the partial unique indexes
+    still refusing a second firing alert or open incident.
+    """
 
     resources: ResourceLookup
     windows: dict[WindowScope, list[MaintenanceWindow]] = field(default_factory=dict)
+    firing: dict[str, dict[str, Alert]] = field(default_factory=dict)
+    orphans: dict[tuple[str, str], list[AlertEventRecord]] = field(default_factory=dict)
+    incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)
+    held: list[Incident] = field(default_factory=list)  # read, whether open or not
+    entries: list[TimelineEntry] = field(default_factory=list)  # added by `_settle`
+
+    @classmethod
+    def read(cls, session: Session, records: Sequence[AlertEventRecord]) -> _Lookups:
+        """The lookups for `records`, with everything their problem keys need read."""
+        lookups = cls(ResourceLookup(session))
+        problems = [r for r in records if r.kind == EventKind.PROBLEM.value]
+        lookups.resources.preload(r.resource_ids for r in problems)
+        scopes, opened_by = lookups._new_incident_scopes(problems)
+        touched = _Touched.read(session, records, problems, opened_by)
+        for incident in touched.incidents(session):
+            lookups.held.append(incident)
+            scopes.add(window_scope(incident))
+            if incident.status == "open":
+                lookups.opened(incident)
+        for alert in touched.firing_alerts(session, lookups.held):
+            lookups.fired(alert)
+        for recovery in touched.orphans(session):
+            lookups.orphaned(recovery)
+        lookups.windows.update(windows_by_scope(session, scopes))
+        return lookups
+
+    def _new_incident_scopes(
+        self, problems: Sequence[AlertEventRecord]
+    ) -> tuple[set[WindowScope], set[tuple[int, str]]]:
+        """The window scopes of the incidents `problems` may open, and the resources and
+        problem keys of those incidents."""
+        scopes: set[WindowScope] = set()
+        opened_by: set[tuple[int, str]] = set()
+        for record in problems:
+            resource = self.resources.resolve(record.resource_ids)
+            if resource is not None:
+                opened_by.add((resource.id, record.problem_key))
+                contract = resource.contract
+                scope = (record.source, record.instance, contract.customer_id, contract.id)
+                scopes.add((*scope, resource.id))
+        return scopes, opened_by
+
+    def firing_alert(self, event: AlertEvent) -> Alert | None:
+        """The alert firing for `event`'s source and problem, if any."""
+        return self.firing.get(event.problem_key, {}).get(event.source)
+
+    def fired(self, alert: Alert) -> None:
+        self.firing.setdefault(alert.problem_key, {})[alert.source] = alert
+
+    def recovered(self, alert: Alert) -> None:
+        del self.firing[alert.problem_key][alert.source]
+
+    def orphaned(self, recovery: AlertEventRecord) -> None:
+        self.orphans.setdefault((recovery.source, recovery.problem_key), []).append(recovery)
+
+    def take_orphan(self, event: AlertEvent) -> AlertEventRecord | None:
+        """The oldest recovery of `event`'s problem that arrived before any problem
+        (out-of-order delivery), no longer an orphan once taken."""
+        waiting = self.orphans.get((event.source, event.problem_key))
+        return waiting.pop(0) if waiting else None
+
+    def open_incident(self, resource: Resource, problem_key: str) -> Incident | None:
+        return self.incidents.get((resource.id, problem_key))
+
+    def opened(self, incident: Incident) -> None:
+        self.incidents[(incident.resource_id, incident.problem_key)] = incident
+
+    def closed(self, incident: Incident) -> None:
+        self.incidents.pop((incident.resource_id, incident.problem_key), None)
 
     def windows_for(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
         """The windows that may cover `incident`, read once per scope a window can name."""
-        scope = (
-            incident.source,
-            incident.instance,
-            incident.customer_id,
-            incident.contract_id,
-            incident.resource_id,
-        )
+        scope = window_scope(incident)
         if scope not in self.windows:
             self.windows[scope] = windows_for(session, incident)
         return self.windows[scope]
+
+
+def _in(name: str) -> BindParameter[Any]:
+    return bindparam(name, expanding=True)
+
+
+# Statements are built once: the per-call cost of building one adds up on this path.
+_TOUCHED: CompoundSelect[str, int, int | None] = union_all(
+    select(literal("firing"), Alert.id, Alert.incident_id).where(
+        Alert.status == "firing",
+        Alert.source.in_(_in("sources")),
+        Alert.problem_key.in_(_in("keys")),
+    ),
+    select(literal("open"), Incident.id, Incident.id).where(
+        Incident.status == "open",
+        Incident.resource_id.in_(_in("resources")),
+        Incident.problem_key.in_(_in("open_keys")),
+    ),
+    select(literal("orphan"), AlertEventRecord.id, AlertEventRecord.alert_id).where(
+        AlertEventRecord.problem_key.in_(_in("orphan_keys")),
+        AlertEventRecord.source.in_(_in("orphan_sources")),
+        AlertEventRecord.kind == EventKind.RECOVERY.value,
+        AlertEventRecord.outcome == "orphan",
+    ),  # no `alert_id IS NULL`: SQLite would take its index, which lists the whole backlog
+)
+_INCIDENTS = (
+    select(Incident)
+    .where(Incident.id.in_(_in("ids")))
+    .options(joinedload(Incident.clocks), joinedload(Incident.alerts))
+)
+_ALERTS = select(Alert).where(Alert.id.in_(_in("ids")))
+_RECORDS = select(AlertEventRecord).where(AlertEventRecord.id.in_(_in("ids")))
+
+
+@dataclass
+class _Touched:
+    """The ids of the rows a batch of records may touch, found with one query (index
+    lookups all, with superset matches where sources and keys are matched apart): the
+    alerts firing for their sources and problems, the open incidents their problems
+    may join and the recoveries still waiting for their problem. Rows are then loaded
+    only for the kinds that turned up, which for most batches is incidents alone."""
+
+    firing: dict[int, int | None] = field(default_factory=dict)
+    open: set[int] = field(default_factory=set)
+    waiting: set[int] = field(default_factory=set)
+
+    @classmethod
+    def read(
+        cls,
+        session: Session,
+        records: Sequence[AlertEventRecord],
+        problems: Sequence[AlertEventRecord],
+        opened_by: set[tuple[int, str]],
+    ) -> _Touched:
+        """What `records` may touch; `opened_by` holds the resources and problem keys of
+        the incidents their problems would open or join."""
+        params = {
+            "sources": sorted({r.source for r in records}),
+            "keys": sorted({r.problem_key for r in records}),
+            "resources": sorted({resource for resource, _ in opened_by}),
+            "open_keys": sorted({key for _, key in opened_by}),
+            "orphan_sources": sorted({r.source for r in problems}),
+            "orphan_keys": sorted({r.problem_key for r in problems}),
+        }
+        touched = cls()
+        for kind, row_id, other_id in session.execute(_TOUCHED, params):
+            if kind == "firing":
+                touched.firing[row_id] = other_id
+            elif kind == "open":
+                touched.open.add(row_id)
+            elif other_id is None:
+                touched.waiting.add(row_id)
+        return touched
+
+    def incidents(self, session: Session) -> list[Incident]:
+        """The open incidents found and those of the firing alerts, with their clocks
+        and alerts (so the alerts of the firing alerts' incidents come with them)."""
+        ids = self.open | {i for i in self.firing.values() if i is not None}
+        if not ids:
+            return []
+        return list(session.scalars(_INCIDENTS, {"ids": sorted(ids)}).unique())
+
+    def firing_alerts(self, session: Session, incidents: Sequence[Incident]) -> list[Alert]:
+        """The firing alerts found: those of `incidents` came with them, so only
+        unassigned ones are read here."""
+        loaded = {a.id: a for incident in incidents for a in incident.alerts}
+        alerts = [loaded[i] for i in self.firing if i in loaded]
+        missing = sorted(i for i in self.firing if i not in loaded)
+        if missing:
+            alerts += session.scalars(_ALERTS, {"ids": missing})
+        return alerts
+
+    def orphans(self, session: Session) -> list[AlertEventRecord]:
+        """The waiting recoveries, oldest first."""
+        if not self.waiting:
+            return []
+        found = session.scalars(_RECORDS, {"ids": sorted(self.waiting)})
+        return sorted(found, key=lambda record: record.id)
 
 
 @dataclass
@@ -136,42 +334,34 @@ class Ingestor:
         `enough` is asked after each record; when it answers true the rest are left
         pending for a later call.
         """
-        lookups = _Lookups(ResourceLookup(session))
-        results: list[IngestResult] = []
+        if not records:
+            return []
+        lookups = _Lookups.read(session, records)
+        done: list[tuple[AlertEventRecord, IngestResult]] = []
         for record in records:
-            results.append(self._correlate(session, record, now, lookups))
+            done.append((record, self._correlate(session, record, now, lookups)))
             if enough():
                 break
-        return results
+        return _settle(session, lookups, done, now)
 
     def correlate_one(
         self, session: Session, record: AlertEventRecord, now: datetime
     ) -> IngestResult:
         """Correlate one record inside a savepoint of the open transaction."""
         with session.begin_nested():
-            return self._correlate(session, record, now, _Lookups(ResourceLookup(session)))
+            lookups = _Lookups.read(session, [record])
+            done = [(record, self._correlate(session, record, now, lookups))]
+            return _settle(session, lookups, done, now)[0]
 
     def _correlate(
         self, session: Session, record: AlertEventRecord, now: datetime, lookups: _Lookups
     ) -> IngestResult:
         event = stored_event(record)
         if event.kind is EventKind.PROBLEM:
-            result = self._problem(session, event, record, now, lookups)
-        elif event.kind is EventKind.RECOVERY:
-            result = self._recovery(session, event, record, now, lookups)
-        else:
-            result = self._update(session, event, record, now)
-        record.outcome = result.status
-        record.correlated_at = now
-        return result
-
-    def _firing_alert(self, session: Session, event: AlertEvent) -> Alert | None:
-        stmt = select(Alert).where(
-            Alert.source == event.source,
-            Alert.problem_key == event.problem_key,
-            Alert.status == "firing",
-        )
-        return session.scalar(stmt)
+            return self._problem(session, event, record, now, lookups)
+        if event.kind is EventKind.RECOVERY:
+            return self._recovery(session, event, record, now, lookups)
+        return self._update(session, event, now, lookups)
 
     def _problem(
         self,
@@ -181,39 +371,25 @@ class Ingestor:
         now: datetime,
         lookups: _Lookups,
     ) -> IngestResult:
-        alert = self._firing_alert(session, event)
+        alert = lookups.firing_alert(event)
         if alert is not None:
-            record.alert_id = alert.id
             return IngestResult(event.event_key, "repeated", alert.id, alert.incident_id)
         resource = lookups.resources.resolve(event.resource_ids)
-        alert = Alert(
-            source=event.source,
-            instance=event.instance,
-            problem_key=event.problem_key,
-            status="firing",
-            assignment="assigned" if resource else "unassigned",
-            title=event.title,
-            severity=event.severity.value,
-            resource_ids=dict(event.resource_ids),
-            detected_at=event.detected_at,
-            received_at=event.received_at,
-            detected_at_estimated=event.detected_at_estimated,
-        )
-        session.add(alert)
-        session.flush()
-        record.alert_id = alert.id
-        early_recovery = self._stored_recovery(session, event)
+        alert = _new_alert(event, resource)
+        early_recovery = lookups.take_orphan(event)
         if early_recovery is not None:
             alert.status = "resolved"
             alert.resolved_at = early_recovery.detected_at
-            early_recovery.alert_id = alert.id
+        else:
+            lookups.fired(alert)
+        session.add(alert)
         if resource is None:
-            if self.hooks is not None:
-                self.hooks.alert_unassigned(session, alert, now)
-            return IngestResult(event.event_key, "unassigned", alert.id, None)
-        incident, created = self._attach(
-            session, alert, resource, now, f"source:{event.source}", lookups.windows_for
-        )
+            return self._unassigned(session, event, alert, early_recovery, now)
+        incident, created = self._incident_for(session, alert, resource, now, lookups)
+        session.flush()
+        if early_recovery is not None:
+            early_recovery.alert_id = alert.id
+        self._joined(session, incident, alert, created, now, f"source:{event.source}", lookups)
         if early_recovery is not None:
             self._maybe_resolve(
                 session, incident, early_recovery.detected_at, event.source, now, lookups
@@ -222,17 +398,41 @@ class Ingestor:
             event.event_key, "created" if created else "attached", alert.id, incident.id
         )
 
-    @staticmethod
-    def _stored_recovery(session: Session, event: AlertEvent) -> AlertEventRecord | None:
-        """A recovery that arrived before its problem (out-of-order delivery)."""
-        stmt = select(AlertEventRecord).where(
-            AlertEventRecord.problem_key == event.problem_key,
-            AlertEventRecord.source == event.source,
-            AlertEventRecord.kind == EventKind.RECOVERY.value,
-            AlertEventRecord.outcome == "orphan",
-            AlertEventRecord.alert_id.is_(None),
-        )
-        return session.scalars(stmt).first()
+    def _unassigned(
+        self,
+        session: Session,
+        event: AlertEvent,
+        alert: Alert,
+        early_recovery: AlertEventRecord | None,
+        now: datetime,
+    ) -> IngestResult:
+        session.flush()
+        if early_recovery is not None:
+            early_recovery.alert_id = alert.id
+        if self.hooks is not None:
+            self.hooks.alert_unassigned(session, alert, now)
+        return IngestResult(event.event_key, "unassigned", alert.id, None)
+
+    def _incident_for(
+        self, session: Session, alert: Alert, resource: Resource, now: datetime, lookups: _Lookups
+    ) -> tuple[Incident, bool]:
+        """The open incident the new `alert` joins, opened if there is none (unflushed).
+
+        The alert joins through the relationship, so the incident's loaded alerts stay
+        complete for `_still_firing`. A new incident's clocks are judged at once: its
+        facts and windows are known, and its clock rows then go out in the flush that
+        writes it.
+        """
+        incident = lookups.open_incident(resource, alert.problem_key)
+        if incident is not None:
+            alert.incident = incident
+            return incident, False
+        incident = self._new_incident(session, alert, resource, now)
+        alert.incident = incident
+        lookups.opened(incident)
+        windows = lookups.windows_for(session, incident)
+        refresh_incident(session, incident, now, self.horizon, windows)
+        return incident, True
 
     def attach(
         self, session: Session, alert: Alert, resource: Resource, now: datetime, actor: str
@@ -242,17 +442,6 @@ class Ingestor:
         A new incident takes the alert's detection instant and snapshots the clock
         policy in force now, so later policy changes never re-judge it.
         """
-        return self._attach(session, alert, resource, now, actor, windows_for)
-
-    def _attach(
-        self,
-        session: Session,
-        alert: Alert,
-        resource: Resource,
-        now: datetime,
-        actor: str,
-        windows: Callable[[Session, Incident], list[MaintenanceWindow]],
-    ) -> tuple[Incident, bool]:
         stmt = select(Incident).where(
             Incident.resource_id == resource.id,
             Incident.problem_key == alert.problem_key,
@@ -261,58 +450,67 @@ class Ingestor:
         incident = session.scalar(stmt)
         created = incident is None
         if incident is None:
-            contract = session.get(Contract, resource.contract_id)
-            assert contract is not None
-            plan = self.plans[contract.plan]
-            incident = Incident(
-                resource_id=resource.id,
-                contract_id=contract.id,
-                customer_id=contract.customer_id,
-                plan=contract.plan,
-                source=alert.source,
-                instance=alert.instance,
-                problem_key=alert.problem_key,
-                title=alert.title,
-                severity=alert.severity,
-                status="open",
-                detected_at=alert.detected_at,
-                received_at=alert.received_at,
-                detected_at_estimated=alert.detected_at_estimated,
-                policy=policy_snapshot(clocks_for(plan, contract.options), INCIDENT_CLOCKS),
-                created_at=now,
-            )
-            session.add(incident)
+            incident = self._new_incident(session, alert, resource, now)
             session.flush()
-            add_timeline(
-                session,
-                incident,
-                alert.detected_at,
-                now,
-                "detected",
-                actor,
-                {
-                    "alert_id": alert.id,
-                    "title": alert.title,
-                    "detected_at_estimated": alert.detected_at_estimated,
-                },
-            )
-        else:
-            add_timeline(
-                session,
-                incident,
-                alert.detected_at,
-                now,
-                "alert_attached",
-                actor,
-                {"alert_id": alert.id, "title": alert.title},
-            )
+        session.add(_joined_entry(incident, alert, created, now, actor))
         alert.incident_id = incident.id
         alert.assignment = "assigned"
         session.flush()
-        refresh_incident(session, incident, now, self.horizon, windows(session, incident))
+        refresh_incident(session, incident, now, self.horizon)
         if created and self.hooks is not None:
             self.hooks.incident_opened(session, incident, now)
         return incident, created
+
+    def _new_incident(
+        self, session: Session, alert: Alert, resource: Resource, now: datetime
+    ) -> Incident:
+        """An open incident for `alert` on `resource`, added to the session.
+
+        Its clocks start as an empty collection, so the first refresh creates them
+        without asking the store for clocks a new incident cannot have.
+        """
+        contract = session.get(Contract, resource.contract_id)
+        assert contract is not None
+        plan = self.plans[contract.plan]
+        incident = Incident(
+            resource_id=resource.id,
+            contract_id=contract.id,
+            customer_id=contract.customer_id,
+            plan=contract.plan,
+            source=alert.source,
+            instance=alert.instance,
+            problem_key=alert.problem_key,
+            title=alert.title,
+            severity=alert.severity,
+            status="open",
+            detected_at=alert.detected_at,
+            received_at=alert.received_at,
+            detected_at_estimated=alert.detected_at_estimated,
+            policy=policy_snapshot(clocks_for(plan, contract.options), INCIDENT_CLOCKS),
+            created_at=now,
+            clocks=[],
+        )
+        session.add(incident)
+        return incident
+
+    def _joined(
+        self,
+        session: Session,
+        incident: Incident,
+        alert: Alert,
+        created: bool,
+        now: datetime,
+        actor: str,
+        lookups: _Lookups,
+    ) -> None:
+        """Record the flushed `alert` joining `incident`; an incident it joined late has
+        its clocks re-judged now, one it opened announced."""
+        lookups.entries.append(_joined_entry(incident, alert, created, now, actor))
+        if not created:
+            windows = lookups.windows_for(session, incident)
+            refresh_incident(session, incident, now, self.horizon, windows)
+        elif self.hooks is not None:
+            self.hooks.incident_opened(session, incident, now)
 
     def _recovery(
         self,
@@ -322,25 +520,26 @@ class Ingestor:
         now: datetime,
         lookups: _Lookups,
     ) -> IngestResult:
-        alert = self._firing_alert(session, event)
+        alert = lookups.firing_alert(event)
         if alert is None:
+            lookups.orphaned(record)
             return IngestResult(event.event_key, "orphan")
-        record.alert_id = alert.id
         alert.status = "resolved"
         alert.resolved_at = event.detected_at
-        session.flush()
+        lookups.recovered(alert)
         if alert.incident_id is None:
             return IngestResult(event.event_key, "resolved", alert.id, None)
         incident = session.get(Incident, alert.incident_id)
         assert incident is not None
-        add_timeline(
-            session,
-            incident,
-            event.detected_at,
-            now,
-            "alert_resolved",
-            f"source:{event.source}",
-            {"alert_id": alert.id},
+        lookups.entries.append(
+            timeline_entry(
+                incident,
+                event.detected_at,
+                now,
+                "alert_resolved",
+                f"source:{event.source}",
+                {"alert_id": alert.id},
+            )
         )
         self._maybe_resolve(session, incident, event.detected_at, event.source, now, lookups)
         return IngestResult(event.event_key, "resolved", alert.id, incident.id)
@@ -354,18 +553,19 @@ class Ingestor:
         now: datetime,
         lookups: _Lookups,
     ) -> None:
-        firing = select(Alert.id).where(Alert.incident_id == incident.id, Alert.status == "firing")
-        if incident.status == "open" and session.scalar(firing) is None:
+        if incident.status == "open" and not _still_firing(incident):
             incident.status = "resolved"
             incident.resolved_at = at
-            add_timeline(
-                session,
-                incident,
-                at,
-                now,
-                "resolved",
-                f"source:{source}",
-                {"reason": "all alerts recovered"},
+            lookups.closed(incident)
+            lookups.entries.append(
+                timeline_entry(
+                    incident,
+                    at,
+                    now,
+                    "resolved",
+                    f"source:{source}",
+                    {"reason": "all alerts recovered"},
+                )
             )
             windows = lookups.windows_for(session, incident)
             refresh_incident(session, incident, now, self.horizon, windows)
@@ -373,7 +573,7 @@ class Ingestor:
                 self.hooks.incident_resolved(session, incident, now)
 
     def _update(
-        self, session: Session, event: AlertEvent, record: AlertEventRecord, now: datetime
+        self, session: Session, event: AlertEvent, now: datetime, lookups: _Lookups
     ) -> IngestResult:
         stmt = (
             select(Alert)
@@ -383,17 +583,53 @@ class Ingestor:
         alert = session.scalars(stmt).first()
         if alert is None:
             return IngestResult(event.event_key, "orphan")
-        record.alert_id = alert.id
         if alert.incident_id is not None:
             incident = session.get(Incident, alert.incident_id)
             assert incident is not None
-            add_timeline(
-                session,
-                incident,
-                event.detected_at,
-                now,
-                "source_update",
-                f"source:{event.source}",
-                {"alert_id": alert.id, "title": event.title, "raw": event.raw},
+            lookups.entries.append(
+                timeline_entry(
+                    incident,
+                    event.detected_at,
+                    now,
+                    "source_update",
+                    f"source:{event.source}",
+                    {"alert_id": alert.id, "title": event.title, "raw": event.raw},
+                )
             )
         return IngestResult(event.event_key, "updated", alert.id, alert.incident_id)
+
+
+def _joined_entry(
+    incident: Incident, alert: Alert, created: bool, now: datetime, actor: str
+) -> TimelineEntry:
+    """The timeline entry of `alert` opening (`created`) or joining `incident`."""
+    if created:
+        kind = "detected"
+        detail: dict[str, object] = {
+            "alert_id": alert.id,
+            "title": alert.title,
+            "detected_at_estimated": alert.detected_at_estimated,
+        }
+    else:
+        kind, detail = "alert_attached", {"alert_id": alert.id, "title": alert.title}
+    return timeline_entry(incident, alert.detected_at, now, kind, actor, detail)
+
+
+def _settle(
+    session: Session,
+    lookups: _Lookups,
+    done: Sequence[tuple[AlertEventRecord, IngestResult]],
+    now: datetime,
+) -> list[IngestResult]:
+    """Write what the correlated records left for the end: their timeline entries, in
+    order, and each record's outcome and alert (one batch each instead of a little in
+    every flush). Returns the results."""
+    if lookups.entries:
+        from sqlalchemy import insert as _ins
+        session.execute(_ins(TimelineEntry), [{"incident_id": e.incident_id, "at": e.at, "recorded_at": e.recorded_at, "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in lookups.entries])
+    for record, result in done:
+        record.outcome = result.status
+        record.correlated_at = now
+        if result.alert_id is not None:
+            record.alert_id = result.alert_id
+    return [result for _, result in done]

@@ -10,6 +10,26 @@ from sqlalchemy.orm import Session
 from daemon.store.models import Incident, TimelineEntry
 
 
+def timeline_entry(
+    incident: Incident,
+    at: datetime,
+    recorded_at: datetime,
+    kind: str,
+    actor: str,
+    detail: Mapping[str, object] | None = None,
+) -> TimelineEntry:
+    """An entry not yet in any session: ingest adds a whole batch's entries at its end,
+    so they are written together instead of riding along with every flush."""
+    return TimelineEntry(
+        incident_id=incident.id,
+        at=at,
+        recorded_at=recorded_at,
+        kind=kind,
+        actor=actor,
+        detail=dict(detail or {}),
+    )
+
+
 def add_timeline(
     session: Session,
     incident: Incident,
@@ -19,13 +39,6 @@ def add_timeline(
     actor: str,
     detail: Mapping[str, object] | None = None,
 ) -> TimelineEntry:
-    entry = TimelineEntry(
-        incident_id=incident.id,
-        at=at,
-        recorded_at=recorded_at,
-        kind=kind,
-        actor=actor,
-        detail=dict(detail or {}),
-    )
+    entry = timeline_entry(incident, at, recorded_at, kind, actor, detail)
     session.add(entry)
     return entry

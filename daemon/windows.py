@@ -8,11 +8,11 @@ horizon after detection: the pure engine needs a finite interval set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -56,23 +56,74 @@ def window_intervals(
     return IntervalSet.of(Interval(start, stop))
 
 
-def scope_filter(incident: Incident) -> ColumnElement[bool]:
-    """SQL condition selecting the windows whose scope covers `incident`."""
-    w = MaintenanceWindow
-    sources = [incident.source]
-    if incident.instance:
-        sources.append(f"{incident.source}:{incident.instance}")
-    return or_(
-        w.scope == "all",
-        and_(w.scope == "source", w.scope_ref.in_(sources)),
-        and_(w.scope == "customer", w.scope_ref == str(incident.customer_id)),
-        and_(w.scope == "contract", w.scope_ref == str(incident.contract_id)),
-        and_(w.scope == "resource", w.scope_ref == str(incident.resource_id)),
+WindowScope = tuple[str, str, int, int, int]
+"""What a window's scope can name of an incident: source, instance, customer, contract
+and resource; incidents alike in all five are covered by the same windows."""
+
+
+def window_scope(incident: Incident) -> WindowScope:
+    """The five things a window's scope can name of `incident`."""
+    return (
+        incident.source,
+        incident.instance,
+        incident.customer_id,
+        incident.contract_id,
+        incident.resource_id,
     )
 
 
+def _scope_refs(scope: WindowScope) -> dict[str, set[str]]:
+    """The `scope_ref`s, per scope kind, of the windows covering `scope` (bar `all`)."""
+    source, instance, customer_id, contract_id, resource_id = scope
+    return {
+        "source": {source, f"{source}:{instance}"} if instance else {source},
+        "customer": {str(customer_id)},
+        "contract": {str(contract_id)},
+        "resource": {str(resource_id)},
+    }
+
+
+_WINDOW_KINDS = ("source", "customer", "contract", "resource")
+_SCOPED_WINDOWS = select(MaintenanceWindow).where(
+    MaintenanceWindow.status != "rejected",
+    or_(
+        MaintenanceWindow.scope == "all",
+        *(
+            and_(
+                MaintenanceWindow.scope == kind,
+                MaintenanceWindow.scope_ref.in_(bindparam(kind, expanding=True)),
+            )
+            for kind in _WINDOW_KINDS
+        ),
+    ),
+)  # built once: the per-call cost of building a statement adds up on the ingest path
+
+
+def windows_by_scope(
+    session: Session, scopes: Collection[WindowScope]
+) -> dict[WindowScope, list[MaintenanceWindow]]:
+    """The windows that may cover incidents of each of `scopes`, read with one query."""
+    if not scopes:
+        return {}
+    refs = {scope: _scope_refs(scope) for scope in scopes}
+    wanted: dict[str, set[str]] = {kind: set() for kind in _WINDOW_KINDS}
+    for scope_refs in refs.values():
+        for kind, values in scope_refs.items():
+            wanted[kind].update(values)
+    params = {kind: sorted(values) for kind, values in wanted.items()}
+    windows = list(session.scalars(_SCOPED_WINDOWS, params))
+    return {
+        scope: [
+            window
+            for window in windows
+            if window.scope == "all" or window.scope_ref in scope_refs.get(window.scope, ())
+        ]
+        for scope, scope_refs in refs.items()
+    }
+
+
 def covers(window: MaintenanceWindow, incident: Incident) -> bool:
-    """Whether `window`'s scope covers `incident` (the in-memory twin of `scope_filter`)."""
+    """Whether `window`'s scope covers `incident` (the in-memory twin of `windows_for`)."""
     ref = window.scope_ref
     match window.scope:
         case "all":
@@ -89,10 +140,8 @@ def covers(window: MaintenanceWindow, incident: Incident) -> bool:
 
 
 def windows_for(session: Session, incident: Incident) -> list[MaintenanceWindow]:
-    stmt = select(MaintenanceWindow).where(
-        MaintenanceWindow.status != "rejected", scope_filter(incident)
-    )
-    return list(session.scalars(stmt))
+    scope = window_scope(incident)
+    return windows_by_scope(session, [scope])[scope]
 
 
 def exclusions(windows: Iterable[MaintenanceWindow], start: datetime, end: datetime) -> IntervalSet:
