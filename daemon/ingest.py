@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import BindParameter, CompoundSelect, bindparam, literal, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    bindparam,
+    literal,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.events import AlertEvent, EventKind, Severity
@@ -34,7 +42,7 @@ from daemon.store.models import (
     Resource,
     TimelineEntry,
 )
-from daemon.timeline import timeline_entry
+from daemon.timeline import insert_timeline, timeline_row
 from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
 from sla_engine.policy import PlanPolicy, clocks_for
 
@@ -95,9 +103,9 @@ def stored_event(record: AlertEventRecord) -> AlertEvent:
 
 
 def _still_firing(incident: Incident) -> bool:
-    """Whether an alert of `incident` still fires. Its alerts were read with it (or it
-    is new) and correlation adds alerts to it only through the relationship, so the
-    loaded collection is complete without a query (and a flush before it)."""
+    """Whether an alert of `incident` still fires. Correlation adds alerts to an incident
+    only through the relationship, so its collection (new, or loaded now) holds them all
+    as they are in memory."""
     return any(alert.status == "firing" for alert in incident.alerts)
 
 
@@ -139,10 +147,10 @@ class _Lookups:
     resources: ResourceLookup
     windows: dict[WindowScope, list[MaintenanceWindow]] = field(default_factory=dict)
     firing: dict[str, dict[str, Alert]] = field(default_factory=dict)
-    orphans: dict[tuple[str, str], list[AlertEventRecord]] = field(default_factory=dict)
+    orphans: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)
     held: list[Incident] = field(default_factory=list)  # read, whether open or not
-    entries: list[TimelineEntry] = field(default_factory=list)  # added by `_settle`
+    entries: list[dict[str, Any]] = field(default_factory=list)  # written by `_settle`
 
     @classmethod
     def read(cls, session: Session, records: Sequence[AlertEventRecord]) -> _Lookups:
@@ -152,15 +160,14 @@ class _Lookups:
         lookups.resources.preload(r.resource_ids for r in problems)
         scopes, opened_by = lookups._new_incident_scopes(problems)
         touched = _Touched.read(session, records, problems, opened_by)
-        for incident in touched.incidents(session):
-            lookups.held.append(incident)
-            scopes.add(window_scope(incident))
-            if incident.status == "open":
-                lookups.opened(incident)
-        for alert in touched.firing_alerts(session, lookups.held):
+        for alert in touched.firing_alerts(session):
             lookups.fired(alert)
-        for recovery in touched.orphans(session):
-            lookups.orphaned(recovery)
+            if alert.incident is not None:
+                lookups.hold(alert.incident)
+        for incident in touched.open_incidents(session, lookups.held):
+            lookups.hold(incident)
+        lookups.orphans = touched.waiting
+        scopes.update(window_scope(incident) for incident in lookups.held)
         lookups.windows.update(windows_by_scope(session, scopes))
         return lookups
 
@@ -191,13 +198,19 @@ class _Lookups:
         del self.firing[alert.problem_key][alert.source]
 
     def orphaned(self, recovery: AlertEventRecord) -> None:
-        self.orphans.setdefault((recovery.source, recovery.problem_key), []).append(recovery)
+        self.orphans.setdefault((recovery.source, recovery.problem_key), []).append(recovery.id)
 
-    def take_orphan(self, event: AlertEvent) -> AlertEventRecord | None:
+    def take_orphan(self, session: Session, event: AlertEvent) -> AlertEventRecord | None:
         """The oldest recovery of `event`'s problem that arrived before any problem
-        (out-of-order delivery), no longer an orphan once taken."""
+        (out-of-order delivery), no longer an orphan once taken. Only its id was read:
+        recoveries can wait long and pile up, but a problem takes one at a time."""
         waiting = self.orphans.get((event.source, event.problem_key))
-        return waiting.pop(0) if waiting else None
+        return session.get(AlertEventRecord, waiting.pop(0)) if waiting else None
+
+    def hold(self, incident: Incident) -> None:
+        self.held.append(incident)
+        if incident.status == "open":
+            self.opened(incident)
 
     def open_incident(self, resource: Resource, problem_key: str) -> Incident | None:
         return self.incidents.get((resource.id, problem_key))
@@ -221,31 +234,40 @@ def _in(name: str) -> BindParameter[Any]:
 
 
 # Statements are built once: the per-call cost of building one adds up on this path.
-_TOUCHED: CompoundSelect[str, int, int | None] = union_all(
-    select(literal("firing"), Alert.id, Alert.incident_id).where(
+_TOUCHED: CompoundSelect[str, int, str, str, bool] = union_all(
+    select(literal("firing"), Alert.id, Alert.source, Alert.problem_key, true()).where(
         Alert.status == "firing",
         Alert.source.in_(_in("sources")),
         Alert.problem_key.in_(_in("keys")),
     ),
-    select(literal("open"), Incident.id, Incident.id).where(
+    select(literal("open"), Incident.id, Incident.source, Incident.problem_key, true()).where(
         Incident.status == "open",
         Incident.resource_id.in_(_in("resources")),
         Incident.problem_key.in_(_in("open_keys")),
     ),
-    select(literal("orphan"), AlertEventRecord.id, AlertEventRecord.alert_id).where(
+    # `alert_id IS NULL` is selected, not a condition: SQLite would then read the index
+    # of `alert_id`, where a backlog of pending events sits.
+    select(
+        literal("orphan"),
+        AlertEventRecord.id,
+        AlertEventRecord.source,
+        AlertEventRecord.problem_key,
+        AlertEventRecord.alert_id.is_(None),
+    ).where(
         AlertEventRecord.problem_key.in_(_in("orphan_keys")),
         AlertEventRecord.source.in_(_in("orphan_sources")),
         AlertEventRecord.kind == EventKind.RECOVERY.value,
         AlertEventRecord.outcome == "orphan",
-    ),  # no `alert_id IS NULL`: SQLite would take its index, which lists the whole backlog
+    ),
+)
+_ALERTS = (
+    select(Alert)
+    .where(Alert.id.in_(_in("ids")))
+    .options(joinedload(Alert.incident).joinedload(Incident.clocks))
 )
 _INCIDENTS = (
-    select(Incident)
-    .where(Incident.id.in_(_in("ids")))
-    .options(joinedload(Incident.clocks), joinedload(Incident.alerts))
+    select(Incident).where(Incident.id.in_(_in("ids"))).options(joinedload(Incident.clocks))
 )
-_ALERTS = select(Alert).where(Alert.id.in_(_in("ids")))
-_RECORDS = select(AlertEventRecord).where(AlertEventRecord.id.in_(_in("ids")))
 
 
 @dataclass
@@ -254,11 +276,11 @@ class _Touched:
     lookups all, with superset matches where sources and keys are matched apart): the
     alerts firing for their sources and problems, the open incidents their problems
     may join and the recoveries still waiting for their problem. Rows are then loaded
-    only for the kinds that turned up, which for most batches is incidents alone."""
+    only for the kinds that turned up."""
 
-    firing: dict[int, int | None] = field(default_factory=dict)
-    open: set[int] = field(default_factory=set)
-    waiting: set[int] = field(default_factory=set)
+    firing: list[int] = field(default_factory=list)
+    open: list[int] = field(default_factory=list)
+    waiting: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @classmethod
     def read(
@@ -279,39 +301,29 @@ class _Touched:
             "orphan_keys": sorted({r.problem_key for r in problems}),
         }
         touched = cls()
-        for kind, row_id, other_id in session.execute(_TOUCHED, params):
+        for kind, row_id, source, problem_key, unlinked in session.execute(_TOUCHED, params):
             if kind == "firing":
-                touched.firing[row_id] = other_id
+                touched.firing.append(row_id)
             elif kind == "open":
-                touched.open.add(row_id)
-            elif other_id is None:
-                touched.waiting.add(row_id)
+                touched.open.append(row_id)
+            elif unlinked:
+                touched.waiting.setdefault((source, problem_key), []).append(row_id)
+        for waiting in touched.waiting.values():
+            waiting.sort()
         return touched
 
-    def incidents(self, session: Session) -> list[Incident]:
-        """The open incidents found and those of the firing alerts, with their clocks
-        and alerts (so the alerts of the firing alerts' incidents come with them)."""
-        ids = self.open | {i for i in self.firing.values() if i is not None}
+    def firing_alerts(self, session: Session) -> list[Alert]:
+        """The firing alerts, each with its incident and the incident's clocks."""
+        if not self.firing:
+            return []
+        return list(session.scalars(_ALERTS, {"ids": sorted(self.firing)}).unique())
+
+    def open_incidents(self, session: Session, held: Sequence[Incident]) -> list[Incident]:
+        """The open incidents, with their clocks, bar those already `held`."""
+        ids = set(self.open) - {incident.id for incident in held}
         if not ids:
             return []
         return list(session.scalars(_INCIDENTS, {"ids": sorted(ids)}).unique())
-
-    def firing_alerts(self, session: Session, incidents: Sequence[Incident]) -> list[Alert]:
-        """The firing alerts found: those of `incidents` came with them, so only
-        unassigned ones are read here."""
-        loaded = {a.id: a for incident in incidents for a in incident.alerts}
-        alerts = [loaded[i] for i in self.firing if i in loaded]
-        missing = sorted(i for i in self.firing if i not in loaded)
-        if missing:
-            alerts += session.scalars(_ALERTS, {"ids": missing})
-        return alerts
-
-    def orphans(self, session: Session) -> list[AlertEventRecord]:
-        """The waiting recoveries, oldest first."""
-        if not self.waiting:
-            return []
-        found = session.scalars(_RECORDS, {"ids": sorted(self.waiting)})
-        return sorted(found, key=lambda record: record.id)
 
 
 @dataclass
@@ -376,7 +388,7 @@ class Ingestor:
             return IngestResult(event.event_key, "repeated", alert.id, alert.incident_id)
         resource = lookups.resources.resolve(event.resource_ids)
         alert = _new_alert(event, resource)
-        early_recovery = lookups.take_orphan(event)
+        early_recovery = lookups.take_orphan(session, event)
         if early_recovery is not None:
             alert.status = "resolved"
             alert.resolved_at = early_recovery.detected_at
@@ -452,7 +464,7 @@ class Ingestor:
         if incident is None:
             incident = self._new_incident(session, alert, resource, now)
             session.flush()
-        session.add(_joined_entry(incident, alert, created, now, actor))
+        session.add(TimelineEntry(**_joined_entry(incident, alert, created, now, actor)))
         alert.incident_id = incident.id
         alert.assignment = "assigned"
         session.flush()
@@ -532,7 +544,7 @@ class Ingestor:
         incident = session.get(Incident, alert.incident_id)
         assert incident is not None
         lookups.entries.append(
-            timeline_entry(
+            timeline_row(
                 incident,
                 event.detected_at,
                 now,
@@ -558,7 +570,7 @@ class Ingestor:
             incident.resolved_at = at
             lookups.closed(incident)
             lookups.entries.append(
-                timeline_entry(
+                timeline_row(
                     incident,
                     at,
                     now,
@@ -587,7 +599,7 @@ class Ingestor:
             incident = session.get(Incident, alert.incident_id)
             assert incident is not None
             lookups.entries.append(
-                timeline_entry(
+                timeline_row(
                     incident,
                     event.detected_at,
                     now,
@@ -601,7 +613,7 @@ class Ingestor:
 
 def _joined_entry(
     incident: Incident, alert: Alert, created: bool, now: datetime, actor: str
-) -> TimelineEntry:
+) -> dict[str, Any]:
     """The timeline entry of `alert` opening (`created`) or joining `incident`."""
     if created:
         kind = "detected"
@@ -612,7 +624,7 @@ def _joined_entry(
         }
     else:
         kind, detail = "alert_attached", {"alert_id": alert.id, "title": alert.title}
-    return timeline_entry(incident, alert.detected_at, now, kind, actor, detail)
+    return timeline_row(incident, alert.detected_at, now, kind, actor, detail)
 
 
 def _settle(
@@ -622,11 +634,9 @@ def _settle(
     now: datetime,
 ) -> list[IngestResult]:
     """Write what the correlated records left for the end: their timeline entries, in
-    order, and each record's outcome and alert (one batch each instead of a little in
-    every flush). Returns the results."""
-    if lookups.entries:
-        from sqlalchemy import insert as _ins
-        session.execute(_ins(TimelineEntry), [{"incident_id": e.incident_id, "at": e.at, "recorded_at": e.recorded_at, "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in lookups.entries])
+    order, and each record's outcome and alert (a statement each for the batch instead
+    of a little in every flush). Returns the results."""
+    insert_timeline(session, lookups.entries)
     for record, result in done:
         record.outcome = result.status
         record.correlated_at = now

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from daemon.store.models import Incident, TimelineEntry
 
 
-def timeline_entry(
+def timeline_row(
     incident: Incident,
     at: datetime,
     recorded_at: datetime,
     kind: str,
     actor: str,
     detail: Mapping[str, object] | None = None,
-) -> TimelineEntry:
-    """An entry not yet in any session: ingest adds a whole batch's entries at its end,
-    so they are written together instead of riding along with every flush."""
-    return TimelineEntry(
-        incident_id=incident.id,
-        at=at,
-        recorded_at=recorded_at,
-        kind=kind,
-        actor=actor,
-        detail=dict(detail or {}),
-    )
+) -> dict[str, Any]:
+    """The column values of an entry."""
+    return {
+        "incident_id": incident.id,
+        "at": at,
+        "recorded_at": recorded_at,
+        "kind": kind,
+        "actor": actor,
+        "detail": dict(detail or {}),
+    }
 
 
 def add_timeline(
@@ -39,6 +40,16 @@ def add_timeline(
     actor: str,
     detail: Mapping[str, object] | None = None,
 ) -> TimelineEntry:
-    entry = timeline_entry(incident, at, recorded_at, kind, actor, detail)
+    entry = TimelineEntry(**timeline_row(incident, at, recorded_at, kind, actor, detail))
     session.add(entry)
     return entry
+
+
+def insert_timeline(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert entries (`timeline_row`s), in order, with one statement.
+
+    Ingest collects the entries of a whole batch and writes them at its end: an object
+    per entry would cost a statement and a share of a flush each.
+    """
+    if rows:
+        session.execute(insert(TimelineEntry), rows)
