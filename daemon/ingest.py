@@ -14,7 +14,7 @@ of blocking the inbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -128,15 +128,15 @@ def _new_alert(event: AlertEvent, resource: Resource | None) -> Alert:
 
 @dataclass
 class _Lookups:
-    """What the events of one `correlate` call read, fetched up front for all of them.
+    """What the events of one `correlate` call read, fetched once for all of them.
 
     A pass has a time budget of a few milliseconds, so what each event would query
-    (resources, windows, the alerts firing for its problem, the open incident it joins,
-    a recovery that came first) is read for the whole batch with a handful of queries,
-    and then kept current in memory as the events create and resolve rows: correlating
-    an event issues no query, and flushes only to get the ids of the rows it inserts.
-    Holding the rows also keeps them in the session's (weak) identity map, so
-    `session.get` of them costs no SQL.
+    (its resource, windows, the alert firing for its problem, the open incident it
+    joins, a recovery that came first) is read for the whole batch with a handful of
+    queries, and then kept current in memory as the events create and resolve rows:
+    correlating an event issues no query, and flushes only to get the ids of the rows
+    it inserts. Holding the rows also keeps them in the session's (weak) identity map,
+    so `session.get` of them costs no SQL.
 
     An event only touches rows of its own problem key, and only correlators (taking
     turns) write them, bar an operator's edit through the API: that now goes unseen for
@@ -144,51 +144,48 @@ class _Lookups:
     still refusing a second firing alert or open incident.
     """
 
+    session: Session
     resources: ResourceLookup
+    touched: _Touched
     windows: dict[WindowScope, list[MaintenanceWindow]] = field(default_factory=dict)
     firing: dict[str, dict[str, Alert]] = field(default_factory=dict)
     orphans: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)
     held: list[Incident] = field(default_factory=list)  # read, whether open or not
     entries: list[dict[str, Any]] = field(default_factory=list)  # written by `_settle`
+    loaded: bool = False  # whether the touched alerts and incidents have been read
 
     @classmethod
     def read(cls, session: Session, records: Sequence[AlertEventRecord]) -> _Lookups:
-        """The lookups for `records`, with everything their problem keys need read."""
-        lookups = cls(ResourceLookup(session))
+        """The lookups for `records`: their resources, the ids of the rows their
+        problem keys touch, and the windows of the incidents their problems may open."""
+        resources = ResourceLookup(session)
         problems = [r for r in records if r.kind == EventKind.PROBLEM.value]
-        lookups.resources.preload(r.resource_ids for r in problems)
-        scopes, opened_by = lookups._new_incident_scopes(problems)
+        resources.preload(r.resource_ids for r in problems)
+        opened_by = _opened_by(resources, problems)
         touched = _Touched.read(session, records, problems, opened_by)
-        for alert in touched.firing_alerts(session):
-            lookups.fired(alert)
-            if alert.incident is not None:
-                lookups.hold(alert.incident)
-        for incident in touched.open_incidents(session, lookups.held):
-            lookups.hold(incident)
-        lookups.orphans = touched.waiting
-        scopes.update(window_scope(incident) for incident in lookups.held)
-        lookups.windows.update(windows_by_scope(session, scopes))
+        lookups = cls(session, resources, touched, orphans=touched.waiting)
+        lookups.windows.update(windows_by_scope(session, opened_by.values()))
         return lookups
 
-    def _new_incident_scopes(
-        self, problems: Sequence[AlertEventRecord]
-    ) -> tuple[set[WindowScope], set[tuple[int, str]]]:
-        """The window scopes of the incidents `problems` may open, and the resources and
-        problem keys of those incidents."""
-        scopes: set[WindowScope] = set()
-        opened_by: set[tuple[int, str]] = set()
-        for record in problems:
-            resource = self.resources.resolve(record.resource_ids)
-            if resource is not None:
-                opened_by.add((resource.id, record.problem_key))
-                contract = resource.contract
-                scope = (record.source, record.instance, contract.customer_id, contract.id)
-                scopes.add((*scope, resource.id))
-        return scopes, opened_by
+    def _load(self) -> None:
+        """Read the touched alerts and incidents, once, when an event first needs one:
+        most of a batch's events open new problems, and a pass often ends before it
+        reaches one that needs them. Until then no event can have changed them."""
+        if self.loaded:
+            return
+        self.loaded = True
+        for alert in self.touched.firing_alerts(self.session):
+            self.fired(alert)
+            if alert.incident is not None:
+                self.hold(alert.incident)
+        for incident in self.touched.open_incidents(self.session, self.held):
+            self.hold(incident)
 
     def firing_alert(self, event: AlertEvent) -> Alert | None:
         """The alert firing for `event`'s source and problem, if any."""
+        if (event.source, event.problem_key) in self.touched.firing:
+            self._load()
         return self.firing.get(event.problem_key, {}).get(event.source)
 
     def fired(self, alert: Alert) -> None:
@@ -200,12 +197,12 @@ class _Lookups:
     def orphaned(self, recovery: AlertEventRecord) -> None:
         self.orphans.setdefault((recovery.source, recovery.problem_key), []).append(recovery.id)
 
-    def take_orphan(self, session: Session, event: AlertEvent) -> AlertEventRecord | None:
+    def take_orphan(self, event: AlertEvent) -> AlertEventRecord | None:
         """The oldest recovery of `event`'s problem that arrived before any problem
         (out-of-order delivery), no longer an orphan once taken. Only its id was read:
         recoveries can wait long and pile up, but a problem takes one at a time."""
         waiting = self.orphans.get((event.source, event.problem_key))
-        return session.get(AlertEventRecord, waiting.pop(0)) if waiting else None
+        return self.session.get(AlertEventRecord, waiting.pop(0)) if waiting else None
 
     def hold(self, incident: Incident) -> None:
         self.held.append(incident)
@@ -213,6 +210,8 @@ class _Lookups:
             self.opened(incident)
 
     def open_incident(self, resource: Resource, problem_key: str) -> Incident | None:
+        if self.touched.open:
+            self._load()
         return self.incidents.get((resource.id, problem_key))
 
     def opened(self, incident: Incident) -> None:
@@ -227,6 +226,21 @@ class _Lookups:
         if scope not in self.windows:
             self.windows[scope] = windows_for(session, incident)
         return self.windows[scope]
+
+
+def _opened_by(
+    resources: ResourceLookup, problems: Sequence[AlertEventRecord]
+) -> dict[tuple[int, str], WindowScope]:
+    """The resources and problem keys of the incidents `problems` may open or join,
+    each with the window scope such an incident has."""
+    opened_by: dict[tuple[int, str], WindowScope] = {}
+    for record in problems:
+        resource = resources.resolve(record.resource_ids)
+        if resource is not None:
+            contract = resource.contract
+            scope = (record.source, record.instance, contract.customer_id, contract.id)
+            opened_by[(resource.id, record.problem_key)] = (*scope, resource.id)
+    return opened_by
 
 
 def _in(name: str) -> BindParameter[Any]:
@@ -278,7 +292,7 @@ class _Touched:
     may join and the recoveries still waiting for their problem. Rows are then loaded
     only for the kinds that turned up."""
 
-    firing: list[int] = field(default_factory=list)
+    firing: dict[tuple[str, str], int] = field(default_factory=dict)
     open: list[int] = field(default_factory=list)
     waiting: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
@@ -288,7 +302,7 @@ class _Touched:
         session: Session,
         records: Sequence[AlertEventRecord],
         problems: Sequence[AlertEventRecord],
-        opened_by: set[tuple[int, str]],
+        opened_by: Collection[tuple[int, str]],
     ) -> _Touched:
         """What `records` may touch; `opened_by` holds the resources and problem keys of
         the incidents their problems would open or join."""
@@ -303,7 +317,7 @@ class _Touched:
         touched = cls()
         for kind, row_id, source, problem_key, unlinked in session.execute(_TOUCHED, params):
             if kind == "firing":
-                touched.firing.append(row_id)
+                touched.firing[(source, problem_key)] = row_id
             elif kind == "open":
                 touched.open.append(row_id)
             elif unlinked:
@@ -316,7 +330,7 @@ class _Touched:
         """The firing alerts, each with its incident and the incident's clocks."""
         if not self.firing:
             return []
-        return list(session.scalars(_ALERTS, {"ids": sorted(self.firing)}).unique())
+        return list(session.scalars(_ALERTS, {"ids": sorted(self.firing.values())}).unique())
 
     def open_incidents(self, session: Session, held: Sequence[Incident]) -> list[Incident]:
         """The open incidents, with their clocks, bar those already `held`."""
@@ -351,7 +365,8 @@ class Ingestor:
         lookups = _Lookups.read(session, records)
         done: list[tuple[AlertEventRecord, IngestResult]] = []
         for record in records:
-            done.append((record, self._correlate(session, record, now, lookups)))
+            event = stored_event(record)
+            done.append((record, self._correlate(session, event, record, now, lookups)))
             if enough():
                 break
         return _settle(session, lookups, done, now)
@@ -361,14 +376,19 @@ class Ingestor:
     ) -> IngestResult:
         """Correlate one record inside a savepoint of the open transaction."""
         with session.begin_nested():
+            event = stored_event(record)  # first: a row it cannot read fails as it always has
             lookups = _Lookups.read(session, [record])
-            done = [(record, self._correlate(session, record, now, lookups))]
+            done = [(record, self._correlate(session, event, record, now, lookups))]
             return _settle(session, lookups, done, now)[0]
 
     def _correlate(
-        self, session: Session, record: AlertEventRecord, now: datetime, lookups: _Lookups
+        self,
+        session: Session,
+        event: AlertEvent,
+        record: AlertEventRecord,
+        now: datetime,
+        lookups: _Lookups,
     ) -> IngestResult:
-        event = stored_event(record)
         if event.kind is EventKind.PROBLEM:
             return self._problem(session, event, record, now, lookups)
         if event.kind is EventKind.RECOVERY:
@@ -388,16 +408,16 @@ class Ingestor:
             return IngestResult(event.event_key, "repeated", alert.id, alert.incident_id)
         resource = lookups.resources.resolve(event.resource_ids)
         alert = _new_alert(event, resource)
-        early_recovery = lookups.take_orphan(session, event)
+        early_recovery = lookups.take_orphan(event)
         if early_recovery is not None:
             alert.status = "resolved"
             alert.resolved_at = early_recovery.detected_at
         else:
             lookups.fired(alert)
-        session.add(alert)
         if resource is None:
             return self._unassigned(session, event, alert, early_recovery, now)
         incident, created = self._incident_for(session, alert, resource, now, lookups)
+        session.add(alert)
         session.flush()
         if early_recovery is not None:
             early_recovery.alert_id = alert.id
@@ -418,6 +438,7 @@ class Ingestor:
         early_recovery: AlertEventRecord | None,
         now: datetime,
     ) -> IngestResult:
+        session.add(alert)
         session.flush()
         if early_recovery is not None:
             early_recovery.alert_id = alert.id
@@ -428,12 +449,13 @@ class Ingestor:
     def _incident_for(
         self, session: Session, alert: Alert, resource: Resource, now: datetime, lookups: _Lookups
     ) -> tuple[Incident, bool]:
-        """The open incident the new `alert` joins, opened if there is none (unflushed).
+        """The open incident the new (still unsaved) `alert` joins, opened if there is
+        none.
 
-        The alert joins through the relationship, so the incident's loaded alerts stay
-        complete for `_still_firing`. A new incident's clocks are judged at once: its
-        facts and windows are known, and its clock rows then go out in the flush that
-        writes it.
+        The alert joins through the relationship, so the incident's alerts, loaded or
+        not, stay complete for `_still_firing`. A new incident's clocks are judged at
+        once: its facts and windows are known, and its clock rows then go out in the
+        flush that writes it and the alert.
         """
         incident = lookups.open_incident(resource, alert.problem_key)
         if incident is not None:
