@@ -111,13 +111,20 @@ class InboxWriter:
                 return
 
     def _process(self, batch: list[_Submission]) -> None:
+        """Commit `batch` in one transaction; should the store refuse it, commit each
+        submission alone, so only the one it refuses fails."""
         try:
             with self._sessions.begin() as session:
                 outcomes = accept(session, [s.events for s in batch])
         except Exception as exc:
-            log.exception("the inbox could not commit %d submissions", len(batch))
-            for submission in batch:
-                submission.future.set_exception(exc)
+            if len(batch) > 1:
+                for submission in batch:
+                    self._process([submission])
+                return
+            log.exception(
+                "the inbox could not commit a submission of %d events", len(batch[0].events)
+            )
+            batch[0].future.set_exception(exc)
             return
         for submission, acceptance in zip(batch, outcomes, strict=True):
             submission.future.set_result(acceptance)
@@ -175,5 +182,3 @@ def _row(event: AlertEvent) -> dict[str, Any]:
         "received_at": event.received_at,
         "raw": event.raw,
     }
-
-

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 T = TypeVar("T")
 PlanKey = Literal["basic", "standard", "full_managed"]
@@ -119,6 +127,37 @@ class EventIn(Strict):
     title: str = Field(default="", max_length=2000)
     resource_ids: dict[str, str] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _storable(self) -> EventIn:
+        """Refuse what a store cannot hold (NUL characters, NaN and infinities), so the
+        event gets a 422 here instead of failing the commit it would share."""
+        where = _unstorable(self.model_dump(mode="python", exclude={"detected_at"}))
+        if where is not None:
+            raise ValueError(f"{where} holds a NUL character, NaN or an infinity")
+        return self
+
+
+def _unstorable(value: object, path: str = "") -> str | None:
+    """The path of the first NUL character or non-finite number in `value`, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        items: list[tuple[object, object]] = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        at = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return at
+        found = _unstorable(item, at)
+        if found is not None:
+            return found
+    return None
 
 
 class EventBatchIn(Strict):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DataError
 
+from daemon.api.events import to_alert_event
+from daemon.api.schemas import EventIn
 from daemon.config import IngestConfig
 from daemon.store.models import AlertEventRecord, Incident
 from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
@@ -158,3 +163,40 @@ def test_backlog_metrics_show_waiting_events_and_their_age(api: Api) -> None:
     samples = scrape(api.client)
     assert value(samples, "slad_ingest_backlog") == 0
     assert value(samples, "slad_ingest_backlog_age_seconds") == 0
+
+
+def test_values_no_store_can_hold_are_refused_with_422_and_store_nothing(api: Api) -> None:
+    seed_registry(api)
+    nul_title = {**event("e1", "problem", T0), "title": "cpu\u0000high"}
+    for body in (nul_title, {"events": [event("e2", "problem", T0), nul_title]}):
+        answer = api.post("/v1/events", body, role="ingest")
+        assert answer.status_code == 422, answer.text
+    raw = (
+        b'{"event_key": "e3", "problem_key": "p", "kind": "problem",'
+        b' "detected_at": "2026-11-24T01:00:00Z", "raw": {"load": NaN}}'
+    )
+    answer = api.client.post(
+        "/v1/events",
+        content=raw,
+        headers={**api.headers("ingest"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "raw.load" in answer.text
+    assert api.ok(api.get("/v1/events"))["items"] == []
+
+
+def test_a_submission_the_store_refuses_fails_alone(api: Api) -> None:
+    """Group commit shares one transaction; a refused submission must not sink the others."""
+    seed_registry(api)
+    paused(api)
+    inbox = api.services.inbox
+    good = inbox.submit([to_alert_event(EventIn.model_validate(event("ok", "problem", T0)), T0)])
+    bad_event = replace(
+        to_alert_event(EventIn.model_validate(event("bad", "problem", T0)), T0),
+        event_key="x" * 600,  # longer than the column: PostgreSQL refuses it
+    )
+    bad = inbox.submit([bad_event])
+    assert [r.status for r in good.result(timeout=10).results] == ["accepted"]
+    if api.services.engine.dialect.name == "postgresql":
+        with pytest.raises(DataError):
+            bad.result(timeout=10)
