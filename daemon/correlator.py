@@ -42,7 +42,8 @@ BUSY_GAP = 0.008  # ... while the inbox keeps committing: ingest answers come fi
 
 
 class Signal(Protocol):
-    """What `serve` waits on: a `threading.Event` or a `multiprocessing` one."""
+    """What `serve` waits on: a `threading.Event`, or the child process's socket
+    (`daemon.correlator_process.SocketSignal`)."""
 
     def wait(self, timeout: float | None = None) -> bool: ...
 
@@ -64,7 +65,7 @@ class Correlator:
         ingestor: Ingestor,
         clock: Callable[[], datetime],
         *,
-        pass_seconds: float = 0.02,
+        pass_seconds: float = 0.005,
         idle_poll: float = 1.0,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
@@ -188,7 +189,6 @@ class Correlator:
                     record.correlated_at = now
                     record.error = f"{type(exc).__name__}: {exc}"[:2000]
         return len(records)
-
 
 
 def _consume(wake: Signal) -> bool:

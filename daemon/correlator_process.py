@@ -30,7 +30,6 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,10 +47,6 @@ WAITER_POLL = 0.02  # seconds between looks at the inbox while a caller waits
 RESTART_PAUSE = 1.0  # seconds before a dead child is started again
 CHILD_NICENESS = 5  # when CPU is short, answering ingest comes before correlating it
 STOP_TIMEOUT = 10.0  # seconds the child gets to finish its pass when the daemon stops
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _send(sock: socket.socket, signal_byte: bytes) -> None:
@@ -73,15 +68,10 @@ class SocketSignal:
 
     def wait(self, timeout: float | None = None) -> bool:
         ready, _, _ = select.select([self._sock], [], [], timeout)
-        if not ready:
-            return False
-        data = self._sock.recv(4096)
-        if not data or b"s" in data:
-            self.stopping = True
-        return True
+        return bool(ready) and self.is_set()
 
     def clear(self) -> None:
-        """`wait` has consumed what it read; nothing is left to clear."""
+        """Reading consumes the signals; nothing is left to clear."""
 
     def is_set(self) -> bool:
         """Whether the daemon signalled since the last look (consumes the signals)."""
@@ -100,6 +90,8 @@ class SocketSignal:
 
 def child_main(config: Config, sock: socket.socket) -> None:
     """The child's whole life: build a correlator on its own engine and serve it."""
+    from daemon.services import system_clock  # the daemon's module imports this one
+
     configure(config.log.format, config.log.level)
     os.nice(CHILD_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon tells us when to stop
@@ -111,7 +103,7 @@ def child_main(config: Config, sock: socket.socket) -> None:
     correlator = Correlator(
         session_factory(engine),
         notifying_ingestor(config, notifier),
-        _utc_now,
+        system_clock,
         pass_seconds=config.ingest.correlation_pass_ms / 1000,
         after_commit=lambda: _send(sock, b"c"),
     )

@@ -414,13 +414,18 @@ class Ingestor:
             alert.resolved_at = early_recovery.detected_at
         else:
             lookups.fired(alert)
-        if resource is None:
-            return self._unassigned(session, event, alert, early_recovery, now)
-        incident, created = self._incident_for(session, alert, resource, now, lookups)
+        joined = None
+        if resource is not None:  # the incident goes out in the flush that writes the alert
+            joined = self._incident_for(session, alert, resource, now, lookups)
         session.add(alert)
         session.flush()
         if early_recovery is not None:
             early_recovery.alert_id = alert.id
+        if joined is None:
+            if self.hooks is not None:
+                self.hooks.alert_unassigned(session, alert, now)
+            return IngestResult(event.event_key, "unassigned", alert.id, None)
+        incident, created = joined
         self._joined(session, incident, alert, created, now, f"source:{event.source}", lookups)
         if early_recovery is not None:
             self._maybe_resolve(
@@ -429,22 +434,6 @@ class Ingestor:
         return IngestResult(
             event.event_key, "created" if created else "attached", alert.id, incident.id
         )
-
-    def _unassigned(
-        self,
-        session: Session,
-        event: AlertEvent,
-        alert: Alert,
-        early_recovery: AlertEventRecord | None,
-        now: datetime,
-    ) -> IngestResult:
-        session.add(alert)
-        session.flush()
-        if early_recovery is not None:
-            early_recovery.alert_id = alert.id
-        if self.hooks is not None:
-            self.hooks.alert_unassigned(session, alert, now)
-        return IngestResult(event.event_key, "unassigned", alert.id, None)
 
     def _incident_for(
         self, session: Session, alert: Alert, resource: Resource, now: datetime, lookups: _Lookups
