@@ -24,7 +24,7 @@ from sqlalchemy import select
 from connectors.events import AlertEvent, EventKind, Severity
 from daemon import audit
 from daemon.api.deps import NowDep, Operator, SessionDep, Viewer, authorize
-from daemon.api.incidents import decode_cursor, encode_cursor
+from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
 from daemon.ingest import IngestResult
@@ -205,23 +205,6 @@ InboxState = Literal[
 ]
 
 
-def inbox_event_out(record: AlertEventRecord) -> InboxEventOut:
-    return InboxEventOut(
-        id=record.id,
-        event_key=record.event_key,
-        source=record.source,
-        kind=record.kind,
-        problem_key=record.problem_key,
-        title=record.title,
-        detected_at=record.detected_at,
-        received_at=record.received_at,
-        outcome=record.outcome,
-        correlated_at=record.correlated_at,
-        error=record.error,
-        alert_id=record.alert_id,
-    )
-
-
 @router.get("/events", response_model=Page[InboxEventOut])
 def list_events(
     session: SessionDep,
@@ -240,13 +223,9 @@ def list_events(
         stmt = stmt.where(AlertEventRecord.outcome == outcome)
     if source is not None:
         stmt = stmt.where(AlertEventRecord.source == source)
-    if cursor is not None:
-        stmt = stmt.where(AlertEventRecord.id < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(AlertEventRecord.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
+    rows, next_cursor = newest_first(session, stmt, AlertEventRecord.id, cursor, limit)
     return Page[InboxEventOut](
-        items=[inbox_event_out(r) for r in rows[:limit]],
-        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+        items=[InboxEventOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 
@@ -276,4 +255,4 @@ def retry_event(event_id: int, session: SessionDep, who: Operator, now: NowDep) 
     record.correlated_at = None
     record.error = None
     session.flush()
-    return inbox_event_out(record)
+    return InboxEventOut.model_validate(record)

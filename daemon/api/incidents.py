@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from daemon import audit
 from daemon.api.deps import NowDep, Operator, ServicesDep, SessionDep, Viewer
 from daemon.api.instants import resolve_at
+from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import (
     ActionIn,
@@ -35,17 +35,6 @@ from sla_engine.evaluation import ClockEvaluation
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
 BREACHED = ("slo_breached", "sla_breached")
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(422, "invalid-cursor", "the cursor is not one this API issued") from exc
 
 
 def clock_out(
@@ -231,21 +220,15 @@ def list_incidents(
         detected_from,
         detected_to,
     )
-    if cursor is not None:
-        stmt = stmt.where(Incident.id < decode_cursor(cursor))
-    stmt = stmt.order_by(Incident.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(stmt))
+    rows, next_cursor = newest_first(session, stmt, Incident.id, cursor, limit)
     windows = list(
         session.scalars(select(MaintenanceWindow).where(MaintenanceWindow.status != "rejected"))
     )
     items = [
         summary(i, live_clocks(i, [w for w in windows if covers(w, i)], now, svc.horizon))
-        for i in rows[:limit]
+        for i in rows
     ]
-    more = len(rows) > limit
-    return Page[IncidentSummary](
-        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if more else None
-    )
+    return Page[IncidentSummary](items=items, next_cursor=next_cursor)
 
 
 def load_incident(session: Session, incident_id: int) -> Incident:
@@ -422,14 +405,8 @@ def list_alerts(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    if cursor is not None:
-        stmt = stmt.where(Alert.id < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    return Page[AlertOut](
-        items=[alert_out(a) for a in rows[:limit]],
-        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
-    )
+    rows, next_cursor = newest_first(session, stmt, Alert.id, cursor, limit)
+    return Page[AlertOut](items=[alert_out(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.post("/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"])

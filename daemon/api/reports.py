@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from daemon.api.deps import Admin, NowDep, ServicesDep, SessionDep, Viewer
-from daemon.api.incidents import decode_cursor, encode_cursor
+from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import AuditOut, Page
 from daemon.reports import monthly_report
@@ -54,9 +54,7 @@ def list_audit(
         if since.tzinfo is None:
             raise Problem(422, "naive-instant", "since needs a time zone offset")
         stmt = stmt.where(AuditEntry.at >= since)
-    if cursor is not None:
-        stmt = stmt.where(AuditEntry.id < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    rows, next_cursor = newest_first(session, stmt, AuditEntry.id, cursor, limit)
     items = [
         AuditOut(
             id=a.id,
@@ -68,9 +66,6 @@ def list_audit(
             reason=a.reason,
             detail=a.detail,
         )
-        for a in rows[:limit]
+        for a in rows
     ]
-    more = len(rows) > limit
-    return Page[AuditOut](
-        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if more else None
-    )
+    return Page[AuditOut](items=items, next_cursor=next_cursor)

@@ -178,6 +178,8 @@ class IngestOut(BaseModel):
 class InboxEventOut(BaseModel):
     """An accepted source event as the inbox holds it; `outcome` null means pending."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     event_key: str
     source: str
