@@ -3,11 +3,17 @@
 A source may only be answered 2xx once its events are durable, and a commit (an fsync
 on SQLite, a round trip on PostgreSQL) costs far more than storing one row. The writer
 is one thread that drains every submission waiting in its queue, inserts their events
-into `alert_events` with one statement (SQLAlchemy Core, not the ORM: the rows are plain)
-and commits once, then completes each
-submission's future with `accepted` or `duplicate` per event. Turning the events into
-alerts and incidents is the correlator's job (`daemon.correlator`), so a burst of
-alerts costs the sender no more than the insert.
+into `alert_events` and commits once, then completes each submission with `accepted`
+or `duplicate` per event. Turning the events into alerts and incidents is the
+correlator's job (`daemon.correlator`), so a burst of alerts costs the sender no more
+than the insert.
+
+The writer shares its process with the HTTP server, and every bit of Python it runs
+is taken from answering requests (one interpreter lock). So it works on the driver's
+connection with one prepared multi-row `INSERT` instead of through a session, converts
+values with the column types' own bind processors (the stored form is exactly what
+the ORM writes and reads), and completes the asynchronous waiters of a whole batch
+with one call into their event loop.
 
 Redelivery, a key repeated within a batch and a concurrent duplicate from another
 replica are all absorbed by the insert's `ON CONFLICT DO NOTHING`, so none costs an
@@ -16,23 +22,43 @@ error or a query of its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from connectors.events import AlertEvent
 from daemon.ingest import IngestResult
+from daemon.store.db import begin_immediate
 from daemon.store.models import AlertEventRecord
 
 log = logging.getLogger("slad.ingest")
+
+COLUMNS = (
+    "event_key",
+    "problem_key",
+    "source",
+    "instance",
+    "kind",
+    "severity",
+    "title",
+    "resource_ids",
+    "detected_at",
+    "detected_at_estimated",
+    "received_at",
+    "raw",
+)
+ROWS_PER_STATEMENT = 80  # 960 parameters: under every SQLite build's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +74,15 @@ class Acceptance:
     watermark: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Submission:
+    """Events waiting for the writer, and who waits for them: a thread (`future`) or
+    a coroutine (`waiter`, completed in its `loop`)."""
+
     events: Sequence[AlertEvent]
-    future: Future[Acceptance] = field(default_factory=Future)
+    future: Future[Acceptance] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[Acceptance] | None = None
 
 
 class InboxWriter:
@@ -59,14 +90,15 @@ class InboxWriter:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         max_events: int = 500,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
+        self._statement = InboxStatement(engine.dialect)
         self._max_events = max_events
         self._after_commit = after_commit
-        self._queue: queue.Queue[_Submission | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -82,11 +114,23 @@ class InboxWriter:
             self._thread = None
 
     def submit(self, events: Sequence[AlertEvent]) -> Future[Acceptance]:
+        """Queue `events`; the future completes once they are committed (for threads)."""
+        submission = _Submission(events, future=Future())
+        self._put(submission)
+        assert submission.future is not None
+        return submission.future
+
+    async def accept(self, events: Sequence[AlertEvent]) -> Acceptance:
+        """Queue `events` and return once they are committed (for coroutines)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Acceptance] = loop.create_future()
+        self._put(_Submission(events, loop=loop, waiter=waiter))
+        return await waiter
+
+    def _put(self, submission: _Submission) -> None:
         if self._thread is None:
             raise RuntimeError("the ingest writer is not running")
-        submission = _Submission(events)
         self._queue.put(submission)
-        return submission.future
 
     def _run(self) -> None:
         while True:
@@ -114,8 +158,7 @@ class InboxWriter:
         """Commit `batch` in one transaction; should the store refuse it, commit each
         submission alone, so only the one it refuses fails."""
         try:
-            with self._sessions.begin() as session:
-                outcomes = accept(session, [s.events for s in batch])
+            outcomes = self._commit([s.events for s in batch])
         except Exception as exc:
             if len(batch) > 1:
                 for submission in batch:
@@ -124,61 +167,137 @@ class InboxWriter:
             log.exception(
                 "the inbox could not commit a submission of %d events", len(batch[0].events)
             )
-            batch[0].future.set_exception(exc)
+            _settle(batch, [exc])
             return
-        for submission, acceptance in zip(batch, outcomes, strict=True):
-            submission.future.set_result(acceptance)
+        _settle(batch, outcomes)
         if self._after_commit is not None:
             self._after_commit()
 
+    def _commit(self, submissions: list[Sequence[AlertEvent]]) -> list[Acceptance]:
+        raw = self._engine.raw_connection()
+        try:
+            if self._engine.dialect.name == "sqlite":
+                begin_immediate(raw.dbapi_connection)
+            cursor = raw.cursor()
+            try:
+                outcomes = self._statement.accept(cursor, submissions)
+                raw.commit()
+            except Exception:
+                raw.rollback()
+                raise
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+        return outcomes
 
-def accept(session: Session, submissions: Sequence[Sequence[AlertEvent]]) -> list[Acceptance]:
-    """Insert every new event of `submissions` into the inbox, in order.
 
-    One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING event_key`: the keys it
-    returns were stored now; any other (stored before, by another replica in between,
-    or earlier in this very batch) is a duplicate.
-    """
-    rows = [_row(event) for events in submissions for event in events]
-    inserted = set(session.execute(_insert_ignoring_duplicates(session), rows).scalars())
-    watermark = session.scalar(select(func.max(AlertEventRecord.id))) or 0
-    outcomes: list[Acceptance] = []
-    for events in submissions:
-        results: list[IngestResult] = []
-        for event in events:
-            if event.event_key in inserted:
-                inserted.discard(event.event_key)  # a repeat later in the batch is a duplicate
-                results.append(IngestResult(event.event_key, "accepted"))
+def _settle(batch: list[_Submission], outcomes: Sequence[Acceptance | Exception]) -> None:
+    """Complete every waiter of `batch`: threads directly, coroutines with one call
+    into each event loop (a call per waiter would wake the loop once per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Acceptance], Any]]] = {}
+    for submission, outcome in zip(batch, outcomes, strict=True):
+        if submission.future is not None:
+            if isinstance(outcome, Exception):
+                submission.future.set_exception(outcome)
             else:
-                results.append(IngestResult(event.event_key, "duplicate"))
-        outcomes.append(Acceptance(results, watermark))
-    return outcomes
+                submission.future.set_result(outcome)
+        elif submission.loop is not None and submission.waiter is not None:
+            by_loop.setdefault(submission.loop, []).append((submission.waiter, outcome))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
+            loop.call_soon_threadsafe(_complete, settled)
 
 
-def _insert_ignoring_duplicates(session: Session) -> Any:
-    table = AlertEventRecord.__table__
-    assert isinstance(table, Table)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _complete(settled: list[tuple[asyncio.Future[Acceptance], Acceptance | Exception]]) -> None:
+    for waiter, outcome in settled:
+        if waiter.done():  # the request was cancelled (client gone); the events stay committed
+            continue
+        if isinstance(outcome, Exception):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
+
+
+class InboxStatement:
+    """The inbox's `INSERT ... ON CONFLICT (event_key) DO NOTHING RETURNING event_key`,
+    written for the connection's dialect, run on the driver's cursor.
+
+    The keys it returns were stored now; any other (stored before, by another replica
+    in between, or earlier in this very batch) is a duplicate.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        table = AlertEventRecord.__table__
+        assert isinstance(table, Table)
+        self._table = table.name
+        self._marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._processors = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+            for name in COLUMNS
+        ]
+        self._dbapi_error = dialect.loaded_dbapi.Error
+        self._dialect = dialect
+
+    def accept(self, cursor: Any, submissions: Sequence[Sequence[AlertEvent]]) -> list[Acceptance]:
+        """Insert every new event of `submissions`, in order, and say what became of each."""
+        rows = [self._row(event) for events in submissions for event in events]
+        inserted: set[str] = set()
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            sql = self._sql(len(chunk))
+            params = [value for row in chunk for value in row]
+            try:
+                cursor.execute(sql, params)
+                inserted.update(key for (key,) in cursor.fetchall())
+            except self._dbapi_error as exc:
+                raise DBAPIError.instance(
+                    sql, None, exc, self._dbapi_error, dialect=self._dialect
+                ) from exc
+        cursor.execute(f"SELECT max(id) FROM {self._table}")
+        (watermark,) = cursor.fetchone()
+        outcomes: list[Acceptance] = []
+        for events in submissions:
+            results: list[IngestResult] = []
+            for event in events:
+                if event.event_key in inserted:
+                    inserted.discard(event.event_key)  # a repeat later in the batch is a duplicate
+                    results.append(IngestResult(event.event_key, "accepted"))
+                else:
+                    results.append(IngestResult(event.event_key, "duplicate"))
+            outcomes.append(Acceptance(results, int(watermark or 0)))
+        return outcomes
+
+    def _row(self, event: AlertEvent) -> list[Any]:
+        values = (
+            event.event_key,
+            event.problem_key,
+            event.source,
+            event.instance,
+            event.kind.value,
+            event.severity.value,
+            event.title,
+            dict(event.resource_ids),
+            event.detected_at,
+            event.detected_at_estimated,
+            event.received_at,
+            event.raw,
+        )
+        return [process(value) for process, value in zip(self._processors, values, strict=True)]
+
+    def _sql(self, rows: int) -> str:
+        return _insert_sql(self._table, self._marker, rows)
+
+
+def _unchanged(value: Any) -> Any:
+    """The bind processor of a column whose values the driver takes as they are."""
+    return value
+
+
+@lru_cache(maxsize=ROWS_PER_STATEMENT)
+def _insert_sql(table: str, marker: str, rows: int) -> str:
+    row = "(" + ", ".join([marker] * len(COLUMNS)) + ")"
     return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(table.c.event_key)
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * rows)}"
+        " ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
     )
-
-
-def _row(event: AlertEvent) -> dict[str, Any]:
-    return {
-        "event_key": event.event_key,
-        "problem_key": event.problem_key,
-        "source": event.source,
-        "instance": event.instance,
-        "kind": event.kind.value,
-        "severity": event.severity.value,
-        "title": event.title,
-        "resource_ids": dict(event.resource_ids),
-        "detected_at": event.detected_at,
-        "detected_at_estimated": event.detected_at_estimated,
-        "received_at": event.received_at,
-        "raw": event.raw,
-    }

@@ -56,7 +56,7 @@ def to_alert_event(body: EventIn, received_at: datetime) -> AlertEvent:
 
 async def ingest(svc: Services, events: list[AlertEvent], wait: bool) -> JSONResponse:
     """Commit `events` to the inbox and answer; with `wait`, after correlating them too."""
-    acceptance = await asyncio.wrap_future(svc.inbox.submit(events))
+    acceptance = await svc.inbox.accept(events)
     results = acceptance.results
     settled = False
     if wait:
