@@ -6,6 +6,14 @@ pending events, correlates them in one transaction and commits; passes are cut s
 after `pass_seconds` so that a burst never holds the store's write lock (SQLite has
 one) long enough to delay the inbox's next commit.
 
+Ingest comes first: a source waits for its answer, an incident can wait a moment for
+its alert. When the inbox spends a fifth of its time waiting for the store's write
+lock (only SQLite has one), it says so (`yield_to_ingest`), and the correlator doubles
+the pause between its passes, up to `YIELD_GAP_MAX`; once the inbox has not said so
+for `YIELD_HOLD` seconds the pause halves back towards `PASS_GAP` (`Pacing`). So under
+an alert storm correlation keeps about a quarter of the store's time or more (a pass
+holds it for ~10 ms), and at any lesser load it runs at full speed.
+
 On PostgreSQL every replica runs a correlator; a transaction-scoped advisory lock makes
 them take turns, so events are correlated in inbox order and two replicas never race
 for the same incident. A pass that fails is retried event by event, each in its own
@@ -35,14 +43,15 @@ from daemon.store.models import AlertEventRecord
 
 log = logging.getLogger("slad.ingest")
 
-PASS_EVENTS = 16  # most events one pass reads; a pass rarely gets through more
+PASS_EVENTS = 8  # most events one pass reads; a pass rarely gets through more
 RETRY_PAUSE = 1.0  # seconds before retrying after the store failed a whole pass
 PASS_GAP = 0.002  # seconds between passes, in which a waiting inbox commit gets the store
-BUSY_GAP = 0.008  # ... while the inbox keeps committing: ingest answers come first
+YIELD_GAP_MAX = 0.032  # longest pause between passes while the inbox waits for the store
+YIELD_HOLD = 0.25  # seconds without a complaint from the inbox before the pause shrinks
 
 
 class Signal(Protocol):
-    """What `serve` waits on: a `threading.Event`, or the child process's socket
+    """What `serve` waits on: `ThreadSignal`, or the child process's socket
     (`daemon.correlator_process.SocketSignal`)."""
 
     def wait(self, timeout: float | None = None) -> bool: ...
@@ -50,6 +59,58 @@ class Signal(Protocol):
     def clear(self) -> None: ...
 
     def is_set(self) -> bool: ...
+
+    def contended(self) -> bool:
+        """Whether the inbox said it is held up since the last look (consumes it)."""
+        ...
+
+
+class ThreadSignal:
+    """`Signal` for the correlator thread: the inbox's wake-up and contention flags."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._contended = threading.Event()
+
+    def set(self) -> None:
+        self._wake.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._wake.wait(timeout)
+
+    def clear(self) -> None:
+        self._wake.clear()
+
+    def is_set(self) -> bool:
+        return self._wake.is_set()
+
+    def set_contended(self) -> None:
+        self._contended.set()
+
+    def contended(self) -> bool:
+        contended = self._contended.is_set()
+        self._contended.clear()
+        return contended
+
+
+class Pacing:
+    """The pause before each pass: doubled (up to `YIELD_GAP_MAX`) whenever the inbox
+    says it is held up by correlation, halved back towards `PASS_GAP` once it has not
+    said so for `YIELD_HOLD` seconds."""
+
+    def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
+        self._timer = timer
+        self.gap = PASS_GAP
+        self._complained = -YIELD_HOLD
+
+    def after_pass(self, contended: bool) -> float:
+        now = self._timer()
+        if contended:
+            self._complained = now
+            self.gap = min(YIELD_GAP_MAX, self.gap * 2)
+        elif now - self._complained >= YIELD_HOLD:
+            self.gap = max(PASS_GAP, self.gap / 2)
+        return self.gap
 
 
 class Correlator:
@@ -75,7 +136,8 @@ class Correlator:
         self._pass_seconds = pass_seconds
         self._idle_poll = idle_poll
         self._after_commit = after_commit
-        self._wake = threading.Event()
+        self._signal = ThreadSignal()
+        self._pacing = Pacing()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._waiters = Waiters(sessions)
@@ -85,7 +147,7 @@ class Correlator:
             self._stopping.clear()
             self._thread = threading.Thread(
                 target=self.serve,
-                args=(self._wake, self._stopping.is_set),
+                args=(self._signal, self._stopping.is_set),
                 name="slad-correlator",
                 daemon=True,
             )
@@ -95,17 +157,21 @@ class Correlator:
         """Stop the thread after the pass under way; pending events stay in the inbox."""
         if self._thread is not None:
             self._stopping.set()
-            self._wake.set()
+            self._signal.set()
             self._thread.join()
             self._thread = None
 
     def wake(self) -> None:
-        self._wake.set()
+        self._signal.set()
+
+    def yield_to_ingest(self) -> None:
+        """The inbox had to wait for the store: pause longer between passes."""
+        self._signal.set_contended()
 
     def settled(self, watermark: int) -> Future[None]:
         """A future completed once every event with an id <= `watermark` is correlated."""
         future = self._waiters.add(watermark)
-        self._wake.set()
+        self._signal.set()
         return future
 
     def serve(self, wake: Signal, stopping: Callable[[], bool]) -> None:
@@ -120,7 +186,7 @@ class Correlator:
             if stopping():
                 return
             try:
-                self.run_pending(stopping, busy=lambda: _consume(wake))
+                self.run_pending(stopping, contended=wake.contended)
             except Exception:
                 log.exception("correlation failed; retrying in %.0f s", RETRY_PAUSE)
                 time.sleep(RETRY_PAUSE)
@@ -128,14 +194,14 @@ class Correlator:
     def run_pending(
         self,
         stopping: Callable[[], bool] = lambda: False,
-        busy: Callable[[], bool] = lambda: False,
+        contended: Callable[[], bool] = lambda: False,
     ) -> int:
         """Correlate pending events pass by pass until none is left (or `stopping()`);
         the number correlated.
 
-        `busy()` says the inbox committed since the last look: ingest is under way, so
-        passes leave it the store and the CPU for longer (`BUSY_GAP`); a backlog left by
-        a burst is then cleared at full speed once the burst is over.
+        `contended()` says the inbox was held up by the store since the last look; the
+        pause between passes follows `Pacing`, so a backlog left by a burst is cleared
+        at full speed once the burst is over.
         """
         done = 0
         while not stopping():
@@ -143,15 +209,16 @@ class Correlator:
             done += count
             if count == 0:
                 break
-            time.sleep(BUSY_GAP if busy() else PASS_GAP)
+            time.sleep(self._pacing.after_pass(contended()))
         self._waiters.release()
         return done
 
     def _pass(self) -> int:
         try:
             with self._sessions.begin() as session:
-                records = self._take_turn_and_read(session)
-                deadline = time.monotonic() + self._pass_seconds
+                self._take_turn(session)
+                deadline = time.monotonic() + self._pass_seconds  # reading counts too
+                records = self._read(session)
                 results = self._ingestor.correlate(
                     session, records, self._clock(), lambda: time.monotonic() >= deadline
                 )
@@ -163,11 +230,13 @@ class Correlator:
             self._after_commit()
         return count
 
-    def _take_turn_and_read(self, session: Session) -> list[AlertEventRecord]:
+    def _take_turn(self, session: Session) -> None:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("correlator")}
             )
+
+    def _read(self, session: Session) -> list[AlertEventRecord]:
         stmt = (
             select(AlertEventRecord)
             .where(AlertEventRecord.outcome.is_(None))
@@ -178,7 +247,8 @@ class Correlator:
 
     def _pass_one_by_one(self) -> int:
         with self._sessions.begin() as session:
-            records = self._take_turn_and_read(session)
+            self._take_turn(session)
+            records = self._read(session)
             now = self._clock()
             for record in records:
                 try:
@@ -189,13 +259,6 @@ class Correlator:
                     record.correlated_at = now
                     record.error = f"{type(exc).__name__}: {exc}"[:2000]
         return len(records)
-
-
-def _consume(wake: Signal) -> bool:
-    """Whether `wake` was signalled since the last look; the signal is used up."""
-    signalled = wake.is_set()
-    wake.clear()
-    return signalled
 
 
 class Waiters:

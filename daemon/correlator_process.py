@@ -5,13 +5,14 @@ interpreter lock from the event loop that answers ingest, and a burst of new inc
 would slow every answer. `slad run` therefore starts one child process that serves the
 correlator loop; the daemon keeps ingest, the API, the scheduler and the outbox.
 
-The two talk over a socket pair: the daemon sends `w` (the inbox committed) and `s`
-(stop), the child sends `c` (a correlation pass committed: the daemon re-arms its clocks
-and looks at the outbox at once instead of at its next interval). A socket, unlike a
-shared lock, leaves nothing held when the child is killed: the daemon reads end-of-file
-and starts another. Callers waiting for outcomes (`?wait=true`) are released by the
-daemon itself, which reads the lowest pending inbox id after each `c` and at least
-every `WAITER_POLL` seconds while anyone waits.
+The two talk over a socket pair: the daemon sends `w` (the inbox committed), `y` (the
+inbox had to wait for the store: yield it more) and `s` (stop); the child sends `c` (a
+correlation pass committed: the daemon re-arms its clocks and looks at the outbox at
+once instead of at its next interval). A socket, unlike a shared lock, leaves nothing
+held when the child is killed: the daemon reads end-of-file and starts another.
+Callers waiting for outcomes (`?wait=true`) are released by the daemon itself, which
+reads the lowest pending inbox id after each `c` and at least every `WAITER_POLL`
+seconds while anyone waits.
 
 A child that dies is restarted after `RESTART_PAUSE` seconds; accepted events wait in
 the inbox meanwhile, and the backlog metrics show it.
@@ -62,6 +63,7 @@ class SocketSignal:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self.stopping = False
+        self._contended = False
 
     def stop(self) -> None:
         self.stopping = True
@@ -81,8 +83,15 @@ class SocketSignal:
             if not data or b"s" in data:
                 self.stopping = True
                 return True
+            self._contended = self._contended or b"y" in data
             woken = True
         return woken
+
+    def contended(self) -> bool:
+        """Whether the daemon sent `y` since the last look (consumes it)."""
+        self.is_set()
+        contended, self._contended = self._contended, False
+        return contended
 
     def is_stopping(self) -> bool:
         return self.stopping
@@ -166,6 +175,11 @@ class CorrelatorProcess:
         sock = self._sock
         if sock is not None:
             _send(sock, b"w")
+
+    def yield_to_ingest(self) -> None:
+        sock = self._sock
+        if sock is not None:
+            _send(sock, b"y")
 
     def settled(self, watermark: int) -> Future[None]:
         future = self._waiters.add(watermark)

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -86,15 +87,24 @@ class _Submission:
 
 
 class InboxWriter:
-    """Serialises inbox inserts into batched transactions on a background thread."""
+    """Serialises inbox inserts into batched transactions on a background thread.
+
+    `after_commit` runs after each commit (it wakes the correlator); `on_contended`
+    whenever the writer spent a significant share of the last moment waiting for
+    another writer to release the store (SQLite), so the correlator leaves it more room.
+    """
 
     def __init__(
         self,
         engine: Engine,
         max_events: int = 500,
         after_commit: Callable[[], None] | None = None,
+        on_contended: Callable[[], None] | None = None,
+        contention: ContentionMeter | None = None,
     ) -> None:
         self._engine = engine
+        self._on_contended = on_contended
+        self._contention = contention or ContentionMeter()
         self._statement = InboxStatement(engine.dialect)
         self._max_events = max_events
         self._after_commit = after_commit
@@ -177,7 +187,9 @@ class InboxWriter:
         raw = self._engine.raw_connection()
         try:
             if self._engine.dialect.name == "sqlite":
-                begin_immediate(raw.dbapi_connection)
+                waited = begin_immediate(raw.dbapi_connection)
+                if self._contention.record(waited) and self._on_contended is not None:
+                    self._on_contended()
             cursor = raw.cursor()
             try:
                 outcomes = self._statement.accept(cursor, submissions)
@@ -190,6 +202,38 @@ class InboxWriter:
         finally:
             raw.close()
         return outcomes
+
+
+class ContentionMeter:
+    """Whether the inbox is held up by other writers: the share of each `window` of
+    seconds spent waiting for the store's write lock, against `share`.
+
+    A lone wait is no reason to slow correlation down (at a moderate load a commit
+    now and then lands during a pass and waits a few milliseconds); waiting for a
+    fifth of the time is: ingest is then paced by the store, not by its senders.
+    """
+
+    def __init__(
+        self,
+        window: float = 0.1,
+        share: float = 0.2,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._window = window
+        self._share = share
+        self._timer = timer
+        self._began = timer()
+        self._waited = 0.0
+
+    def record(self, waited: float) -> bool:
+        """Count one wait; true when it closes a window spent waiting over `share`."""
+        self._waited += waited
+        elapsed = self._timer() - self._began
+        if elapsed < self._window:
+            return False
+        held_up = self._waited >= self._share * elapsed
+        self._began, self._waited = self._timer(), 0.0
+        return held_up
 
 
 def _settle(batch: list[_Submission], outcomes: Sequence[Acceptance | Exception]) -> None:

@@ -135,7 +135,10 @@ def build_services(
             sessions, ingestor, clock, pass_seconds=config.ingest.correlation_pass_ms / 1000
         )
     inbox = InboxWriter(
-        engine, max_events=config.ingest.commit_batch_max, after_commit=correlator.wake
+        engine,
+        max_events=config.ingest.commit_batch_max,
+        after_commit=correlator.wake,
+        on_contended=correlator.yield_to_ingest,
     )
     runtime.pollers.extend(
         zabbix_pollers(

@@ -69,18 +69,22 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
 
 
-def begin_immediate(dbapi_conn: Any) -> None:
-    """`BEGIN IMMEDIATE`, retried every `BEGIN_POLL` s for up to `BEGIN_TIMEOUT` s."""
-    deadline = time.monotonic() + BEGIN_TIMEOUT
+def begin_immediate(dbapi_conn: Any) -> float:
+    """`BEGIN IMMEDIATE`, retried every `BEGIN_POLL` s for up to `BEGIN_TIMEOUT` s;
+    the seconds it waited for another writer (0 when the store was free)."""
+    began = time.monotonic()
+    deadline = began + BEGIN_TIMEOUT
     dbapi_conn.execute("PRAGMA busy_timeout=0")
+    waited = False
     try:
         while True:
             try:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
-                return
+                return time.monotonic() - began if waited else 0.0
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
+            waited = True
             time.sleep(BEGIN_POLL)
     finally:
         dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
