@@ -195,7 +195,8 @@ class InboxWriter:
                 outcomes = self._statement.accept(cursor, submissions)
                 raw.commit()
             except Exception:
-                raw.rollback()
+                with contextlib.suppress(self._engine.dialect.loaded_dbapi.Error):
+                    raw.rollback()  # a lost connection cannot; the pool discards it
                 raise
             finally:
                 cursor.close()
