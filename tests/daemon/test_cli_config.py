@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,17 @@ from daemon.store.db import WalCheckpointer, head_revision, make_engine, upgrade
 from daemon.store.models import Base
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`main` sets up logging as the daemon does, on the stderr pytest captures for the
+    test; later tests must not log into that stream once pytest has closed it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_example_config_is_the_embedded_default() -> None:
