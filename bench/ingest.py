@@ -563,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     client = args.client
     if client == "auto":
         client = "wrk" if shutil.which("wrk") else "python"

@@ -78,11 +78,10 @@ class Acceptance:
 @dataclass(slots=True)
 class _Submission:
     """Events waiting for the writer, and who waits for them: a thread (`future`) or
-    a coroutine (`waiter`, completed in its `loop`)."""
+    a coroutine (`waiter`, completed in its own event loop)."""
 
     events: Sequence[AlertEvent]
     future: Future[Acceptance] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
     waiter: asyncio.Future[Acceptance] | None = None
 
 
@@ -125,16 +124,14 @@ class InboxWriter:
 
     def submit(self, events: Sequence[AlertEvent]) -> Future[Acceptance]:
         """Queue `events`; the future completes once they are committed (for threads)."""
-        submission = _Submission(events, future=Future())
-        self._put(submission)
-        assert submission.future is not None
-        return submission.future
+        future: Future[Acceptance] = Future()
+        self._put(_Submission(events, future=future))
+        return future
 
     async def accept(self, events: Sequence[AlertEvent]) -> Acceptance:
         """Queue `events` and return once they are committed (for coroutines)."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Acceptance] = loop.create_future()
-        self._put(_Submission(events, loop=loop, waiter=waiter))
+        waiter: asyncio.Future[Acceptance] = asyncio.get_running_loop().create_future()
+        self._put(_Submission(events, waiter=waiter))
         return await waiter
 
     def _put(self, submission: _Submission) -> None:
@@ -247,8 +244,8 @@ def _settle(batch: list[_Submission], outcomes: Sequence[Acceptance | Exception]
                 submission.future.set_exception(outcome)
             else:
                 submission.future.set_result(outcome)
-        elif submission.loop is not None and submission.waiter is not None:
-            by_loop.setdefault(submission.loop, []).append((submission.waiter, outcome))
+        elif (waiter := submission.waiter) is not None:
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
     for loop, settled in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
             loop.call_soon_threadsafe(_complete, settled)
@@ -290,7 +287,7 @@ class InboxStatement:
         inserted: set[str] = set()
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
-            sql = self._sql(len(chunk))
+            sql = _insert_sql(self._table, self._marker, len(chunk))
             params = [value for row in chunk for value in row]
             try:
                 cursor.execute(sql, params)
@@ -329,9 +326,6 @@ class InboxStatement:
             event.raw,
         )
         return [process(value) for process, value in zip(self._processors, values, strict=True)]
-
-    def _sql(self, rows: int) -> str:
-        return _insert_sql(self._table, self._marker, rows)
 
 
 def _unchanged(value: Any) -> Any:

@@ -81,4 +81,3 @@ def requires(role: str) -> Callable[..., Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(requires("viewer"))]
 Operator = Annotated[Principal, Depends(requires("operator"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
-IngestRole = Annotated[Principal, Depends(requires("ingest"))]
