@@ -8,11 +8,14 @@ may only post events. An admin token may do everything.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.store.models import ApiToken
+
+log = logging.getLogger("slad.auth")
 
 ROLES = ("viewer", "operator", "admin", "ingest")
 _RANK = {"viewer": 1, "operator": 2, "admin": 3}
@@ -66,35 +71,81 @@ def authenticate(session: Session, token: str) -> Principal | None:
     return Principal(row.name, row.role) if row else None
 
 
-class TokenCache:
-    """Recently authenticated tokens, so a burst of requests costs one database lookup.
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A cached token: its principal, when to re-check it and when to stop trusting it."""
 
-    Only known tokens are cached (unknown ones would let a client grow the cache), and
-    each entry lives `ttl` seconds, so a revoked token stops working within that time.
+    principal: Principal
+    renew: float
+    expires: float
+
+
+class TokenCache:
+    """Recently authenticated tokens, so requests do not wait for the store.
+
+    An entry is trusted for `ttl` seconds, so a revoked token stops working within that
+    time. Once an entry is half that old, the first request that uses it starts one
+    re-check in the background and every request is still answered from the entry: a
+    busy sender never finds its token expired and never waits for a lookup (which, on
+    SQLite, may queue behind an alert storm's writes). A token not in the cache is looked
+    up once however many requests carry it at that moment: they all wait for the same
+    lookup. Only known tokens are cached (unknown ones would let a client grow the
+    cache); an unknown token costs a lookup per request. Lookups run on `lookups`
+    (four threads of the cache's own by default).
     """
 
-    def __init__(self, ttl: float = 10.0, timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float = 10.0,
+        timer: Callable[[], float] = time.monotonic,
+        lookups: Executor | None = None,
+    ) -> None:
         self._ttl = ttl
         self._timer = timer
-        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._pending: dict[str, Future[Principal | None]] = {}
         self._lock = threading.Lock()
+        self._lookups = lookups or ThreadPoolExecutor(4, thread_name_prefix="slad-token")
 
-    def cached(self, token: str) -> Principal | None:
-        """The principal of a recently authenticated token, without touching the store."""
-        with self._lock:
-            entry = self._entries.get(hash_token(token))
-        return entry[0] if entry is not None and entry[1] > self._timer() else None
-
-    def authenticate(self, sessions: sessionmaker[Session], token: str) -> Principal | None:
-        cached = self.cached(token)
-        if cached is not None:
-            return cached
+    async def principal(self, sessions: sessionmaker[Session], token: str) -> Principal | None:
+        """Who `token` belongs to (`None`: unknown or revoked), from the cache when it can."""
         key, now = hash_token(token), self._timer()
-        with sessions() as session:
-            principal = authenticate(session, token)
-        if principal is not None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now < entry.expires:
+                if now >= entry.renew and key not in self._pending:
+                    self._look_up(key, sessions, token)
+                return entry.principal
+            lookup = self._pending.get(key) or self._look_up(key, sessions, token)
+        # Shielded: a caller that goes away must not cancel the lookup others wait for.
+        return await asyncio.shield(asyncio.wrap_future(lookup))
+
+    def _look_up(
+        self, key: str, sessions: sessionmaker[Session], token: str
+    ) -> Future[Principal | None]:
+        """Start the one lookup of `key` (the caller holds the lock)."""
+        lookup = self._lookups.submit(self._load, key, sessions, token)
+        self._pending[key] = lookup
+        return lookup
+
+    def _load(self, key: str, sessions: sessionmaker[Session], token: str) -> Principal | None:
+        began = self._timer()
+        try:
+            with sessions() as session:
+                principal = authenticate(session, token)
+        except Exception:
+            log.warning("could not look up an API token", exc_info=True)
             with self._lock:
+                del self._pending[key]
+            raise
+        with self._lock:
+            del self._pending[key]
+            if principal is None:
+                self._entries.pop(key, None)
+            else:
                 if len(self._entries) > 10_000:
                     self._entries.clear()
-                self._entries[key] = (principal, now + self._ttl)
+                self._entries[key] = _Entry(
+                    principal, began + self._ttl / 2, began + self._ttl
+                )
         return principal

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -46,16 +45,14 @@ NowDep = Annotated[datetime, Depends(now)]
 async def authorize(svc: Services, authorization: str | None, role: str) -> Principal:
     """The caller behind an `Authorization` header, if its token grants `role`.
 
-    Coroutines, so a request does not hop to the thread pool for them; only a token
-    not seen in the last seconds costs a database lookup there.
+    A coroutine, so a request does not hop to the thread pool for it; only a token
+    not seen in the last seconds costs a database lookup (`TokenCache`).
     """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthorized", "a bearer token is required", _CHALLENGE)
     token = token.strip()
-    principal = svc.tokens.cached(token) or await run_in_threadpool(
-        svc.tokens.authenticate, svc.sessions, token
-    )
+    principal = await svc.tokens.principal(svc.readers, token)
     if principal is None:
         raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
     if not principal.may(role):
