@@ -118,6 +118,8 @@ class Correlator:
 
     As a thread (`start`) it runs in the daemon's process with the injected clock;
     `daemon.correlator_process` runs the same `serve` loop in a child process.
+    `readers` (read-only sessions, by default `sessions`) serve the callers waiting
+    for outcomes.
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class Correlator:
         pass_seconds: float = 0.005,
         idle_poll: float = 1.0,
         after_commit: Callable[[], None] | None = None,
+        readers: sessionmaker[Session] | None = None,
     ) -> None:
         self._sessions = sessions
         self._ingestor = ingestor
@@ -140,7 +143,7 @@ class Correlator:
         self._pacing = Pacing()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._waiters = Waiters(sessions)
+        self._waiters = Waiters(readers or sessions)
 
     def start(self) -> None:
         if self._thread is None:
@@ -262,7 +265,12 @@ class Correlator:
 
 
 class Waiters:
-    """Futures waiting for the inbox to be correlated up to a watermark."""
+    """Futures waiting for the inbox to be correlated up to a watermark.
+
+    It looks at the inbox every few milliseconds while anyone waits, so give it
+    read-only sessions (`daemon.store.db.read_only_sessions`): a look then never takes
+    the store's write lock from the inbox or the correlator.
+    """
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions

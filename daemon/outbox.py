@@ -31,9 +31,15 @@ Observer = Callable[[str, str], None]
 
 @dataclass
 class OutboxWorker:
-    """Sends due rows; `observe(channel, result)` feeds metrics (`sent` or `failed`)."""
+    """Sends due rows; `observe(channel, result)` feeds metrics (`sent` or `failed`).
+
+    Due rows are found through `readers` (read-only sessions), so a look at an empty
+    outbox never takes the store's write lock; each delivery is recorded through
+    `sessions`.
+    """
 
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     channels: Mapping[str, Channel]
     horizon: timedelta
     max_attempts: int = 10
@@ -48,7 +54,7 @@ class OutboxWorker:
 
     def deliver_due(self, now: datetime) -> int:
         """Send every row due at `now`; returns how many were accepted."""
-        with self.sessions() as session:
+        with self.readers() as session:
             rows = list(
                 session.scalars(
                     select(OutboxMessage)

@@ -45,9 +45,14 @@ HEARTBEAT = "daemon"
 
 @dataclass
 class DueProcessor:
-    """Finds clocks whose `due_at` has come and records their marks."""
+    """Finds clocks whose `due_at` has come and records their marks.
+
+    `readers` (read-only sessions) answer "what is due next" and "is anything due",
+    so a wake-up with nothing to do never takes the store's write lock.
+    """
 
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     notifier: Notifier
     calendar: BusinessCalendar
     horizon: timedelta
@@ -55,11 +60,14 @@ class DueProcessor:
     batch: int = 500
 
     def next_due(self) -> datetime | None:
-        with self.sessions() as session:
+        with self.readers() as session:
             return session.scalar(select(func.min(Clock.due_at)))
 
     def run_due(self, now: datetime) -> int:
         """Record every mark due at or before `now`; returns how many were recorded."""
+        nxt = self.next_due()
+        if nxt is None or nxt > now:
+            return 0
         total = 0
         while True:
             with self.sessions.begin() as session:

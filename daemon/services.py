@@ -31,7 +31,7 @@ from daemon.outbox import OutboxWorker
 from daemon.runtime import Runtime
 from daemon.scheduler import DowntimeRecorder, DueProcessor
 from daemon.sources.zabbix import zabbix_pollers
-from daemon.store.db import WalCheckpointer, make_engine, session_factory
+from daemon.store.db import WalCheckpointer, make_engine, read_only_sessions, session_factory
 
 Clock = Callable[[], datetime]
 
@@ -47,6 +47,7 @@ class Services:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     clock: Clock
     ingestor: Ingestor
     inbox: InboxWriter
@@ -94,12 +95,14 @@ def build_services(
     engine = engine or make_engine(config.database.url, echo=config.database.echo)
     sessions = session_factory(engine)
     quiet_sessions = session_factory(engine)
+    readers = read_only_sessions(engine)
     horizon = timedelta(days=config.ingest.window_horizon_days)
     notifier = Notifier(config.notify, TemplateSet.load(config.notify.templates_dir))
     ingestor = notifying_ingestor(config, notifier)
-    metrics = Metrics(quiet_sessions, clock)
+    metrics = Metrics(readers, clock)
     processor = DueProcessor(
         quiet_sessions,
+        readers,
         notifier,
         config.calendar,
         horizon,
@@ -107,6 +110,7 @@ def build_services(
     )
     outbox = OutboxWorker(
         quiet_sessions,
+        readers,
         build_channels(config.notify, clock),
         horizon,
         observe=metrics.observe_delivery,
@@ -129,10 +133,14 @@ def build_services(
     event.listen(sessions, "after_commit", lambda _session: runtime.poke())
     correlator: Correlator | CorrelatorProcess
     if config.ingest.correlator == "process":
-        correlator = CorrelatorProcess(config, quiet_sessions, on_change=runtime.poke)
+        correlator = CorrelatorProcess(config, readers, on_change=runtime.poke)
     else:
         correlator = Correlator(
-            sessions, ingestor, clock, pass_seconds=config.ingest.correlation_pass_ms / 1000
+            sessions,
+            ingestor,
+            clock,
+            pass_seconds=config.ingest.correlation_pass_ms / 1000,
+            readers=readers,
         )
     inbox = InboxWriter(
         engine,
@@ -154,6 +162,7 @@ def build_services(
         config,
         engine,
         sessions,
+        readers,
         clock,
         ingestor,
         inbox,

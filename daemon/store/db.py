@@ -24,6 +24,7 @@ MIGRATIONS_DIR = Path(migrations.__file__).parent
 BUSY_TIMEOUT_MS = 30_000
 BEGIN_TIMEOUT = BUSY_TIMEOUT_MS / 1000
 BEGIN_POLL = 0.0005
+READ_ONLY = "slad_read_only"  # execution option of `read_only_sessions`
 
 
 def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
@@ -35,9 +36,10 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     by SQLAlchemy as `BEGIN IMMEDIATE` (the driver's own handling would let a savepoint
     start and commit a transaction of its own, and a deferred transaction that reads
     before it writes fails at once, without waiting, when another connection wrote in
-    between). Commits never checkpoint the WAL (that stalled whichever ingest commit
-    crossed the threshold): the daemon runs `WalCheckpointer` instead, and SQLite
-    checkpoints when the last connection closes. The wait for `BEGIN IMMEDIATE` polls
+    between; `read_only_sessions` begin deferred, as they never write). Commits never
+    checkpoint the WAL (that stalled whichever ingest commit crossed the threshold): the
+    daemon runs `WalCheckpointer` instead, and SQLite checkpoints when the last
+    connection closes. The wait for `BEGIN IMMEDIATE` polls
     every `BEGIN_POLL` seconds instead of using SQLite's busy handler, whose sleeps grow
     to 100 ms: with the correlator committing every few milliseconds, that backoff would
     keep missing the gaps and starve the ingest writer.
@@ -63,7 +65,18 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            begin_immediate(conn.connection.dbapi_connection)
+            dbapi_conn = conn.connection.dbapi_connection
+            if conn.get_execution_options().get(READ_ONLY):
+                dbapi_conn.execute("PRAGMA query_only=1")
+                dbapi_conn.execute("BEGIN")
+            else:
+                begin_immediate(dbapi_conn)
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.connection.dbapi_connection.execute("PRAGMA query_only=0")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
@@ -137,6 +150,19 @@ class WalCheckpointer:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that only reads: token lookups, polls for what is due, scrapes.
+
+    On SQLite every other transaction begins `IMMEDIATE`, taking the store's one write
+    lock, so a read would queue behind an alert storm's commits and then hold up the
+    next one. These begin deferred and read a snapshot instead: they neither wait for a
+    writer nor delay one. SQLite's `query_only` is on for their duration, so a write
+    through them fails at once instead of racing other writers. On PostgreSQL they are
+    ordinary sessions.
+    """
+    return session_factory(engine.execution_options(**{READ_ONLY: True}))
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
