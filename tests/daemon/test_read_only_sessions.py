@@ -36,7 +36,10 @@ def test_a_read_does_not_wait_for_a_writer_holding_the_store(sqlite: Engine) -> 
     writer = sqlite.raw_connection()
     try:
         writer.dbapi_connection.execute("BEGIN IMMEDIATE")  # the store's one write lock
-        writer.dbapi_connection.execute("INSERT INTO customers (name, locale, created_at) VALUES ('uncommitted', 'ja', '2026-11-24')")
+        writer.dbapi_connection.execute(
+            "INSERT INTO customers (name, locale, created_at)"
+            " VALUES ('uncommitted', 'ja', '2026-11-24')"
+        )
         # An ordinary session would now wait for the lock (up to the busy timeout);
         # a reader sees the last committed state at once.
         assert customers(sqlite) == ["acme"]
@@ -54,9 +57,11 @@ def test_a_reader_does_not_hold_up_a_writer(sqlite: Engine) -> None:
 
 
 def test_a_write_through_a_reader_fails_and_changes_nothing(sqlite: Engine) -> None:
-    with pytest.raises(OperationalError, match="readonly"):
-        with read_only_sessions(sqlite).begin() as session:
-            session.add(customer("acme"))
+    with (
+        pytest.raises(OperationalError, match="readonly"),
+        read_only_sessions(sqlite).begin() as session,
+    ):
+        session.add(customer("acme"))
     assert customers(sqlite) == []
 
 
