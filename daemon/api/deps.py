@@ -35,6 +35,17 @@ def db_session(svc: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(db_session)]
 
 
+def read_session(svc: ServicesDep) -> Iterator[Session]:
+    """A read-only session for routes that only read (`read_only_sessions`): on SQLite
+    an operator's query neither waits for an alert storm's commits nor holds them up,
+    and a route that tried to write through it would fail at once."""
+    with svc.readers() as session:
+        yield session
+
+
+ReaderDep = Annotated[Session, Depends(read_session)]
+
+
 async def now(svc: ServicesDep) -> datetime:
     return svc.clock()
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from connectors.events import AlertEvent, EventKind, Severity
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, SessionDep, Viewer, authorize
+from daemon.api.deps import NowDep, Operator, ReaderDep, SessionDep, Viewer, authorize
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
@@ -207,7 +207,7 @@ InboxState = Literal[
 
 @router.get("/events", response_model=Page[InboxEventOut])
 def list_events(
-    session: SessionDep,
+    session: ReaderDep,
     _who: Viewer,
     outcome: InboxState | None = None,
     source: str | None = None,

@@ -10,7 +10,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
 from daemon.api.instants import resolve_at
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
@@ -185,7 +185,7 @@ def _filtered(
 
 @router.get("/incidents", response_model=Page[IncidentSummary])
 def list_incidents(
-    session: SessionDep,
+    session: ReaderDep,
     svc: ServicesDep,
     _who: Viewer,
     now: NowDep,
@@ -249,7 +249,7 @@ def load_incident(session: Session, incident_id: int) -> Incident:
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
 def get_incident(
-    incident_id: int, session: SessionDep, svc: ServicesDep, _who: Viewer, now: NowDep
+    incident_id: int, session: ReaderDep, svc: ServicesDep, _who: Viewer, now: NowDep
 ) -> IncidentDetail:
     return detail(session, svc, load_incident(session, incident_id), now)
 
@@ -388,7 +388,7 @@ def _resolve(body: ActionIn, now: datetime, svc: Services) -> tuple[datetime, bo
 
 @router.get("/alerts", response_model=Page[AlertOut], tags=["alerts"])
 def list_alerts(
-    session: SessionDep,
+    session: ReaderDep,
     _who: Viewer,
     assignment: Literal["assigned", "unassigned"] | None = None,
     status: Literal["firing", "resolved"] | None = None,

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from daemon import audit
-from daemon.api.deps import Admin, NowDep, Operator, SessionDep
+from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, SessionDep
 from daemon.api.problems import Problem, not_found
 from daemon.store.models import OutboxMessage
 
@@ -53,7 +53,7 @@ def outbox_out(row: OutboxMessage) -> OutboxOut:
 
 @router.get("", response_model=list[OutboxOut])
 def list_outbox(
-    session: SessionDep,
+    session: ReaderDep,
     _who: Operator,
     status: Literal["pending", "sent", "failed"] | None = None,
     incident_id: int | None = None,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daemon import audit
-from daemon.api.deps import Admin, NowDep, SessionDep, Viewer
+from daemon.api.deps import Admin, NowDep, ReaderDep, SessionDep, Viewer
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import (
     ContractIn,
@@ -104,12 +104,12 @@ def create_customer(body: CustomerIn, session: SessionDep, who: Admin, now: NowD
 
 
 @router.get("/customers", response_model=list[CustomerOut])
-def list_customers(session: SessionDep, _who: Viewer) -> list[CustomerOut]:
+def list_customers(session: ReaderDep, _who: Viewer) -> list[CustomerOut]:
     return [customer_out(c) for c in session.scalars(select(Customer).order_by(Customer.id))]
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-def get_customer(customer_id: int, session: SessionDep, _who: Viewer) -> CustomerOut:
+def get_customer(customer_id: int, session: ReaderDep, _who: Viewer) -> CustomerOut:
     return customer_out(_get(session, Customer, customer_id, "customer"))
 
 
@@ -177,7 +177,7 @@ def _check_dates(billing_start: Any, cancellation: Any) -> None:
 
 @router.get("/contracts", response_model=list[ContractOut])
 def list_contracts(
-    session: SessionDep, _who: Viewer, customer_id: int | None = None
+    session: ReaderDep, _who: Viewer, customer_id: int | None = None
 ) -> list[ContractOut]:
     stmt = select(Contract).order_by(Contract.id)
     if customer_id is not None:
@@ -186,7 +186,7 @@ def list_contracts(
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractOut)
-def get_contract(contract_id: int, session: SessionDep, _who: Viewer) -> ContractOut:
+def get_contract(contract_id: int, session: ReaderDep, _who: Viewer) -> ContractOut:
     return contract_out(_get(session, Contract, contract_id, "contract"))
 
 
@@ -259,7 +259,7 @@ def create_resource(body: ResourceIn, session: SessionDep, who: Admin, now: NowD
 
 @router.get("/resources", response_model=list[ResourceOut])
 def list_resources(
-    session: SessionDep, _who: Viewer, contract_id: int | None = None
+    session: ReaderDep, _who: Viewer, contract_id: int | None = None
 ) -> list[ResourceOut]:
     stmt = select(Resource).order_by(Resource.id)
     if contract_id is not None:
@@ -268,7 +268,7 @@ def list_resources(
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceOut)
-def get_resource(resource_id: int, session: SessionDep, _who: Viewer) -> ResourceOut:
+def get_resource(resource_id: int, session: ReaderDep, _who: Viewer) -> ResourceOut:
     return resource_out(_get(session, Resource, resource_id, "resource"))
 
 

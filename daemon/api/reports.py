@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from daemon.api.deps import Admin, NowDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, Viewer
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import AuditOut, Page
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 
 @router.get("/reports/sla")
 def sla_report(
-    session: SessionDep,
+    session: ReaderDep,
     svc: ServicesDep,
     _who: Viewer,
     now: NowDep,
@@ -36,7 +36,7 @@ def sla_report(
 
 @router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
 def list_audit(
-    session: SessionDep,
+    session: ReaderDep,
     _who: Admin,
     target_type: str | None = None,
     target_id: str | None = None,

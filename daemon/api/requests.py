@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
 from daemon.api.incidents import clock_out
 from daemon.api.instants import resolve_at
 from daemon.api.problems import Problem, not_found
@@ -278,7 +278,7 @@ def _load_support(session: Session, request_id: int) -> SupportRequest:
 
 @router.get("/support-requests", response_model=list[SupportRequestOut])
 def list_support_requests(
-    session: SessionDep,
+    session: ReaderDep,
     svc: ServicesDep,
     _who: Viewer,
     now: NowDep,
@@ -292,7 +292,7 @@ def list_support_requests(
 
 @router.get("/support-requests/{request_id}", response_model=SupportRequestOut)
 def get_support_request(
-    request_id: int, session: SessionDep, svc: ServicesDep, _who: Viewer, now: NowDep
+    request_id: int, session: ReaderDep, svc: ServicesDep, _who: Viewer, now: NowDep
 ) -> SupportRequestOut:
     return support_out(_load_support(session, request_id), svc, now)
 

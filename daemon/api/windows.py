@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import WindowIn, WindowOut, WindowPatch
 from daemon.clocks import recompute_for_window
@@ -142,7 +142,7 @@ def create_window(
 
 @router.get("", response_model=list[WindowOut])
 def list_windows(
-    session: SessionDep,
+    session: ReaderDep,
     _who: Viewer,
     reason: Literal["maintenance", "provider_maintenance", "monitoring_fault"] | None = None,
     status_: Annotated[Literal["active", "rejected"] | None, Query(alias="status")] = None,
@@ -163,7 +163,7 @@ def _load(session: Session, window_id: int) -> MaintenanceWindow:
 
 
 @router.get("/{window_id}", response_model=WindowOut)
-def get_window(window_id: int, session: SessionDep, _who: Viewer) -> WindowOut:
+def get_window(window_id: int, session: ReaderDep, _who: Viewer) -> WindowOut:
     return window_out(_load(session, window_id))
 
 
