@@ -2,9 +2,11 @@
 
 `zabbix` (session) runs setup_zabbix.sh, makes an API token for Admin and yields a
 `ZabbixE2E` with the API URL, the token, the trapper port and helpers to create hosts,
-trapper triggers, the slad media type, user media and actions. `webhook_receiver` is a
-local HTTP server that records what Zabbix posts, for tests to wait on. `SladDaemon`
-runs slad itself as a subprocess (`slad migrate`, `slad run`) on a loopback port.
+trapper triggers, the slad media type, user media and actions; at the end it stops the
+server and frontend if it started them (one already running is left running).
+`webhook_receiver` is a local HTTP server that records what Zabbix posts, for tests to
+wait on. `SladDaemon` runs slad itself as a subprocess (`slad migrate`, `slad run`) on a
+loopback port.
 """
 
 from __future__ import annotations
@@ -187,6 +189,15 @@ def zabbix() -> Iterator[ZabbixE2E]:
     if run.returncode != 0:
         raise RuntimeError(f"setup_zabbix.sh failed:\n{run.stderr}")
     env = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line)
+    try:
+        yield from _with_token(env)
+    finally:
+        if env.get("ZBX_STARTED") == "1":
+            subprocess.run(["bash", str(SETUP), "stop"], check=True, timeout=120)
+
+
+def _with_token(env: dict[str, str]) -> Iterator[ZabbixE2E]:
+    """A `ZabbixE2E` on an API token made for this session and deleted after it."""
     login = ZabbixAPI(url=env["ZBX_API_URL"], user=env["ZBX_USER"],
                       password=env["ZBX_PASSWORD"])
     created = login.send_api_request(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Start a throw-away Zabbix 6.0 (server + API frontend) on loopback for the e2e tests.
+# Start a throw-away Zabbix 6.0 (server + API frontend) on loopback for the e2e tests;
+# `setup_zabbix.sh stop` stops both again (the packages and the database stay).
 #
 # Idempotent: packages, database, config files and processes are only created when
 # missing, so running it twice (or from every test session) is cheap. Needs root and a
 # PostgreSQL that trusts the `postgres` user on 127.0.0.1. Prints KEY=VALUE lines on
-# stdout (last lines) that the test fixtures read; everything else goes to stderr.
+# stdout (last lines) that the test fixtures read, ZBX_STARTED=1 among them when this
+# run started a process (so the caller knows to stop it); everything else goes to stderr.
 #
 # Tunables (environment): ZBX_E2E_DB, ZBX_E2E_WEB_PORT, ZBX_E2E_TRAPPER_PORT,
 # ZBX_E2E_TZ (the server's local time zone, which {EVENT.DATE}/{EVENT.TIME} use),
@@ -96,6 +98,7 @@ EOF
 
 start_server() {
     alive "$STATE/zabbix_server.pid" && return
+    STARTED=1
     log "starting zabbix_server (trapper on 127.0.0.1:$TRAPPER_PORT, TZ=$SERVER_TZ)"
     # The server daemonises itself and writes its pid file.
     # Webhooks go to loopback receivers: keep any proxy settings of the caller away.
@@ -105,6 +108,7 @@ start_server() {
 
 start_frontend() {
     alive "$STATE/php.pid" && return
+    STARTED=1
     log "starting the frontend on 127.0.0.1:$WEB_PORT"
     setsid nohup php -d memory_limit=256M -d max_execution_time=300 -d post_max_size=16M \
         -d date.timezone=UTC -S "127.0.0.1:$WEB_PORT" -t /usr/share/zabbix \
@@ -128,6 +132,26 @@ wait_ready() {
     exit 1
 }
 
+stop_process() {
+    local pidfile="$STATE/$1.pid" i
+    alive "$pidfile" || return 0
+    log "stopping $1"
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    for i in $(seq 1 60); do
+        alive "$pidfile" || break
+        sleep 0.5
+    done
+    alive "$pidfile" && { kill -9 "$(cat "$pidfile")" 2>/dev/null || true; }
+    rm -f "$pidfile"
+}
+
+if [[ "${1:-}" == stop ]]; then
+    stop_process zabbix_server
+    stop_process php
+    exit 0
+fi
+
+STARTED=0
 started=$SECONDS
 install_packages
 create_database
@@ -143,4 +167,5 @@ ZBX_SERVER_CONF=$SERVER_CONF
 ZBX_SERVER_TZ=$SERVER_TZ
 ZBX_USER=Admin
 ZBX_PASSWORD=zabbix
+ZBX_STARTED=$STARTED
 EOF
