@@ -129,13 +129,21 @@ def test_an_ageing_entry_is_rechecked_in_the_background_while_requests_are_answe
     assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
 
 
+def looked_up_then_revoked(
+    engine: Engine, store: GatedSessions, token: str, timer: Timer
+) -> TokenCache:
+    """A cache that has looked `token` up, which was revoked in the store right after."""
+    cache = TokenCache(ttl=10, timer=timer)
+    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    revoke(engine, token)
+    return cache
+
+
 def test_a_recheck_that_finds_the_token_revoked_refuses_it(
     database: tuple[str, Engine], store: GatedSessions, token: str
 ) -> None:
     timer = Timer()
-    cache = TokenCache(ttl=10, timer=timer)
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
-    revoke(database[1], token)
+    cache = looked_up_then_revoked(database[1], store, token, timer)
     timer.now += 6
     store.gate.clear()
     assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
@@ -155,9 +163,7 @@ def test_a_revoked_token_is_refused_once_its_entry_expires(
     database: tuple[str, Engine], store: GatedSessions, token: str
 ) -> None:
     timer = Timer()
-    cache = TokenCache(ttl=10, timer=timer)
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
-    revoke(database[1], token)
+    cache = looked_up_then_revoked(database[1], store, token, timer)
     timer.now += 4
     assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
     timer.now += 6  # ten seconds after the lookup, with no request in between
