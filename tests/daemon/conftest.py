@@ -29,6 +29,16 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @dataclass
+class FakeMonotonic:
+    """An injected monotonic timer (seconds) for code that measures spans, moved by hand."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
 class FakeClock:
     """The injected time source: tests move it, nothing sleeps."""
 

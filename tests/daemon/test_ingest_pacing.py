@@ -18,19 +18,9 @@ from daemon.correlator import PASS_GAP, YIELD_GAP_MAX, YIELD_HOLD, Pacing
 from daemon.correlator_process import SocketSignal
 from daemon.inbox import ContentionMeter, InboxWriter
 from daemon.store.db import begin_immediate, make_engine, upgrade
-from tests.daemon.conftest import event
+from tests.daemon.conftest import FakeMonotonic, event
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-
-
-class Ticks:
-    """A monotonic timer the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -66,7 +56,7 @@ def test_begin_immediate_reports_how_long_another_writer_held_the_store(
 
 
 def test_the_meter_complains_only_when_waits_fill_a_fifth_of_the_window() -> None:
-    ticks = Ticks()
+    ticks = FakeMonotonic()
     meter = ContentionMeter(window=0.1, share=0.2, timer=ticks)
     ticks.now += 0.05
     assert meter.record(0.03) is False  # the window is not over yet
@@ -79,7 +69,7 @@ def test_the_meter_complains_only_when_waits_fill_a_fifth_of_the_window() -> Non
 
 
 def test_pacing_backs_off_while_ingest_waits_and_recovers_after_a_quiet_spell() -> None:
-    ticks = Ticks()
+    ticks = FakeMonotonic()
     pacing = Pacing(timer=ticks)
     assert pacing.after_pass(contended=False) == PASS_GAP
     gaps = [pacing.after_pass(contended=True) for _ in range(10)]

@@ -17,18 +17,9 @@ from sqlalchemy.orm import Session
 from daemon.auth import Principal, TokenCache, create_token, hash_token
 from daemon.store.db import read_only_sessions, session_factory
 from daemon.store.models import ApiToken
+from tests.daemon.conftest import FakeMonotonic
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-
-
-class Timer:
-    """The cache's monotonic clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class GatedSessions:
@@ -88,7 +79,7 @@ ZABBIX = Principal("zabbix", "ingest")
 def test_a_known_token_is_looked_up_once_and_then_answered_from_the_cache(
     store: GatedSessions, token: str
 ) -> None:
-    cache = TokenCache(ttl=10, timer=Timer())
+    cache = TokenCache(ttl=10, timer=FakeMonotonic())
     assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
     store.gate.clear()  # any further lookup would now hang
     assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
@@ -98,7 +89,7 @@ def test_a_known_token_is_looked_up_once_and_then_answered_from_the_cache(
 def test_a_burst_of_requests_with_a_new_token_shares_one_lookup(
     store: GatedSessions, token: str
 ) -> None:
-    cache = TokenCache(ttl=10, timer=Timer())
+    cache = TokenCache(ttl=10, timer=FakeMonotonic())
 
     async def burst() -> list[Principal | None]:
         store.gate.clear()
@@ -114,7 +105,7 @@ def test_a_burst_of_requests_with_a_new_token_shares_one_lookup(
 def test_an_ageing_entry_is_rechecked_in_the_background_while_requests_are_answered(
     store: GatedSessions, token: str
 ) -> None:
-    timer = Timer()
+    timer = FakeMonotonic()
     lookups = ThreadPoolExecutor(1)
     cache = TokenCache(ttl=10, timer=timer, lookups=lookups)
     assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
@@ -130,7 +121,7 @@ def test_an_ageing_entry_is_rechecked_in_the_background_while_requests_are_answe
 
 
 def looked_up_then_revoked(
-    engine: Engine, store: GatedSessions, token: str, timer: Timer
+    engine: Engine, store: GatedSessions, token: str, timer: FakeMonotonic
 ) -> TokenCache:
     """A cache that has looked `token` up, which was revoked in the store right after."""
     cache = TokenCache(ttl=10, timer=timer)
@@ -142,7 +133,7 @@ def looked_up_then_revoked(
 def test_a_recheck_that_finds_the_token_revoked_refuses_it(
     database: tuple[str, Engine], store: GatedSessions, token: str
 ) -> None:
-    timer = Timer()
+    timer = FakeMonotonic()
     cache = looked_up_then_revoked(database[1], store, token, timer)
     timer.now += 6
     store.gate.clear()
@@ -162,7 +153,7 @@ def test_a_recheck_that_finds_the_token_revoked_refuses_it(
 def test_a_revoked_token_is_refused_once_its_entry_expires(
     database: tuple[str, Engine], store: GatedSessions, token: str
 ) -> None:
-    timer = Timer()
+    timer = FakeMonotonic()
     cache = looked_up_then_revoked(database[1], store, token, timer)
     timer.now += 4
     assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
@@ -173,7 +164,7 @@ def test_a_revoked_token_is_refused_once_its_entry_expires(
 def test_a_caller_that_goes_away_does_not_cancel_the_lookup_others_wait_for(
     store: GatedSessions, token: str
 ) -> None:
-    cache = TokenCache(ttl=10, timer=Timer())
+    cache = TokenCache(ttl=10, timer=FakeMonotonic())
 
     async def scenario() -> Principal | None:
         store.gate.clear()
@@ -193,7 +184,7 @@ def test_a_caller_that_goes_away_does_not_cancel_the_lookup_others_wait_for(
 def test_a_failed_lookup_fails_its_requests_and_the_next_request_tries_again(
     store: GatedSessions, token: str
 ) -> None:
-    cache = TokenCache(ttl=10, timer=Timer())
+    cache = TokenCache(ttl=10, timer=FakeMonotonic())
     store.failing = True
     with pytest.raises(ConnectionError):
         asyncio.run(cache.principal(store, token))  # type: ignore[arg-type]
@@ -202,7 +193,7 @@ def test_a_failed_lookup_fails_its_requests_and_the_next_request_tries_again(
 
 
 def test_an_unknown_token_is_not_cached(store: GatedSessions) -> None:
-    cache = TokenCache(ttl=10, timer=Timer())
+    cache = TokenCache(ttl=10, timer=FakeMonotonic())
     for _ in range(3):
         assert asyncio.run(cache.principal(store, "slad_not-a-token")) is None  # type: ignore[arg-type]
     assert store.opened == 3
