@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from daemon.store.models import ApiToken
 
@@ -107,7 +107,7 @@ class TokenCache:
         self._lock = threading.Lock()
         self._lookups = lookups or ThreadPoolExecutor(4, thread_name_prefix="slad-token")
 
-    async def principal(self, sessions: sessionmaker[Session], token: str) -> Principal | None:
+    async def principal(self, sessions: Callable[[], Session], token: str) -> Principal | None:
         """Who `token` belongs to (`None`: unknown or revoked), from the cache when it can."""
         key, now = hash_token(token), self._timer()
         with self._lock:
@@ -121,14 +121,14 @@ class TokenCache:
         return await asyncio.shield(asyncio.wrap_future(lookup))
 
     def _look_up(
-        self, key: str, sessions: sessionmaker[Session], token: str
+        self, key: str, sessions: Callable[[], Session], token: str
     ) -> Future[Principal | None]:
         """Start the one lookup of `key` (the caller holds the lock)."""
         lookup = self._lookups.submit(self._load, key, sessions, token)
         self._pending[key] = lookup
         return lookup
 
-    def _load(self, key: str, sessions: sessionmaker[Session], token: str) -> Principal | None:
+    def _load(self, key: str, sessions: Callable[[], Session], token: str) -> Principal | None:
         began = self._timer()
         try:
             with sessions() as session:

@@ -80,9 +80,9 @@ def test_a_known_token_is_looked_up_once_and_then_answered_from_the_cache(
     store: GatedSessions, token: str
 ) -> None:
     cache = TokenCache(ttl=10, timer=FakeMonotonic())
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert asyncio.run(cache.principal(store, token)) == ZABBIX
     store.gate.clear()  # any further lookup would now hang
-    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX
     assert store.opened == 1
 
 
@@ -93,7 +93,7 @@ def test_a_burst_of_requests_with_a_new_token_shares_one_lookup(
 
     async def burst() -> list[Principal | None]:
         store.gate.clear()
-        requests = [asyncio.ensure_future(cache.principal(store, token)) for _ in range(50)]  # type: ignore[arg-type]
+        requests = [asyncio.ensure_future(cache.principal(store, token)) for _ in range(50)]
         await asyncio.sleep(0)  # every request is now waiting
         store.gate.set()
         return await asyncio.gather(*requests)
@@ -108,16 +108,16 @@ def test_an_ageing_entry_is_rechecked_in_the_background_while_requests_are_answe
     timer = FakeMonotonic()
     lookups = ThreadPoolExecutor(1)
     cache = TokenCache(ttl=10, timer=timer, lookups=lookups)
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert asyncio.run(cache.principal(store, token)) == ZABBIX
     timer.now += 6  # past half the lifetime: the next request starts a re-check
     store.gate.clear()
     for _ in range(20):  # the re-check is held up; nobody waits for it
-        assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+        assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX
     store.gate.set()
     lookups.submit(lambda: None).result()  # the one lookup thread finished the re-check
     assert store.opened == 2
     timer.now += 9  # past the first lookup's lifetime, within the re-check's
-    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX
 
 
 def looked_up_then_revoked(
@@ -125,7 +125,7 @@ def looked_up_then_revoked(
 ) -> TokenCache:
     """A cache that has looked `token` up, which was revoked in the store right after."""
     cache = TokenCache(ttl=10, timer=timer)
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert asyncio.run(cache.principal(store, token)) == ZABBIX
     revoke(engine, token)
     return cache
 
@@ -137,11 +137,11 @@ def test_a_recheck_that_finds_the_token_revoked_refuses_it(
     cache = looked_up_then_revoked(database[1], store, token, timer)
     timer.now += 6
     store.gate.clear()
-    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX
     timer.now += 5  # expired while the re-check is under way: the request waits for it
 
     async def request_after_expiry() -> Principal | None:
-        request = asyncio.ensure_future(cache.principal(store, token))  # type: ignore[arg-type]
+        request = asyncio.ensure_future(cache.principal(store, token))
         await asyncio.sleep(0)
         store.gate.set()
         return await request
@@ -156,9 +156,9 @@ def test_a_revoked_token_is_refused_once_its_entry_expires(
     timer = FakeMonotonic()
     cache = looked_up_then_revoked(database[1], store, token, timer)
     timer.now += 4
-    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert answered_at_once(lambda: cache.principal(store, token)) == ZABBIX
     timer.now += 6  # ten seconds after the lookup, with no request in between
-    assert asyncio.run(cache.principal(store, token)) is None  # type: ignore[arg-type]
+    assert asyncio.run(cache.principal(store, token)) is None
 
 
 def test_a_caller_that_goes_away_does_not_cancel_the_lookup_others_wait_for(
@@ -168,8 +168,8 @@ def test_a_caller_that_goes_away_does_not_cancel_the_lookup_others_wait_for(
 
     async def scenario() -> Principal | None:
         store.gate.clear()
-        gone = asyncio.ensure_future(cache.principal(store, token))  # type: ignore[arg-type]
-        staying = asyncio.ensure_future(cache.principal(store, token))  # type: ignore[arg-type]
+        gone = asyncio.ensure_future(cache.principal(store, token))
+        staying = asyncio.ensure_future(cache.principal(store, token))
         await asyncio.sleep(0)
         gone.cancel()
         await asyncio.sleep(0)
@@ -177,7 +177,7 @@ def test_a_caller_that_goes_away_does_not_cancel_the_lookup_others_wait_for(
         return await staying
 
     assert asyncio.run(scenario()) == ZABBIX
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert asyncio.run(cache.principal(store, token)) == ZABBIX
     assert store.opened == 1
 
 
@@ -187,13 +187,13 @@ def test_a_failed_lookup_fails_its_requests_and_the_next_request_tries_again(
     cache = TokenCache(ttl=10, timer=FakeMonotonic())
     store.failing = True
     with pytest.raises(ConnectionError):
-        asyncio.run(cache.principal(store, token))  # type: ignore[arg-type]
+        asyncio.run(cache.principal(store, token))
     store.failing = False
-    assert asyncio.run(cache.principal(store, token)) == ZABBIX  # type: ignore[arg-type]
+    assert asyncio.run(cache.principal(store, token)) == ZABBIX
 
 
 def test_an_unknown_token_is_not_cached(store: GatedSessions) -> None:
     cache = TokenCache(ttl=10, timer=FakeMonotonic())
     for _ in range(3):
-        assert asyncio.run(cache.principal(store, "slad_not-a-token")) is None  # type: ignore[arg-type]
+        assert asyncio.run(cache.principal(store, "slad_not-a-token")) is None
     assert store.opened == 3
