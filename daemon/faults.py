@@ -1,6 +1,6 @@
 """Monitoring faults: spans in which slad or a source could not observe (SPEC section 4).
 
-They are maintenance windows with the reason `monitoring_fault`, authored by slad,
+They are maintenance windows of the kind `monitoring_fault`, authored by slad,
 audited with why they were opened, and open to an administrator's review over REST.
 Opening one re-derives the clocks it touches.
 """
@@ -20,8 +20,7 @@ from daemon.store.models import MaintenanceWindow
 def record_fault(
     session: Session,
     *,
-    scope: str,
-    scope_ref: str | None,
+    source: str | None,
     start: datetime,
     end: datetime | None,
     description: str,
@@ -31,11 +30,15 @@ def record_fault(
     horizon: timedelta,
     detail: dict[str, Any] | None = None,
 ) -> MaintenanceWindow:
-    """Store a fault window (`end` None while it lasts), audit it, recompute clocks."""
+    """Store a fault window (`end` None while it lasts), audit it, recompute clocks.
+
+    `source` is what could not be observed (a source, or ``source:instance``); None means
+    every source (slad itself was down).
+    """
     window = MaintenanceWindow(
-        scope=scope,
-        scope_ref=scope_ref,
-        reason="monitoring_fault",
+        scope="all" if source is None else "source",
+        source=source,
+        kind="monitoring_fault",
         description=description[:2000],
         start_at=start,
         end_at=end,
@@ -61,6 +64,6 @@ def record_fault(
         },
     )
     recompute_for_window(
-        session, window, now, horizon, {"actor": "slad", "action": action, "justification": why}
+        session, window, now, horizon, {"actor": "slad", "action": action, "reason": why}
     )
     return window

@@ -166,8 +166,7 @@ class DowntimeRecorder:
                 return None
             window = record_fault(
                 session,
-                scope="all",
-                scope_ref=None,
+                source=None,
                 start=row.seen_at,
                 end=now,
                 description=f"slad was not running between heartbeats (last seen by {row.holder})",

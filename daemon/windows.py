@@ -1,9 +1,10 @@
 """Which maintenance windows and monitoring faults exclude time from an incident's clocks.
 
-A window's scope is one of `all`, `source` (a source name such as ``zabbix``, or one
-instance of it such as ``zabbix:main``), `customer`, `contract` or `resource` (their
-ids). Rejected windows exclude nothing. Recurring windows are expanded over a bounded
-horizon after detection: the pure engine needs a finite interval set.
+A window's scope is one of `all`, `source` (its `source` names a source such as
+``zabbix``, or one instance of it such as ``zabbix:main``), `customer`, `contract` or
+`resource` (its `scope_ref` is their id). Rejected windows exclude nothing. Recurring
+windows are expanded over a bounded horizon after detection: the pure engine needs a
+finite interval set.
 """
 
 from __future__ import annotations
@@ -72,28 +73,38 @@ def window_scope(incident: Incident) -> WindowScope:
     )
 
 
-def _scope_refs(scope: WindowScope) -> dict[str, set[str]]:
-    """The `scope_ref`s, per scope kind, of the windows covering `scope` (bar `all`)."""
+def _scope_refs(scope: WindowScope) -> dict[str, set[str] | set[int]]:
+    """What the windows covering `scope` name, per scope (bar `all`): source names for
+    `source`, ids for the others."""
     source, instance, customer_id, contract_id, resource_id = scope
     return {
         "source": {source, f"{source}:{instance}"} if instance else {source},
-        "customer": {str(customer_id)},
-        "contract": {str(contract_id)},
-        "resource": {str(resource_id)},
+        "customer": {customer_id},
+        "contract": {contract_id},
+        "resource": {resource_id},
     }
 
 
-_WINDOW_KINDS = ("source", "customer", "contract", "resource")
+def _named(window: MaintenanceWindow) -> str | int | None:
+    """What a window's scope names: its source, or the id of its row."""
+    return window.source if window.scope == "source" else window.scope_ref
+
+
+_SCOPES = ("source", "customer", "contract", "resource")
 _SCOPED_WINDOWS = select(MaintenanceWindow).where(
     MaintenanceWindow.status != "rejected",
     or_(
         MaintenanceWindow.scope == "all",
+        and_(
+            MaintenanceWindow.scope == "source",
+            MaintenanceWindow.source.in_(bindparam("source", expanding=True)),
+        ),
         *(
             and_(
-                MaintenanceWindow.scope == kind,
-                MaintenanceWindow.scope_ref.in_(bindparam(kind, expanding=True)),
+                MaintenanceWindow.scope == scope,
+                MaintenanceWindow.scope_ref.in_(bindparam(scope, expanding=True)),
             )
-            for kind in _WINDOW_KINDS
+            for scope in _SCOPES[1:]
         ),
     ),
 )  # built once: the per-call cost of building a statement adds up on the ingest path
@@ -106,17 +117,17 @@ def windows_by_scope(
     if not scopes:
         return {}
     refs = {scope: _scope_refs(scope) for scope in scopes}
-    wanted: dict[str, set[str]] = {kind: set() for kind in _WINDOW_KINDS}
+    wanted: dict[str, set[str | int]] = {kind: set() for kind in _SCOPES}
     for scope_refs in refs.values():
         for kind, values in scope_refs.items():
             wanted[kind].update(values)
-    params = {kind: sorted(values) for kind, values in wanted.items()}
+    params = {kind: list(values) for kind, values in wanted.items()}
     windows = list(session.scalars(_SCOPED_WINDOWS, params))
     return {
         scope: [
             window
             for window in windows
-            if window.scope == "all" or window.scope_ref in scope_refs.get(window.scope, ())
+            if window.scope == "all" or _named(window) in scope_refs.get(window.scope, ())
         ]
         for scope, scope_refs in refs.items()
     }
@@ -129,13 +140,13 @@ def covers(window: MaintenanceWindow, incident: Incident) -> bool:
         case "all":
             return True
         case "source":
-            return ref in (incident.source, f"{incident.source}:{incident.instance}")
+            return window.source in (incident.source, f"{incident.source}:{incident.instance}")
         case "customer":
-            return ref == str(incident.customer_id)
+            return ref == incident.customer_id
         case "contract":
-            return ref == str(incident.contract_id)
+            return ref == incident.contract_id
         case "resource":
-            return ref == str(incident.resource_id)
+            return ref == incident.resource_id
     return False
 
 
@@ -154,16 +165,15 @@ def exclusions(windows: Iterable[MaintenanceWindow], start: datetime, end: datet
 
 def incident_scope(window: MaintenanceWindow) -> ColumnElement[bool] | None:
     """SQL condition selecting the incidents `window`'s scope covers (None: all)."""
-    ref = window.scope_ref or ""
     match window.scope:
         case "source":
-            source, _, instance = ref.partition(":")
+            source, _, instance = (window.source or "").partition(":")
             cond = Incident.source == source
             return cond & (Incident.instance == instance) if instance else cond
         case "customer":
-            return Incident.customer_id == int(ref)
+            return Incident.customer_id == window.scope_ref
         case "contract":
-            return Incident.contract_id == int(ref)
+            return Incident.contract_id == window.scope_ref
         case "resource":
-            return Incident.resource_id == int(ref)
+            return Incident.resource_id == window.scope_ref
     return None

@@ -280,21 +280,24 @@ class Page(BaseModel, Generic[T]):
 
 
 ScopeKind = Literal["all", "source", "customer", "contract", "resource"]
-WindowReason = Literal["maintenance", "provider_maintenance", "monitoring_fault"]
+WindowKind = Literal["maintenance", "provider_maintenance", "monitoring_fault"]
 
 
 class WindowIn(Strict):
     """A maintenance window: a [start, end) span, or a recurrence.
 
-    For a recurrence give `rrule` (RFC 5545, e.g. ``FREQ=WEEKLY;BYDAY=SU``), `start` as the
-    first occurrence, `duration_minutes` and optionally `until`; `timezone` is the zone
-    the rule's local times are in (default Asia/Tokyo). `justification` is required when
-    the window covers time already past.
+    `scope` says what it covers: everything (`all`), one `source` (named in `source`:
+    ``zabbix``, or one instance such as ``zabbix:main``), or the customer, contract or
+    resource whose id is `scope_ref`. For a recurrence give `rrule` (RFC 5545, e.g.
+    ``FREQ=WEEKLY;BYDAY=SU``), `start` as the first occurrence, `duration_minutes` and
+    optionally `until`; `timezone` is the zone the rule's local times are in (default
+    Asia/Tokyo). `reason` is required when the window covers time already past.
     """
 
     scope: ScopeKind
-    scope_ref: str | None = Field(default=None, max_length=200)
-    reason: WindowReason = "maintenance"
+    scope_ref: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    source: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: WindowKind = "maintenance"
     description: str = Field(default="", max_length=2000)
     start: AwareDatetime
     end: AwareDatetime | None = None
@@ -302,7 +305,7 @@ class WindowIn(Strict):
     duration_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 31)
     until: AwareDatetime | None = None
     timezone: str = "Asia/Tokyo"
-    justification: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class WindowPatch(Strict):
@@ -311,14 +314,15 @@ class WindowPatch(Strict):
     end: AwareDatetime | None = None
     until: AwareDatetime | None = None
     status: Literal["active", "rejected"] | None = None
-    justification: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class WindowOut(BaseModel):
     id: int
     scope: str
-    scope_ref: str | None
-    reason: str
+    scope_ref: int | None
+    source: str | None
+    kind: str
     description: str
     start: datetime
     end: datetime | None

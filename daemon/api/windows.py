@@ -7,20 +7,22 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import audit
 from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
 from daemon.api.problems import Problem, not_found
-from daemon.api.schemas import WindowIn, WindowOut, WindowPatch
+from daemon.api.schemas import ScopeKind, WindowIn, WindowKind, WindowOut, WindowPatch
 from daemon.clocks import recompute_for_window
 from daemon.services import Services
 from daemon.store.models import Contract, Customer, MaintenanceWindow, Resource
-from daemon.windows import recurring_window
+from daemon.windows import recurring_window, window_intervals
 from sla_engine.recurrence import expand
 
 router = APIRouter(prefix="/v1/maintenance-windows", tags=["maintenance windows"])
+_INSTANT = timedelta(microseconds=1)  # the span `active_at` asks about
 
 
 def window_out(w: MaintenanceWindow, recomputed: int | None = None) -> WindowOut:
@@ -28,7 +30,8 @@ def window_out(w: MaintenanceWindow, recomputed: int | None = None) -> WindowOut
         id=w.id,
         scope=w.scope,
         scope_ref=w.scope_ref,
-        reason=w.reason,
+        source=w.source,
+        kind=w.kind,
         description=w.description,
         start=w.start_at,
         end=w.end_at,
@@ -45,18 +48,22 @@ def window_out(w: MaintenanceWindow, recomputed: int | None = None) -> WindowOut
     )
 
 
-def _check_scope(session: Session, scope: str, ref: str | None) -> None:
-    if scope == "all":
-        if ref:
-            raise Problem(422, "invalid-scope", "scope 'all' takes no scope_ref")
-        return
-    if not ref:
-        raise Problem(422, "invalid-scope", f"scope {scope!r} needs a scope_ref")
+def _check_scope(session: Session, body: WindowIn) -> None:
+    """A scope names exactly what it needs: nothing, a source, or an existing row's id."""
+    scope, ref, source = body.scope, body.scope_ref, body.source
+    if scope != "source" and source is not None:
+        raise Problem(422, "invalid-scope", f"scope {scope!r} takes no source")
+    if scope in ("all", "source") and ref is not None:
+        raise Problem(422, "invalid-scope", f"scope {scope!r} takes no scope_ref")
+    if scope == "source" and not (source and source.strip()):
+        raise Problem(422, "invalid-scope", "scope 'source' needs a source, e.g. 'zabbix:main'")
     model = {"customer": Customer, "contract": Contract, "resource": Resource}.get(scope)
     if model is None:
         return
-    if not ref.isdigit() or session.get(model, int(ref)) is None:
-        raise Problem(422, "invalid-scope", f"{scope} {ref!r} does not exist")
+    if ref is None:
+        raise Problem(422, "invalid-scope", f"scope {scope!r} needs a scope_ref (the {scope} id)")
+    if session.get(model, ref) is None:
+        raise Problem(422, "invalid-scope", f"{scope} {ref} does not exist")
 
 
 def _check_shape(w: MaintenanceWindow) -> None:
@@ -66,7 +73,7 @@ def _check_shape(w: MaintenanceWindow) -> None:
     if w.rrule is None:
         if w.duration_seconds is not None:
             raise Problem(422, "invalid-window", "duration_minutes is only for recurring windows")
-        if w.end_at is None and w.reason != "monitoring_fault":
+        if w.end_at is None and w.kind != "monitoring_fault":
             raise Problem(422, "invalid-window", "a one-off window needs an end")
         return
     if w.end_at is not None or w.duration_seconds is None:
@@ -82,15 +89,11 @@ def _check_shape(w: MaintenanceWindow) -> None:
         raise Problem(422, "invalid-window", f"recurrence rejected: {exc}") from exc
 
 
-def _require_justification(
-    earliest: datetime, justification: str | None, now: datetime, svc: Services
-) -> bool:
+def _require_reason(earliest: datetime, reason: str | None, now: datetime, svc: Services) -> bool:
     past = earliest < now - timedelta(seconds=svc.config.server.past_tolerance_seconds)
-    if past and not (justification and justification.strip()):
+    if past and not (reason and reason.strip()):
         raise Problem(
-            422,
-            "reason-required",
-            "the window covers time already past; a justification is required",
+            422, "reason-required", "the window covers time already past; a reason is required"
         )
     return past
 
@@ -99,11 +102,12 @@ def _require_justification(
 def create_window(
     body: WindowIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
 ) -> WindowOut:
-    _check_scope(session, body.scope, body.scope_ref)
+    _check_scope(session, body)
     window = MaintenanceWindow(
         scope=body.scope,
         scope_ref=body.scope_ref,
-        reason=body.reason,
+        source=body.source.strip() if body.source else None,
+        kind=body.kind,
         description=body.description,
         start_at=body.start,
         end_at=body.end,
@@ -117,7 +121,7 @@ def create_window(
         updated_at=now,
     )
     _check_shape(window)
-    past = _require_justification(body.start, body.justification, now, svc)
+    past = _require_reason(body.start, body.reason, now, svc)
     session.add(window)
     session.flush()
     audit.record(
@@ -127,7 +131,7 @@ def create_window(
         action="window.create",
         target_type="window",
         target_id=window.id,
-        reason=body.justification,
+        reason=body.reason,
         detail={**body.model_dump(mode="json"), "covers_past": past},
     )
     changed = recompute_for_window(
@@ -135,7 +139,7 @@ def create_window(
         window,
         now,
         svc.horizon,
-        {"actor": who.name, "action": "window.create", "justification": body.justification},
+        {"actor": who.name, "action": "window.create", "reason": body.reason},
     )
     return window_out(window, changed)
 
@@ -144,15 +148,34 @@ def create_window(
 def list_windows(
     session: ReaderDep,
     _who: Viewer,
-    reason: Literal["maintenance", "provider_maintenance", "monitoring_fault"] | None = None,
+    scope: ScopeKind | None = None,
+    scope_ref: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    source: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    kind: WindowKind | None = None,
     status_: Annotated[Literal["active", "rejected"] | None, Query(alias="status")] = None,
+    active_at: Annotated[
+        AwareDatetime | None,
+        Query(description="only windows that exclude this instant (RFC 3339 with offset)"),
+    ] = None,
 ) -> list[WindowOut]:
+    """Windows by id, filtered; `active_at` keeps those that exclude that instant (an
+    occurrence of a recurring window, or an open fault, included; rejected ones never)."""
     stmt = select(MaintenanceWindow).order_by(MaintenanceWindow.id)
-    if reason is not None:
-        stmt = stmt.where(MaintenanceWindow.reason == reason)
-    if status_ is not None:
-        stmt = stmt.where(MaintenanceWindow.status == status_)
-    return [window_out(w) for w in session.scalars(stmt)]
+    for column, value in (
+        (MaintenanceWindow.scope, scope),
+        (MaintenanceWindow.scope_ref, scope_ref),
+        (MaintenanceWindow.source, source),
+        (MaintenanceWindow.kind, kind),
+        (MaintenanceWindow.status, status_),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if active_at is not None:
+        stmt = stmt.where(MaintenanceWindow.start_at <= active_at)
+    rows = list(session.scalars(stmt))
+    if active_at is not None:
+        rows = [w for w in rows if window_intervals(w, active_at, active_at + _INSTANT)]
+    return [window_out(w) for w in rows]
 
 
 def _load(session: Session, window_id: int) -> MaintenanceWindow:
@@ -190,7 +213,7 @@ def patch_window(
         if key in changes:
             setattr(window, key, changes[key])
     _check_shape(window)
-    _require_justification(earliest, body.justification, now, svc)
+    _require_reason(earliest, body.reason, now, svc)
     window.updated_at = now
     audit.record(
         session,
@@ -199,7 +222,7 @@ def patch_window(
         action="window.update",
         target_type="window",
         target_id=window.id,
-        reason=body.justification,
+        reason=body.reason,
         detail={"before": before, "changes": body.model_dump(mode="json", exclude_unset=True)},
     )
     changed = recompute_for_window(
@@ -207,7 +230,7 @@ def patch_window(
         window,
         now,
         svc.horizon,
-        {"actor": who.name, "action": "window.update", "justification": body.justification},
+        {"actor": who.name, "action": "window.update", "reason": body.reason},
         since=earliest,
     )
     return window_out(window, changed)
@@ -220,11 +243,11 @@ def delete_window(
     svc: ServicesDep,
     who: Operator,
     now: NowDep,
-    justification: str | None = None,
+    reason: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> WindowOut:
-    """Delete a window; its excluded time counts again, so a justification may be needed."""
+    """Delete a window; its excluded time counts again, so a reason may be needed."""
     window = _load(session, window_id)
-    _require_justification(window.start_at, justification, now, svc)
+    _require_reason(window.start_at, reason, now, svc)
     out = window_out(window)
     window.status = "rejected"
     changed = recompute_for_window(
@@ -232,7 +255,7 @@ def delete_window(
         window,
         now,
         svc.horizon,
-        {"actor": who.name, "action": "window.delete", "justification": justification},
+        {"actor": who.name, "action": "window.delete", "reason": reason},
     )
     audit.record(
         session,
@@ -241,7 +264,7 @@ def delete_window(
         action="window.delete",
         target_type="window",
         target_id=window.id,
-        reason=justification,
+        reason=reason,
         detail=out.model_dump(mode="json"),
     )
     session.delete(window)

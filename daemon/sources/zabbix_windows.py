@@ -44,7 +44,7 @@ class _Wanted:
     """The shape one window row should have, as Zabbix describes it now."""
 
     external_ref: str
-    scope_ref: str
+    scope_ref: int
     description: str
     start_at: datetime
     end_at: datetime | None
@@ -116,7 +116,7 @@ def _windows(
             continue
         for resource_id in sorted(resources):
             ref = f"zabbix:{instance.name}:{maintenance.maintenance_id}:{index}:{resource_id}"
-            rows.append(_Wanted(ref, str(resource_id), description, *shape))
+            rows.append(_Wanted(ref, resource_id, description, *shape))
     return rows
 
 
@@ -152,7 +152,7 @@ def _create(
 ) -> None:
     window = MaintenanceWindow(
         scope="resource",
-        reason="maintenance",
+        kind="maintenance",
         status="active",
         external_ref=want.external_ref,
         author=author,
@@ -177,7 +177,7 @@ def _create(
         window,
         now,
         horizon,
-        {"actor": author, "action": "window.create", "justification": SYNC_REASON},
+        {"actor": author, "action": "window.create", "reason": SYNC_REASON},
     )
 
 
@@ -209,7 +209,7 @@ def _update(
         window,
         now,
         horizon,
-        {"actor": author, "action": "window.update", "justification": SYNC_REASON},
+        {"actor": author, "action": "window.update", "reason": SYNC_REASON},
         since=min(before["start_at"], want.start_at),
     )
 
@@ -235,17 +235,17 @@ def _delete(
         window,
         now,
         horizon,
-        {"actor": author, "action": "window.delete", "justification": SYNC_REASON},
+        {"actor": author, "action": "window.delete", "reason": SYNC_REASON},
     )
 
 
-def _open_fault(session: Session, scope_ref: str) -> MaintenanceWindow | None:
+def _open_fault(session: Session, source: str) -> MaintenanceWindow | None:
     return session.scalars(
         select(MaintenanceWindow)
         .where(
-            MaintenanceWindow.reason == "monitoring_fault",
+            MaintenanceWindow.kind == "monitoring_fault",
             MaintenanceWindow.scope == "source",
-            MaintenanceWindow.scope_ref == scope_ref,
+            MaintenanceWindow.source == source,
             MaintenanceWindow.author == "slad",
             MaintenanceWindow.end_at.is_(None),
             MaintenanceWindow.rrule.is_(None),
@@ -256,7 +256,7 @@ def _open_fault(session: Session, scope_ref: str) -> MaintenanceWindow | None:
 
 def open_fault(
     session: Session,
-    scope_ref: str,
+    source: str,
     since: datetime,
     failures: int,
     error: str,
@@ -264,17 +264,16 @@ def open_fault(
     horizon: timedelta,
 ) -> MaintenanceWindow:
     """The open monitoring fault of the instance, opened at `since` if there is none yet."""
-    existing = _open_fault(session, scope_ref)
+    existing = _open_fault(session, source)
     if existing is not None:
         return existing
     return record_fault(
         session,
-        scope="source",
-        scope_ref=scope_ref,
+        source=source,
         start=since,
         end=None,
-        description=f"slad cannot reach {scope_ref}: {error}",
-        why=f"{failures} consecutive failures to reach {scope_ref}",
+        description=f"slad cannot reach {source}: {error}",
+        why=f"{failures} consecutive failures to reach {source}",
         action="fault.opened",
         now=now,
         horizon=horizon,
@@ -283,16 +282,16 @@ def open_fault(
 
 
 def close_fault(
-    session: Session, scope_ref: str, now: datetime, horizon: timedelta
+    session: Session, source: str, now: datetime, horizon: timedelta
 ) -> MaintenanceWindow | None:
     """End the instance's open monitoring fault at `now`, when it answered again."""
-    window = _open_fault(session, scope_ref)
+    window = _open_fault(session, source)
     if window is None:
         return None
     window.end_at = now
     window.updated_at = now
     session.flush()
-    why = f"{scope_ref} answered again"
+    why = f"{source} answered again"
     audit.record(
         session,
         at=now,
@@ -308,7 +307,7 @@ def close_fault(
         window,
         now,
         horizon,
-        {"actor": "slad", "action": "fault.closed", "justification": why},
+        {"actor": "slad", "action": "fault.closed", "reason": why},
         since=window.start_at,
     )
     return window

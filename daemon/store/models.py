@@ -315,19 +315,22 @@ class TimelineEntry(Base):
 
 
 class MaintenanceWindow(Base):
-    """Time excluded from incident clocks: maintenance, or a monitoring fault.
+    """Time excluded from incident clocks: maintenance, or a monitoring fault (`kind`).
 
     Either a single [start_at, end_at) span (end_at may be open while a fault lasts) or
     a recurrence: `rrule` with `start_at` as the first occurrence in `timezone` and
-    `duration_seconds`, bounded by `until_at`.
+    `duration_seconds`, bounded by `until_at`. A `customer`, `contract` or `resource`
+    scope names its row by id in `scope_ref`; a `source` scope names the source (or
+    ``source:instance``) in `source`.
     """
 
     __tablename__ = "maintenance_windows"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     scope: Mapped[str] = mapped_column(String(16))
-    scope_ref: Mapped[str | None] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(String(32))
+    scope_ref: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, default="")
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

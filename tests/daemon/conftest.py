@@ -57,12 +57,13 @@ class FakeClock:
 
 
 @pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    """A migrated, empty database on each backend."""
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Engine]]:
+    """An empty database on each backend, with no schema yet."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'slad.db'}"
         engine = make_engine(url)
-        upgrade(engine)
         yield url, engine
         engine.dispose()
         return
@@ -75,12 +76,18 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
     joiner = "&" if "?" in POSTGRES_URL else "?"
     url = f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"  # for child processes too
     engine = make_engine(url)
-    upgrade(engine)
     yield url, engine
     engine.dispose()
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def database(empty_database: tuple[str, Engine]) -> tuple[str, Engine]:
+    """A migrated, empty database on each backend."""
+    upgrade(empty_database[1])
+    return empty_database
 
 
 @pytest.fixture

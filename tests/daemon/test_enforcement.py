@@ -241,17 +241,17 @@ def test_downtime_becomes_a_fault_and_rejection_records_breaches_at_true_instant
     # slad is down from here until two hours later.
     api.clock.set(T0 + timedelta(hours=2))
     window = svc.downtime.record_gap(api.clock())
-    assert window is not None and window.reason == "monitoring_fault"
+    assert window is not None and window.kind == "monitoring_fault"
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(hours=2, minutes=29))
     assert svc.processor.run_due(api.clock()) == 0
-    faults = api.ok(api.get("/v1/maintenance-windows", params={"reason": "monitoring_fault"}))
+    faults = api.ok(api.get("/v1/maintenance-windows", params={"kind": "monitoring_fault"}))
     assert [(f["author"], f["start"]) for f in faults] == [("slad", iso(T0 + timedelta(minutes=1)))]
 
     api.ok(
         api.patch(
             f"/v1/maintenance-windows/{window.id}",
-            {"status": "rejected", "justification": "planned restart, not a fault"},
+            {"status": "rejected", "reason": "planned restart, not a fault"},
         )
     )
     assert svc.processor.run_due(api.clock()) == 4

@@ -26,8 +26,8 @@ def test_planned_window_moves_running_due_instants(api: Api) -> None:
             "/v1/maintenance-windows",
             {
                 "scope": "resource",
-                "scope_ref": str(ids["resource"]),
-                "reason": "maintenance",
+                "scope_ref": ids["resource"],
+                "kind": "maintenance",
                 "description": "kernel update",
                 "start": iso(T0 + timedelta(minutes=10)),
                 "end": iso(T0 + timedelta(minutes=30)),
@@ -51,7 +51,7 @@ def test_planned_window_moves_running_due_instants(api: Api) -> None:
     api.ok(
         api.delete(
             f"/v1/maintenance-windows/{window['id']}",
-            params={"justification": "work was cancelled"},
+            params={"reason": "work was cancelled"},
         )
     )
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
@@ -77,7 +77,7 @@ def test_detection_inside_window_counts_from_its_end(api: Api) -> None:
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=45))
 
 
-def test_window_covering_the_past_needs_justification_and_rejudges(api: Api) -> None:
+def test_window_covering_the_past_needs_a_reason_and_rejudges(api: Api) -> None:
     seed_registry(api)
     incident_id = open_incident(api)
     api.clock.set(T0 + timedelta(minutes=40))
@@ -88,8 +88,8 @@ def test_window_covering_the_past_needs_justification_and_rejudges(api: Api) -> 
     )
     past = {
         "scope": "source",
-        "scope_ref": "generic",
-        "reason": "monitoring_fault",
+        "source": "generic",
+        "kind": "monitoring_fault",
         "start": iso(T0),
         "end": iso(T0 + timedelta(minutes=15)),
     }
@@ -101,7 +101,7 @@ def test_window_covering_the_past_needs_justification_and_rejudges(api: Api) -> 
     api.ok(
         api.post(
             "/v1/maintenance-windows",
-            {**past, "justification": "collector was down, see ticket 42"},
+            {**past, "reason": "collector was down, see ticket 42"},
         ),
         201,
     )
@@ -146,7 +146,7 @@ def test_window_scoped_elsewhere_does_not_touch_the_incident(api: Api) -> None:
             "/v1/maintenance-windows",
             {
                 "scope": "customer",
-                "scope_ref": str(other["customer"]),
+                "scope_ref": other["customer"],
                 "start": iso(T0 + timedelta(minutes=5)),
                 "end": iso(T0 + timedelta(minutes=25)),
             },
@@ -170,7 +170,7 @@ def test_bad_windows_are_refused_and_store_nothing(api: Api) -> None:
         {"scope": "all", "start": iso(T0 + timedelta(hours=1))},
         {
             "scope": "resource",
-            "scope_ref": "999",
+            "scope_ref": 999,
             "start": iso(T0 + timedelta(hours=1)),
             "end": iso(T0 + timedelta(hours=2)),
         },
@@ -198,8 +198,8 @@ def test_monitoring_fault_can_be_reviewed_and_rejected(api: Api) -> None:
             "/v1/maintenance-windows",
             {
                 "scope": "source",
-                "scope_ref": "generic",
-                "reason": "monitoring_fault",
+                "source": "generic",
+                "kind": "monitoring_fault",
                 "start": iso(T0 + timedelta(minutes=5)),
             },
         ),
@@ -212,7 +212,7 @@ def test_monitoring_fault_can_be_reviewed_and_rejected(api: Api) -> None:
     rejected = api.ok(
         api.patch(
             f"/v1/maintenance-windows/{fault['id']}",
-            {"status": "rejected", "justification": "not a real fault"},
+            {"status": "rejected", "reason": "not a real fault"},
         )
     )
     assert rejected["status"] == "rejected"
@@ -241,3 +241,52 @@ def test_refused_edit_leaves_the_window_as_it_was(api: Api) -> None:
     assert api.ok(api.get(f"/v1/maintenance-windows/{window['id']}")) == window | {
         "incidents_recomputed": None
     }
+
+
+def test_windows_are_filtered_by_scope_ref_kind_and_active_at(api: Api) -> None:
+    ids = seed_registry(api)
+    api.clock.set(T0)
+    later = {"start": iso(T0 + timedelta(hours=1)), "end": iso(T0 + timedelta(hours=2))}
+    made = [
+        api.ok(api.post("/v1/maintenance-windows", body), 201)["id"]
+        for body in (
+            {"scope": "resource", "scope_ref": ids["resource"], **later},
+            {"scope": "customer", "scope_ref": ids["customer"], "kind": "provider_maintenance",
+             "start": iso(T0 + timedelta(hours=3)), "end": iso(T0 + timedelta(hours=4))},
+            {"scope": "source", "source": "zabbix:main", "kind": "monitoring_fault",
+             "start": iso(T0 + timedelta(minutes=30))},
+            {"scope": "all", "rrule": "FREQ=DAILY", "duration_minutes": 10,
+             "start": iso(T0 + timedelta(hours=1, minutes=55))},
+        )
+    ]
+
+    def listed(**params: object) -> list[int]:
+        return [w["id"] for w in api.ok(api.get("/v1/maintenance-windows", params=params))]
+
+    assert listed() == made
+    assert listed(scope="resource", scope_ref=ids["resource"]) == [made[0]]
+    assert listed(scope_ref=ids["customer"], scope="customer") == [made[1]]
+    assert listed(kind="provider_maintenance") == [made[1]]
+    assert listed(source="zabbix:main") == [made[2]]
+    assert listed(active_at=iso(T0 + timedelta(hours=1, minutes=56))) == [made[0], made[2], made[3]]
+    assert listed(active_at=iso(T0 + timedelta(days=1, hours=1, minutes=56))) == made[2:]
+    assert listed(active_at=iso(T0 + timedelta(hours=2))) == [made[2], made[3]]
+    assert listed(active_at=iso(T0)) == []
+
+
+def test_a_window_scope_names_exactly_what_it_needs(api: Api) -> None:
+    seed_registry(api)
+    api.clock.set(T0)
+    span = {"start": iso(T0 + timedelta(hours=1)), "end": iso(T0 + timedelta(hours=2))}
+    for body, says in (
+        ({"scope": "resource", **span}, "needs a scope_ref"),
+        ({"scope": "source", "scope_ref": 1, "source": "zabbix", **span}, "takes no scope_ref"),
+        ({"scope": "source", **span}, "needs a source"),
+        ({"scope": "all", "source": "zabbix", **span}, "takes no source"),
+        ({"scope": "customer", "scope_ref": 10**6, **span}, "does not exist"),
+        ({"scope": "all", "reason": "maintenance", "justification": "x", **span}, "justification"),
+    ):
+        refused = api.post("/v1/maintenance-windows", body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert says in refused.text, (body, refused.text)
+    assert api.ok(api.get("/v1/maintenance-windows")) == []

@@ -318,8 +318,8 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
     poll(api)
     (window,) = windows(api)
     assert window.external_ref == f"zabbix:main:7:0:{ids['resource']}"
-    assert (window.scope, window.scope_ref, window.reason, window.author) == (
-        "resource", str(ids["resource"]), "maintenance", "zabbix:main")
+    assert (window.scope, window.scope_ref, window.kind, window.author) == (
+        "resource", ids["resource"], "maintenance", "zabbix:main")
     assert window.start_at == DETECTED.replace(microsecond=0) + timedelta(minutes=10)
     assert same_instant(contact_due(api, incident_id), due + timedelta(minutes=20))
     created = audits(api, "window.create")
@@ -404,7 +404,7 @@ def test_failures_open_a_fault_and_an_answer_closes_it(
     api.clock.advance(minutes=2)
     built.poll(api.clock())
     (fault,) = windows(api)
-    assert (fault.scope, fault.scope_ref, fault.reason, fault.author) == (
+    assert (fault.scope, fault.source, fault.kind, fault.author) == (
         "source", "zabbix:main", "monitoring_fault", "slad")
     assert (fault.start_at, fault.end_at) == (first, None)
     paused = datetime.fromisoformat(contact_due(api, incident_id).replace("Z", "+00:00"))

@@ -134,7 +134,7 @@ def test_leader_failover_and_restart(tmp_path: Path, database_url: str) -> None:
         def fault() -> list[dict[str, object]] | None:
             return (
                 restarted.request(
-                    "GET", "/v1/maintenance-windows", admin, params={"reason": "monitoring_fault"}
+                    "GET", "/v1/maintenance-windows", admin, params={"kind": "monitoring_fault"}
                 ).json()
                 or None
             )

@@ -236,8 +236,8 @@ def test_zabbix_maintenance_moves_the_due_instants(zabbix: ZabbixE2E, scenario: 
         window = wait_for(lambda: next((w for w in scenario.slad.ok("GET", WINDOWS)
                                         if w["external_ref"] == ref), None),
                           60, "slad to take over the maintenance")
-        assert (window["scope"], window["scope_ref"], window["reason"]) == (
-            "resource", str(scenario.resource_id), "maintenance")
+        assert (window["scope"], window["scope_ref"], window["kind"]) == (
+            "resource", scenario.resource_id, "maintenance")
         window_end = datetime.fromtimestamp(start + 1800, UTC)
         assert parse(window["end"]) == window_end
         # detected inside the window: the clock starts counting when the window ends

@@ -1,0 +1,98 @@
+"""Migrations keep the data a provider already has, on both backends."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from daemon.store.db import upgrade
+
+_WINDOW = (
+    "INSERT INTO maintenance_windows (id, scope, scope_ref, reason, description, start_at,"
+    " end_at, timezone, status, author, created_at, updated_at) VALUES (:id, :scope, :ref,"
+    " :reason, '', '2026-11-01 00:00:00', NULL, 'Asia/Tokyo', 'active', 'op',"
+    " '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+)
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(sql))]
+
+
+def test_window_vocabulary_migration_keeps_every_window(
+    empty_database: tuple[str, Engine],
+) -> None:
+    _, engine = empty_database
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        for row in (
+            {"id": 1, "scope": "resource", "ref": "12", "reason": "maintenance"},
+            {"id": 2, "scope": "source", "ref": "zabbix:main", "reason": "monitoring_fault"},
+            {"id": 3, "scope": "all", "ref": None, "reason": "monitoring_fault"},
+            {"id": 4, "scope": "customer", "ref": "7", "reason": "provider_maintenance"},
+        ):
+            conn.execute(text(_WINDOW), row)
+    upgrade(engine)
+    assert _rows(
+        engine, "SELECT id, scope, scope_ref, source, kind FROM maintenance_windows ORDER BY id"
+    ) == [
+        (1, "resource", 12, None, "maintenance"),
+        (2, "source", None, "zabbix:main", "monitoring_fault"),
+        (3, "all", None, None, "monitoring_fault"),
+        (4, "customer", 7, None, "provider_maintenance"),
+    ]
+
+
+def test_window_vocabulary_migration_renames_the_timeline_reason(
+    empty_database: tuple[str, Engine],
+) -> None:
+    """Timeline entries of recomputed clocks say `reason`, old ones included."""
+    _, engine = empty_database
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, name, locale, created_at)"
+                " VALUES (1, 'acme', 'ja', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO contracts (id, customer_id, plan, professional_support, advisory,"
+                " billing_start, created_at) VALUES (1, 1, 'standard', false, false,"
+                " '2026-04-01', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO resources (id, contract_id, name, kind, created_at)"
+                " VALUES (1, 1, 'web01', 'vm', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO incidents (id, resource_id, contract_id, customer_id, plan, source,"
+                " instance, problem_key, title, severity, status, detected_at, received_at,"
+                " detected_at_estimated, policy, created_at) VALUES (1, 1, 1, 1, 'standard',"
+                " 'zabbix', '', 'p', 't', 'high', 'open', '2026-11-01 00:00:00',"
+                " '2026-11-01 00:00:00', false, '[]', '2026-11-01 00:00:00')"
+            )
+        )
+        for entry_id, kind in ((1, "clocks_recomputed"), (2, "note")):
+            conn.execute(
+                text(
+                    "INSERT INTO timeline (id, incident_id, at, recorded_at, kind, actor, detail)"
+                    " VALUES (:id, 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00', :kind, 'op',"
+                    """ '{"justification": "ticket 42", "window_id": 3}')"""
+                ),
+                {"id": entry_id, "kind": kind},
+            )
+    upgrade(engine)
+    details = dict(_rows(engine, "SELECT id, detail FROM timeline ORDER BY id"))
+    recomputed, note = (d if isinstance(d, dict) else json.loads(d) for d in details.values())
+    assert recomputed == {"reason": "ticket 42", "window_id": 3}
+    assert note == {"justification": "ticket 42", "window_id": 3}
+
