@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from daemon import audit
 from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.due_order import by_next_due
 from daemon.api.instants import resolve_at
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
@@ -19,6 +20,7 @@ from daemon.api.schemas import (
     AlertOut,
     AssignIn,
     ClockOut,
+    DueOut,
     IncidentDetail,
     IncidentSummary,
     NoteIn,
@@ -26,6 +28,7 @@ from daemon.api.schemas import (
     TimelineOut,
 )
 from daemon.clocks import evaluate_incident, incident_bounds, refresh_incident
+from daemon.owed import clock_due, earliest, incident_next_due_sql, incident_owes_sql, owes
 from daemon.services import Services
 from daemon.store.models import Alert, Clock, Incident, MaintenanceWindow, Resource
 from daemon.timeline import add_timeline
@@ -80,7 +83,14 @@ def live_clocks(
     return [clock_out(name, ev, policies.get(name)) for name, ev in evaluations.items()]
 
 
-def summary(incident: Incident, clocks: list[ClockOut]) -> IncidentSummary:
+def next_due_out(clocks: list[ClockOut], now: datetime) -> DueOut | None:
+    due = earliest(clock_due(c.name, c.state, c.slo_due, c.sla_due, now) for c in clocks)
+    if due is None:
+        return None
+    return DueOut(clock=due.clock, target=due.target, at=due.at, seconds_left=due.seconds_left(now))
+
+
+def summary(incident: Incident, clocks: list[ClockOut], now: datetime) -> IncidentSummary:
     return IncidentSummary(
         id=incident.id,
         status=incident.status,
@@ -96,6 +106,8 @@ def summary(incident: Incident, clocks: list[ClockOut]) -> IncidentSummary:
         contacted_at=incident.contacted_at,
         reported_at=incident.reported_at,
         resolved_at=incident.resolved_at,
+        owed=owes(c.state for c in clocks),
+        next_due=next_due_out(clocks, now),
         clocks=clocks,
     )
 
@@ -120,7 +132,7 @@ def alert_out(a: Alert) -> AlertOut:
 
 def detail(session: Session, svc: Services, incident: Incident, now: datetime) -> IncidentDetail:
     clocks = live_clocks(incident, windows_for(session, incident), now, svc.horizon)
-    base = summary(incident, clocks)
+    base = summary(incident, clocks, now)
     return IncidentDetail(
         **base.model_dump(),
         received_at=incident.received_at,
@@ -152,6 +164,8 @@ def _filtered(
     breached: bool | None,
     detected_from: datetime | None,
     detected_to: datetime | None,
+    owed: bool | None = None,
+    due_before: datetime | None = None,
 ) -> Select[Incident]:
     for column, value in (
         (Incident.status, status),
@@ -180,6 +194,10 @@ def _filtered(
         stmt = stmt.where(Incident.detected_at >= detected_from)
     if detected_to is not None:
         stmt = stmt.where(Incident.detected_at < detected_to)
+    if owed is not None:
+        stmt = stmt.where(incident_owes_sql() if owed else ~incident_owes_sql())
+    if due_before is not None:
+        stmt = stmt.where(incident_next_due_sql(now) < due_before)
     return stmt
 
 
@@ -199,11 +217,25 @@ def list_incidents(
     breached: bool | None = None,
     detected_from: datetime | None = None,
     detected_to: datetime | None = None,
+    owed: Annotated[
+        bool | None, Query(description="Incidents with a clock still running (or none).")
+    ] = None,
+    due_before: Annotated[
+        datetime | None, Query(description="Incidents whose next due falls before this.")
+    ] = None,
+    sort: Annotated[
+        Literal["newest", "next_due"],
+        Query(description="`next_due`: what falls due first (overdue first), then the rest."),
+    ] = "newest",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[IncidentSummary]:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    for name, value in (("detected_from", detected_from), ("detected_to", detected_to)):
+    """Newest first, or by next due; pass `next_cursor` back as `cursor` for the next page."""
+    for name, value in (
+        ("detected_from", detected_from),
+        ("detected_to", detected_to),
+        ("due_before", due_before),
+    ):
         if value is not None and value.tzinfo is None:
             raise Problem(422, "naive-instant", f"{name} needs a time zone offset")
     stmt = _filtered(
@@ -219,13 +251,19 @@ def list_incidents(
         breached,
         detected_from,
         detected_to,
+        owed,
+        due_before,
     )
-    rows, next_cursor = newest_first(session, stmt, Incident.id, cursor, limit)
+    if sort == "next_due":
+        paged, next_cursor = by_next_due(session, stmt, incident_next_due_sql(now), cursor, limit)
+        rows = [incident for incident, _due in paged]
+    else:
+        rows, next_cursor = newest_first(session, stmt, Incident.id, cursor, limit)
     windows = list(
         session.scalars(select(MaintenanceWindow).where(MaintenanceWindow.status != "rejected"))
     )
     items = [
-        summary(i, live_clocks(i, [w for w in windows if covers(w, i)], now, svc.horizon))
+        summary(i, live_clocks(i, [w for w in windows if covers(w, i)], now, svc.horizon), now)
         for i in rows
     ]
     return Page[IncidentSummary](items=items, next_cursor=next_cursor)

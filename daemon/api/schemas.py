@@ -250,6 +250,16 @@ class TimelineOut(BaseModel):
     detail: dict[str, Any]
 
 
+class DueOut(BaseModel):
+    """The next target an incident owes: which clock and target, when, and the time left
+    (negative once overdue)."""
+
+    clock: str
+    target: Literal["slo", "sla"]
+    at: datetime
+    seconds_left: float
+
+
 class IncidentSummary(BaseModel):
     id: int
     status: str
@@ -265,6 +275,10 @@ class IncidentSummary(BaseModel):
     contacted_at: datetime | None
     reported_at: datetime | None
     resolved_at: datetime | None
+    owed: bool = Field(
+        description="A clock still runs (contact or report owed), whatever the status."
+    )
+    next_due: DueOut | None
     clocks: list[ClockOut]
 
 
