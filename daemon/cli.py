@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.config import Config, ConfigError, load_config
@@ -18,6 +16,8 @@ from daemon.store.db import current_revision, head_revision, make_engine, schema
 EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
 EXIT_DATABASE = 4
+EXIT_PIPE = 141
+"""As a shell reports a command ended by SIGPIPE."""
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -102,33 +102,40 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_incidents_list(args: argparse.Namespace) -> int:
+def _incident_command(args: argparse.Namespace, show: Callable[..., None]) -> int:
+    """Open the store read-only and print what `show` renders at the current instant."""
+    from datetime import UTC, datetime
+
     from daemon.store.db import session_factory
-    from daemon.store.models import Incident
 
     config = _load(args)
     engine = make_engine(config.database.url)
-    stmt = select(Incident).order_by(Incident.id.desc()).limit(args.limit)
-    if args.status:
-        stmt = stmt.where(Incident.status == args.status)
+    zone = config.calendar.timezone
     with session_factory(engine)() as session:
-        for incident in session.scalars(stmt):
-            clocks = {c.name: c.outcome or c.state for c in incident.clocks}
-            row = {
-                "id": incident.id,
-                "status": incident.status,
-                "plan": incident.plan,
-                "detected_at": incident.detected_at.isoformat(),
-                "title": incident.title,
-                "clocks": clocks,
-            }
-            print(
-                json.dumps(row, ensure_ascii=False)
-                if args.json
-                else f"{row['id']:>6}  {row['status']:<8} {row['plan']:<12} {row['detected_at']}  "
-                f"{' '.join(f'{k}={v}' for k, v in clocks.items()):<40} {row['title']}"
-            )
+        show(session, datetime.now(UTC), zone)
     return 0
+
+
+def cmd_incidents_list(args: argparse.Namespace) -> int:
+    from daemon.incident_tables import list_incidents, print_list
+
+    return _incident_command(
+        args,
+        lambda session, now, zone: print_list(
+            list_incidents(session, args.status, args.limit), now, zone, args.json, sys.stdout
+        ),
+    )
+
+
+def cmd_incidents_due(args: argparse.Namespace) -> int:
+    from daemon.incident_tables import due_rows, print_due
+
+    return _incident_command(
+        args,
+        lambda session, now, zone: print_due(
+            due_rows(session, now), now, zone, args.json, sys.stdout
+        ),
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,6 +169,11 @@ def parser() -> argparse.ArgumentParser:
     lst.add_argument("--limit", type=int, default=20)
     lst.add_argument("--json", action="store_true", help="one JSON object a line")
     lst.set_defaults(func=cmd_incidents_list)
+    due = incidents.add_parser(
+        "due", help="owed clocks (contact or report not yet recorded), soonest due first"
+    )
+    due.add_argument("--json", action="store_true", help="one JSON object a line")
+    due.set_defaults(func=cmd_incidents_due)
     return p
 
 
@@ -169,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`slad incidents due | head`): what it wanted was printed.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
