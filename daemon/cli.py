@@ -40,7 +40,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  plans     {plans}")
     print(f"  zabbix    {', '.join(zabbix.instances) or '-'}")
     print(f"  notify    {', '.join(config.notify.channels) or '-'}")
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What a valid configuration still gets wrong for an on-call team."""
+    from daemon.notify.config import channels_for
+    from daemon.notify.events import NotifyEvent
+
+    unheard = [
+        plan
+        for plan in config.plans
+        if not channels_for(config.notify.routes, NotifyEvent.SLA_BREACHED, plan, None)
+    ]
+    if not unheard:
+        return []
+    return [
+        f"no notification channel receives sla_breached for plan(s) {', '.join(unheard)}:"
+        " an SLA breach would only be logged; route it in [notify.routes.default]"
+    ]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

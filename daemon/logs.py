@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+"""The plain format (`[log] format = "text"`): only the message carries ids."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +35,7 @@ def configure(fmt: str, level: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
@@ -37,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from daemon.owed import Due, clock_due, owing_sql
 from daemon.reports import ClockFacts, summarise
 from daemon.store.models import Alert, AlertEventRecord, Clock, Incident, OutboxMessage
 
@@ -101,6 +103,23 @@ class _StoreFamilies:
             "Clocks of open incidents by state; sum one clock name to count incidents.",
             labels=["plan", "clock", "state"],
         )
+        self.owed = GaugeMetricFamily(
+            "slad_owed_clocks",
+            "Clocks that still owe the customer a contact, report or reply, whatever the"
+            " incident's status, by where they stand now: within_slo, slo_breached,"
+            " sla_breached, or paused (a window with no end yet, no due instant).",
+            labels=["plan", "clock", "state"],
+        )
+        self.due_within = GaugeMetricFamily(
+            "slad_owed_clocks_due_within",
+            "Owed clocks whose next due (SLO, else SLA) falls within the next `seconds`;"
+            " clocks past their SLA are not counted (see slad_owed_clocks).",
+            labels=["seconds"],
+        )
+        self.next_due = GaugeMetricFamily(
+            "slad_next_due_seconds",
+            "Seconds until the soonest next due of any owed clock; absent when none is ahead.",
+        )
         self.outcomes = CounterMetricFamily(
             "slad_clock_outcomes",
             "Stopped clocks by outcome, from the stored judgement (a window changed after the"
@@ -151,6 +170,9 @@ class _StoreFamilies:
 
     def all(self) -> Iterator[Metric]:
         yield self.open_clocks
+        yield self.owed
+        yield self.due_within
+        yield self.next_due
         yield self.outcomes
         yield from self.durations.values()
         yield self.compliance
@@ -206,6 +228,8 @@ class StoreCollector(Collector):
         )
         for plan, name, state, count in open_rows:
             families.open_clocks.add_metric([plan, name, state], count)
+
+        fill_owed(session, families, now)
 
         outcome_rows = session.execute(
             select(Clock.plan, Clock.name, Clock.outcome, func.count())
@@ -301,6 +325,41 @@ class StoreCollector(Collector):
                 ratio = row[f"{target}_compliance"]
                 if isinstance(ratio, float):
                     family.add_metric([str(row["plan"]), str(row["clock"]), target], ratio)
+
+
+DUE_WITHIN_SECONDS = (300, 900, 3600)
+"""The horizons a wall board asks about: the next 5 minutes, 15 minutes, hour."""
+
+
+def owed_state(due: Due | None, now: datetime) -> str:
+    """Where an owed clock stands at `now` (the `state` label of slad_owed_clocks)."""
+    if due is None:
+        return "paused"
+    if due.target == "slo":
+        return "within_slo"
+    return "slo_breached" if now <= due.at else "sla_breached"
+
+
+def fill_owed(session: Session, families: _StoreFamilies, now: datetime) -> None:
+    """The owed-work families, judged at `now` from the stored due instants."""
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    ahead: list[float] = []
+    rows = session.execute(
+        select(Clock.plan, Clock.name, Clock.state, Clock.slo_due_at, Clock.sla_due_at).where(
+            owing_sql()
+        )
+    )
+    for plan, name, state, slo_due, sla_due in rows:
+        due = clock_due(name, state, slo_due, sla_due, now)
+        counts[(plan, name, owed_state(due, now))] += 1
+        if due is not None and due.at >= now:
+            ahead.append(due.seconds_left(now))
+    for labels, count in sorted(counts.items()):
+        families.owed.add_metric(list(labels), count)
+    for horizon in DUE_WITHIN_SECONDS:
+        families.due_within.add_metric([str(horizon)], sum(1 for s in ahead if s <= horizon))
+    if ahead:
+        families.next_due.add_metric([], min(ahead))
 
 
 class Metrics:

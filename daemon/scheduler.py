@@ -118,19 +118,38 @@ class DueProcessor:
             self.notifier.clock_mark(session, clock, name, at, fractions.get(name), now)
             if self.observe_lag is not None:
                 self.observe_lag(max((now - at).total_seconds(), 0.0))
-            log.info(
-                "clock %s %s",
-                clock.name,
-                name,
-                extra={
-                    "incident_id": clock.incident_id,
-                    "support_request_id": clock.support_request_id,
-                    "due": at.isoformat(),
-                },
-            )
+            log_mark(clock, name, at)
         clock.recorded = [*(clock.recorded or ()), *(name for name, _ in fired)]
         rearm(clock, evaluation)
         return len(fired)
+
+
+BREACHES = frozenset({"slo_breached", "sla_breached"})
+
+
+def log_mark(clock: Clock, mark: str, at: datetime) -> None:
+    """Log a recorded mark; a breach at WARNING, naming its incident or request in the
+    message itself, so the plain text format shows it as well as the JSON fields do."""
+    owner = (
+        f"incident {clock.incident_id}"
+        if clock.incident_id is not None
+        else f"support request {clock.support_request_id}"
+    )
+    log.log(
+        logging.WARNING if mark in BREACHES else logging.INFO,
+        "%s: clock %s %s at %s",
+        owner,
+        clock.name,
+        mark,
+        at.isoformat(),
+        extra={
+            "incident_id": clock.incident_id,
+            "support_request_id": clock.support_request_id,
+            "clock": clock.name,
+            "mark": mark,
+            "due": at.isoformat(),
+        },
+    )
 
 
 @dataclass

@@ -137,3 +137,27 @@ def test_the_checkpointer_copies_the_wal_back_without_a_commit_doing_it(tmp_path
     frames, copied = WalCheckpointer(engine).checkpoint()
     assert frames > 0, "commits left the WAL to the checkpointer"
     assert copied == frames
+
+
+def test_check_config_warns_when_no_channel_hears_sla_breaches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(EXAMPLE), "check-config"]) == 0
+    err = capsys.readouterr().err
+    assert "no notification channel receives sla_breached" in err
+    assert "basic, standard, full_managed" in err
+
+    routed = tmp_path / "routed.toml"
+    routed.write_text(
+        '[notify.channels.ops]\ntype = "webhook"\nurl = "https://hooks.example/slad"\n'
+        'secret = "s3cret-s3cret-s3cret"\n'
+        '[notify.routes.default]\nsla_breached = ["ops"]\n'
+        '[notify.routes.plans.basic]\nsla_breached = []\n'
+    )
+    assert main(["--config", str(routed), "check-config"]) == 0
+    err = capsys.readouterr().err
+    assert "for plan(s) basic:" in err, "a plan table that empties the route is named"
+
+    routed.write_text(routed.read_text().replace("sla_breached = []", 'warning = ["ops"]'))
+    assert main(["--config", str(routed), "check-config"]) == 0
+    assert "sla_breached" not in capsys.readouterr().err

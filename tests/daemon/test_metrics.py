@@ -21,6 +21,8 @@ from daemon.metrics import IngestTimer, Metrics, metrics_router
 from daemon.services import build_services
 from daemon.store.models import OutboxMessage
 from tests.daemon.conftest import Api, FakeClock, event, make_config, seed_registry
+from tests.daemon.test_owed import T0 as OWED_T0
+from tests.daemon.test_owed import owed_world
 
 T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
 TICK = 0.25
@@ -36,6 +38,7 @@ BOUNDED_LABELS = {
     "result",
     "route",
     "le",
+    "seconds",
 }
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -290,3 +293,40 @@ def test_each_metrics_has_its_own_registry(clock: FakeClock) -> None:
     first.set_leader(True)
     assert first.registry.get_sample_value("slad_leader") == 1
     assert second.registry.get_sample_value("slad_leader") == 0
+
+
+def test_owed_clocks_due_soon_and_next_due(metered: tuple[Api, Metrics]) -> None:
+    api, _metrics = metered
+    world = owed_world(api)
+    samples = scrape(api.client)
+    owed = {dict(labels)["state"]: v for labels, v in series(samples, "slad_owed_clocks").items()}
+    assert owed == {"within_slo": 2, "sla_breached": 1}, "the recovered incident still owes"
+    assert value(
+        samples, "slad_owed_clocks", plan="standard", clock="contact", state="sla_breached"
+    )
+    assert value(samples, "slad_owed_clocks_due_within", seconds="300") == 0
+    assert value(samples, "slad_owed_clocks_due_within", seconds="900") == 1
+    assert value(samples, "slad_owed_clocks_due_within", seconds="3600") == 2
+    assert value(samples, "slad_next_due_seconds") == 9 * 60
+
+    api.ok(api.post(f"/v1/incidents/{world['overdue']}/contact", {}))
+    api.clock.set(OWED_T0 + timedelta(minutes=35))
+    samples = scrape(api.client)
+    assert (
+        value(samples, "slad_owed_clocks", plan="standard", clock="report", state="within_slo") == 1
+    ), "once contacted, the report is owed"
+    assert (
+        value(samples, "slad_owed_clocks", plan="standard", clock="contact", state="slo_breached")
+        == 2
+    ), "both remaining contacts are past the SLO, before the SLA"
+    assert value(samples, "slad_next_due_seconds") == 5 * 60, (
+        "recovered: its SLA falls at T0 + 40 min"
+    )
+
+
+def test_no_owed_clock_means_no_next_due(metered: tuple[Api, Metrics]) -> None:
+    api, _metrics = metered
+    samples = scrape(api.client)
+    assert series(samples, "slad_owed_clocks") == {}
+    assert value(samples, "slad_next_due_seconds") is None
+    assert value(samples, "slad_owed_clocks_due_within", seconds="900") == 0

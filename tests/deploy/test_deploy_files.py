@@ -17,6 +17,9 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 METRICS = frozenset(
     {
         "slad_open_incidents",
+        "slad_owed_clocks",
+        "slad_owed_clocks_due_within",
+        "slad_next_due_seconds",
         "slad_clock_outcomes_total",
         "slad_time_to_contact_seconds",
         "slad_time_to_report_seconds",
@@ -100,6 +103,7 @@ def test_rules_parse_and_cover_the_required_alerts() -> None:
     rules = rule_exprs()
     expected = {
         "SladSLAComplianceBelowTarget": "slad_compliance_ratio",
+        "SladSLABreached": 'slad_owed_clocks{state="sla_breached"}',
         "SladSchedulerLagHigh": "slad:scheduler_lag_seconds:p99_5m",
         "SladOutboxFailed": "slad_outbox_failed",
         "SladOutboxBacklogGrowing": "slad_outbox_pending",
@@ -173,6 +177,8 @@ def test_dashboard_shows_the_required_views() -> None:
         "slad_outbox_failed",
         "slad_leader",
         "slad_connector_up",
+        'slad_owed_clocks_due_within{seconds="900"}',
+        "slad_next_due_seconds",
     ):
         assert needle in exprs, needle
 
