@@ -54,12 +54,18 @@ def evaluate_elapsed(
     sla: timedelta,
     exclusions: IntervalSet,
     warn_fractions: Sequence[float] = DEFAULT_WARN_FRACTIONS,
+    open_from: datetime | None = None,
 ) -> ClockEvaluation:
     """Judge an elapsed-time clock at `now`.
 
     `stop` is the event that ends the clock (first contact, report delivered) or None
     while it runs. `exclusions` may reach past `now`: a planned window ahead of a running
     clock already moves its due instants, so the scheduler wakes at the right time.
+
+    `open_from` is where a window with no end yet (an open fault, a notice with no
+    announced end) begins: nothing from there on counts, and a target the clock would
+    reach only after it has no due instant (None) rather than one invented from a
+    placeholder end. A clock at or past `open_from` is paused.
 
     A stopped clock is judged on countable time against inclusive targets, so a stop
     inside a window just after the due instant still meets the target: the window
@@ -70,17 +76,21 @@ def evaluate_elapsed(
     begin = require_aware(start, "start")
     at = require_aware(now, "now")
     end = None if stop is None else require_aware(stop, "stop")
+    paused_from = None if open_from is None else require_aware(open_from, "open_from")
     if not ZERO < slo <= sla:
         raise ValueError(f"targets must satisfy 0 < slo <= sla, got slo={slo}, sla={sla}")
     starts = exclusions.starts
     ends = exclusions.ends
 
-    if end is None:
-        counted = at - begin - exclusions.measure_within(begin, at) if at > begin else ZERO
-    elif end < begin:
+    if end is not None and end < begin:
         raise ValueError(f"stop {end.isoformat()} is before start {begin.isoformat()}")
+    counted_to = at if end is None else end
+    if paused_from is not None and paused_from < counted_to:
+        counted_to = paused_from
+    if counted_to > begin:
+        counted = counted_to - begin - exclusions.measure_within(begin, counted_to)
     else:
-        counted = end - begin - exclusions.measure_within(begin, end)
+        counted = ZERO
 
     targets = []
     for fraction in warn_fractions:
@@ -89,7 +99,9 @@ def evaluate_elapsed(
         targets.append(slo * fraction)
     targets.append(slo)
     targets.append(sla)
-    dues = _dues(begin, targets, starts, ends)
+    dues: list[datetime | None] = list(_dues(begin, targets, starts, ends))
+    if paused_from is not None:
+        dues = [due if due is not None and due <= paused_from else None for due in dues]
     slo_due = dues[-2]
     sla_due = dues[-1]
     warnings = tuple(map(WarningPoint, warn_fractions, dues))
@@ -99,7 +111,10 @@ def evaluate_elapsed(
         outcome: Outcome | None = judge_counted(counted, slo, sla)
         next_due = None
     else:
-        state = ClockState.PAUSED if at < begin or _inside(at, starts, ends) else ClockState.RUNNING
+        paused = at < begin or _inside(at, starts, ends)
+        if paused_from is not None and at >= paused_from:
+            paused = True
+        state = ClockState.PAUSED if paused else ClockState.RUNNING
         if counted > sla:
             outcome = Outcome.SLA_BREACHED
         elif counted > slo:
@@ -108,7 +123,7 @@ def evaluate_elapsed(
             outcome = None
         next_due = None
         for due in dues:
-            if due > at and (next_due is None or due < next_due):
+            if due is not None and due > at and (next_due is None or due < next_due):
                 next_due = due
 
     return ClockEvaluation(

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Literal, NamedTuple
+
+Target = Literal["slo", "sla"]
 
 
 class ClockState(StrEnum):
@@ -31,10 +33,14 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class WarningPoint:
-    """An instant at which a configured fraction of the SLO target has been used."""
+    """An instant at which a configured fraction of the SLO target has been used.
+
+    `at` is None when a window with no end yet pauses the clock before that fraction is
+    used: the instant depends on an end nobody knows.
+    """
 
     fraction: float
-    at: datetime
+    at: datetime | None
 
 
 class ClockEvaluation(NamedTuple):
@@ -42,7 +48,8 @@ class ClockEvaluation(NamedTuple):
 
     `counted` is the countable time from `start` to `stop` (or to `now` while running).
     `slo_due`/`sla_due` are the first instants at which countable time reaches each
-    target. `outcome` is final once stopped; while running it is the breach already
+    target, or None when a window with no end yet pauses the clock before it does.
+    `outcome` is final once stopped; while running it is the breach already
     reached at `now`, or None when still within the SLO. Remaining times are countable
     time left to each target, never negative. `next_due` is the earliest warning or due
     instant strictly after `now` that the scheduler must still act on (None once
@@ -56,14 +63,23 @@ class ClockEvaluation(NamedTuple):
     start: datetime
     stop: datetime | None
     counted: timedelta
-    slo_due: datetime
-    sla_due: datetime
+    slo_due: datetime | None
+    sla_due: datetime | None
     state: ClockState
     outcome: Outcome | None
     slo_remaining: timedelta
     sla_remaining: timedelta
     warnings: tuple[WarningPoint, ...]
     next_due: datetime | None
+
+    @property
+    def passed(self) -> tuple[Target, ...]:
+        """The targets (`slo`, `sla`) countable time has already gone beyond, in order."""
+        if self.outcome is Outcome.SLA_BREACHED:
+            return ("slo", "sla")
+        if self.outcome is Outcome.SLO_BREACHED:
+            return ("slo",)
+        return ()
 
 
 def judge_counted(counted: timedelta, slo: timedelta, sla: timedelta) -> Outcome:

@@ -108,9 +108,9 @@ def evaluate_support(
     sla_due = support_deadline(received, sla_days, calendar)
     budget = calendar.business_time_between(received, slo_due)
     warnings = tuple(
-        WarningPoint(
-            fraction=fraction,
-            at=calendar.defer_into_business_hours(
+        (
+            fraction,
+            calendar.defer_into_business_hours(
                 calendar.instant_after_business_time(received, budget * fraction)
             ),
         )
@@ -125,7 +125,7 @@ def evaluate_support(
     else:
         state = ClockState.RUNNING if calendar.is_open(now) else ClockState.PAUSED
         outcome = _breach_reached(now, slo_due, sla_due)
-        upcoming = [point.at for point in warnings] + [slo_due, sla_due]
+        upcoming = [at for _, at in warnings] + [slo_due, sla_due]
         next_due = min((at for at in upcoming if at > now), default=None)
     return ClockEvaluation(
         start=_utc(received),
@@ -137,7 +137,7 @@ def evaluate_support(
         outcome=outcome,
         slo_remaining=calendar.business_time_between(until, slo_due),
         sla_remaining=calendar.business_time_between(until, sla_due),
-        warnings=tuple(WarningPoint(w.fraction, _utc(w.at)) for w in warnings),
+        warnings=tuple(WarningPoint(fraction, _utc(at)) for fraction, at in warnings),
         next_due=None if next_due is None else _utc(next_due),
     )
 
