@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from daemon.exclusions import IncidentExclusions, incident_exclusions
 from daemon.store.models import Clock, Incident, MaintenanceWindow, SupportRequest
 from daemon.timeline import add_timeline
-from daemon.windows import exclusions, incident_scope, windows_for
+from daemon.windows import incident_scope, windows_for
 from sla_engine.calendar import BusinessCalendar
 from sla_engine.clock import evaluate_elapsed
 from sla_engine.evaluation import ClockEvaluation
-from sla_engine.intervals import IntervalSet
 from sla_engine.policy import CalendarKind, ClockPolicy
 from sla_engine.support import evaluate_support
 
@@ -44,7 +44,7 @@ def incident_bounds(
 
 
 def evaluate_incident(
-    incident: Incident, excluded: IntervalSet, now: datetime
+    incident: Incident, excluded: IncidentExclusions, now: datetime
 ) -> dict[str, ClockEvaluation | None]:
     """Each clock of the incident's policy snapshot judged at `now`.
 
@@ -69,16 +69,22 @@ def evaluate_incident(
             now,
             slo=timedelta(seconds=policy.slo),
             sla=timedelta(seconds=policy.sla),
-            exclusions=excluded,
+            exclusions=excluded.intervals,
             warn_fractions=policy.warn_fractions,
+            open_from=excluded.open_from,
         )
     return result
 
 
 def marks(evaluation: ClockEvaluation) -> list[tuple[str, datetime]]:
-    """The instants the scheduler acts on, named: each warning, then both breaches."""
+    """The instants the scheduler acts on, named: each warning, then both breaches.
+
+    A mark with no instant (the clock is paused by a window with no end before it) is
+    left out until the window ends and gives it one.
+    """
     points = [(f"warning:{w.fraction:g}", w.at) for w in evaluation.warnings]
-    return [*points, ("slo_breached", evaluation.slo_due), ("sla_breached", evaluation.sla_due)]
+    points += [("slo_breached", evaluation.slo_due), ("sla_breached", evaluation.sla_due)]
+    return [(name, at) for name, at in points if at is not None]
 
 
 def pending_marks(clock: Clock, evaluation: ClockEvaluation) -> list[tuple[str, datetime]]:
@@ -131,7 +137,8 @@ def refresh_incident(
     if windows is None:
         windows = windows_for(session, incident)
     start, end = incident_bounds(incident, now, horizon)
-    evaluations = evaluate_incident(incident, exclusions(windows, start, end), now)
+    excluded = incident_exclusions(incident, windows, start, end)
+    evaluations = evaluate_incident(incident, excluded, now)
     by_name = {c.name: c for c in incident.clocks}
     for name, evaluation in evaluations.items():
         clock = by_name.get(name)

@@ -22,6 +22,7 @@ from typing import Any
 
 from daemon.notify.config import NotifyConfig, parse_notify_config
 from sla_engine.calendar import BusinessCalendar
+from sla_engine.faults import FaultExclusion
 from sla_engine.policy import DEFAULT_PLANS, PlanPolicy, apply_overrides
 
 ENV_PREFIX = "SLAD_"
@@ -82,6 +83,25 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class SlaConfig:
+    """Contract readings that apply to every plan; see `[sla]` in config.example.toml."""
+
+    fault_exclusion: FaultExclusion = FaultExclusion.HIDDEN
+
+
+def _sla_config(raw: Mapping[str, Any]) -> SlaConfig:
+    unknown = set(raw) - {"fault_exclusion"}
+    if unknown:
+        raise ConfigError(f"[sla] unknown key(s): {', '.join(sorted(unknown))}")
+    value = raw.get("fault_exclusion", FaultExclusion.HIDDEN.value)
+    try:
+        return SlaConfig(fault_exclusion=FaultExclusion(value))
+    except ValueError as exc:
+        choices = " or ".join(repr(m.value) for m in FaultExclusion)
+        raise ConfigError(f"[sla] fault_exclusion must be {choices}, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole daemon configuration, validated."""
 
@@ -93,6 +113,7 @@ class Config:
     plans: Mapping[str, PlanPolicy] = field(default_factory=lambda: dict(DEFAULT_PLANS))
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     notify: NotifyConfig = field(default_factory=lambda: parse_notify_config({}))
+    sla: SlaConfig = field(default_factory=SlaConfig)
     sections: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -197,7 +218,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         notify = parse_notify_config(_section(raw, "notify"), base_dir=base)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    core = {"server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"}
+    sla = _sla_config(_section(raw, "sla"))
+    core = {
+        *("server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"),
+        "sla",
+    }
     sections = {k: v for k, v in raw.items() if k not in core}
     return Config(
         server=server,
@@ -208,6 +233,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         plans=plans,
         scheduler=scheduler,
         notify=notify,
+        sla=sla,
         sections=sections,
         source=source,
     )

@@ -44,6 +44,7 @@ from daemon.store.models import (
 )
 from daemon.timeline import insert_timeline, timeline_row
 from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
+from sla_engine.faults import FaultExclusion
 from sla_engine.policy import PlanPolicy, clocks_for
 
 Status = Literal[
@@ -347,6 +348,7 @@ class Ingestor:
     plans: dict[str, PlanPolicy]
     horizon: timedelta
     hooks: IngestHooks | None = None
+    fault_exclusion: FaultExclusion = FaultExclusion.HIDDEN
 
     def correlate(
         self,
@@ -510,6 +512,7 @@ class Ingestor:
             received_at=alert.received_at,
             detected_at_estimated=alert.detected_at_estimated,
             policy=policy_snapshot(clocks_for(plan, contract.options), INCIDENT_CLOCKS),
+            fault_exclusion=self.fault_exclusion.value,
             created_at=now,
             clocks=[],
         )

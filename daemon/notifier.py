@@ -347,4 +347,5 @@ def notifying_ingestor(config: Config, notifier: Notifier) -> Ingestor:
         plans=plans,
         horizon=timedelta(days=config.ingest.window_horizon_days),
         hooks=NotifyingHooks(notifier, plans),
+        fault_exclusion=config.sla.fault_exclusion,
     )

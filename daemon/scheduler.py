@@ -108,8 +108,8 @@ class DueProcessor:
             detail = {
                 "clock": clock.name,
                 "mark": name,
-                "slo_due": evaluation.slo_due.isoformat(),
-                "sla_due": evaluation.sla_due.isoformat(),
+                "slo_due": evaluation.slo_due.isoformat() if evaluation.slo_due else None,
+                "sla_due": evaluation.sla_due.isoformat() if evaluation.sla_due else None,
             }
             if clock.incident_id is not None:
                 incident = session.get(Incident, clock.incident_id)

@@ -9,7 +9,7 @@ finite interval set.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,9 @@ def window_intervals(
 ) -> IntervalSet:
     """The excluded intervals of one window that overlap [range_start, range_end).
 
-    An open-ended window (a fault still going on) extends to the end of the range.
+    An open-ended window (a fault still going on) extends to the end of the range;
+    clocks do not use that placeholder end (`daemon.exclusions` keeps such a window
+    open), but a fault's spans within the range are read from here.
     """
     if window.status == "rejected" or range_end <= range_start:
         return IntervalSet()
@@ -153,14 +155,6 @@ def covers(window: MaintenanceWindow, incident: Incident) -> bool:
 def windows_for(session: Session, incident: Incident) -> list[MaintenanceWindow]:
     scope = window_scope(incident)
     return windows_by_scope(session, [scope])[scope]
-
-
-def exclusions(windows: Iterable[MaintenanceWindow], start: datetime, end: datetime) -> IntervalSet:
-    """The union of every window's intervals within [start, end)."""
-    result = IntervalSet()
-    for window in windows:
-        result = result.union(window_intervals(window, start, end))
-    return result
 
 
 def incident_scope(window: MaintenanceWindow) -> ColumnElement[bool] | None:

@@ -21,6 +21,7 @@ from daemon.api.schemas import (
     AssignIn,
     ClockOut,
     DueOut,
+    ExcusedFaultOut,
     IncidentDetail,
     IncidentSummary,
     NoteIn,
@@ -28,20 +29,37 @@ from daemon.api.schemas import (
     TimelineOut,
 )
 from daemon.clocks import evaluate_incident, incident_bounds, refresh_incident
+from daemon.exclusions import incident_exclusions
 from daemon.owed import clock_due, earliest, incident_next_due_sql, incident_owes_sql, owes
 from daemon.services import Services
 from daemon.store.models import Alert, Clock, Incident, MaintenanceWindow, Resource
 from daemon.timeline import add_timeline
-from daemon.windows import covers, exclusions, windows_for
-from sla_engine.evaluation import ClockEvaluation
+from daemon.windows import covers, windows_for
+from sla_engine.evaluation import ClockEvaluation, ClockState
+from sla_engine.faults import Excusal
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
 BREACHED = ("slo_breached", "sla_breached")
 
 
+def excused_out(evaluation: ClockEvaluation, excused: tuple[Excusal, ...]) -> list[ExcusedFaultOut]:
+    """The faults this clock was excused for, each cut to the span the clock counted in."""
+    result = []
+    for excusal in excused:
+        start = max(excusal.start, evaluation.start)
+        ends = [e for e in (excusal.end, evaluation.stop) if e is not None]
+        end = min(ends, default=None)
+        if end is None or start < end:
+            result.append(ExcusedFaultOut(window_id=int(excusal.fault.ref), start=start, end=end))
+    return result
+
+
 def clock_out(
-    name: str, evaluation: ClockEvaluation | None, policy: dict[str, object] | None
+    name: str,
+    evaluation: ClockEvaluation | None,
+    policy: dict[str, object] | None,
+    excused: tuple[Excusal, ...] = (),
 ) -> ClockOut:
     if evaluation is None:
         return ClockOut(
@@ -58,6 +76,7 @@ def clock_out(
             warnings=[],
             policy=policy,
         )
+    stopped = evaluation.state is ClockState.STOPPED
     return ClockOut(
         name=name,
         state=evaluation.state.value,
@@ -68,8 +87,10 @@ def clock_out(
         counted_seconds=evaluation.counted.total_seconds(),
         slo_remaining_seconds=evaluation.slo_remaining.total_seconds(),
         sla_remaining_seconds=evaluation.sla_remaining.total_seconds(),
-        outcome=evaluation.outcome.value if evaluation.outcome else None,
+        outcome=evaluation.outcome.value if stopped and evaluation.outcome else None,
+        passed=list(evaluation.passed),
         warnings=[{"fraction": w.fraction, "at": w.at} for w in evaluation.warnings],
+        excused_faults=excused_out(evaluation, excused),
         policy=policy,
     )
 
@@ -78,9 +99,13 @@ def live_clocks(
     incident: Incident, windows: list[MaintenanceWindow], now: datetime, horizon: timedelta
 ) -> list[ClockOut]:
     start, end = incident_bounds(incident, now, horizon)
-    evaluations = evaluate_incident(incident, exclusions(windows, start, end), now)
+    excluded = incident_exclusions(incident, windows, start, end)
+    evaluations = evaluate_incident(incident, excluded, now)
     policies = {str(p["name"]): p for p in incident.policy}
-    return [clock_out(name, ev, policies.get(name)) for name, ev in evaluations.items()]
+    return [
+        clock_out(name, ev, policies.get(name), excluded.excused)
+        for name, ev in evaluations.items()
+    ]
 
 
 def next_due_out(clocks: list[ClockOut], now: datetime) -> DueOut | None:

@@ -210,7 +210,19 @@ class AssignIn(Strict):
     resource_id: int
 
 
+class ExcusedFaultOut(BaseModel):
+    """The part [start, end) of a monitoring fault a clock did not count (end null: open)."""
+
+    window_id: int
+    start: datetime
+    end: datetime | None
+
+
 class ClockOut(BaseModel):
+    """One clock. `outcome` is set once it stopped; while it runs, `passed` names the
+    targets (`slo`, `sla`) it has already gone beyond. Due instants are null while a
+    window with no end yet pauses the clock before it reaches them."""
+
     name: str
     state: str
     start: datetime | None
@@ -221,7 +233,9 @@ class ClockOut(BaseModel):
     slo_remaining_seconds: float | None
     sla_remaining_seconds: float | None
     outcome: str | None
+    passed: list[Literal["slo", "sla"]] = []
     warnings: list[dict[str, Any]]
+    excused_faults: list[ExcusedFaultOut] = []
     policy: dict[str, Any] | None = None
 
 

@@ -166,6 +166,9 @@ class Incident(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     policy: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # The fault rule in force at detection (`sla_engine.faults.FaultExclusion`), kept like
+    # the policy so that changing `[sla] fault_exclusion` never re-judges earlier incidents.
+    fault_exclusion: Mapped[str] = mapped_column(String(8), default="hidden")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     alerts: Mapped[list[Alert]] = relationship(back_populates="incident", order_by="Alert.id")

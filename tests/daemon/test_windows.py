@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.daemon.conftest import Api, event, seed_registry
+from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
+from tests.daemon.test_enforcement import LITERAL_FAULTS
 from tests.daemon.test_incident_flow import clocks, iso
 
 T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
@@ -77,7 +78,8 @@ def test_detection_inside_window_counts_from_its_end(api: Api) -> None:
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=45))
 
 
-def test_window_covering_the_past_needs_a_reason_and_rejudges(api: Api) -> None:
+def test_window_covering_the_past_needs_a_reason_and_rejudges(api_factory: ApiFactory) -> None:
+    api = api_factory(sla=LITERAL_FAULTS)  # every fault excludes time from every clock
     seed_registry(api)
     incident_id = open_incident(api)
     api.clock.set(T0 + timedelta(minutes=40))
@@ -190,7 +192,8 @@ def test_bad_windows_are_refused_and_store_nothing(api: Api) -> None:
     assert api.ok(api.get("/v1/maintenance-windows")) == []
 
 
-def test_monitoring_fault_can_be_reviewed_and_rejected(api: Api) -> None:
+def test_monitoring_fault_can_be_reviewed_and_rejected(api_factory: ApiFactory) -> None:
+    api = api_factory(sla=LITERAL_FAULTS)  # every fault excludes time from every clock
     seed_registry(api)
     incident_id = open_incident(api)
     fault = api.ok(
@@ -209,6 +212,7 @@ def test_monitoring_fault_can_be_reviewed_and_rejected(api: Api) -> None:
     api.clock.set(T0 + timedelta(minutes=20))
     body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     assert clocks(body)["contact"]["state"] == "paused"
+    assert (clocks(body)["contact"]["slo_due"], clocks(body)["contact"]["sla_due"]) == (None, None)
     rejected = api.ok(
         api.patch(
             f"/v1/maintenance-windows/{fault['id']}",
