@@ -440,6 +440,112 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
 
 
+class ProviderNoticeRecord(Base):
+    """A cloud provider's maintenance or outage notice (SPEC section 6), as last updated.
+
+    One row per notice (`source`, `instance`, `event_id`); each update the provider
+    published is a `ProviderNoticeUpdate`. `revision` counts material versions (start,
+    end or status changed); `pending` is set while windows and notifications have not
+    caught up with the row yet.
+    """
+
+    __tablename__ = "provider_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(128), default="")
+    event_id: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    title: Mapped[dict[str, str]] = mapped_column(JSONType)
+    description: Mapped[dict[str, str]] = mapped_column(JSONType)
+    services: Mapped[list[str]] = mapped_column(JSONType)
+    regions: Mapped[list[str]] = mapped_column(JSONType)
+    affected: Mapped[list[dict[str, str]]] = mapped_column(JSONType)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    pending: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    impact_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    impact_confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    updates: Mapped[list[ProviderNoticeUpdate]] = relationship(
+        order_by="ProviderNoticeUpdate.id", cascade="all, delete-orphan"
+    )
+    resources: Mapped[list[ProviderNoticeResource]] = relationship(
+        order_by="ProviderNoticeResource.resource_id", cascade="all, delete-orphan"
+    )
+    deliveries: Mapped[list[ProviderNoticeDelivery]] = relationship(
+        order_by="ProviderNoticeDelivery.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("source", "instance", "event_id", name="uq_provider_notices_event"),
+    )
+
+
+class ProviderNoticeUpdate(Base):
+    """One update of a notice as delivered; `update_id` makes its redelivery a no-op."""
+
+    __tablename__ = "provider_notice_updates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_notices.id", ondelete="CASCADE"), index=True
+    )
+    update_id: Mapped[str] = mapped_column(String(400))
+    revision: Mapped[int] = mapped_column(Integer)
+    material: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    __table_args__ = (
+        UniqueConstraint("notice_id", "update_id", name="uq_provider_notice_updates_update"),
+    )
+
+
+class ProviderNoticeResource(Base):
+    """A resource a notice affects, found through the registry's selectors."""
+
+    __tablename__ = "provider_notice_resources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_notices.id", ondelete="CASCADE"), index=True
+    )
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+
+    resource: Mapped[Resource] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("notice_id", "resource_id", name="uq_provider_notice_resources_pair"),
+    )
+
+
+class ProviderNoticeDelivery(Base):
+    """One notification a notice revision was forwarded as; null `customer_id`: operators."""
+
+    __tablename__ = "provider_notice_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_notices.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+
+    outbox: Mapped[OutboxMessage] = relationship()
+
+
 class Heartbeat(Base):
     """The last instant each daemon process was seen running; gaps become faults."""
 
