@@ -47,7 +47,8 @@ class Notifier:
     config: NotifyConfig
     templates: TemplateSet
 
-    def _recipients(self, channel: str) -> tuple[str, ...]:
+    def recipients(self, channel: str) -> tuple[str, ...]:
+        """A channel's fixed recipients: an e-mail channel's `to`, else the channel itself."""
         settings = self.config.channels[channel]
         if isinstance(settings, EmailChannelConfig):
             return settings.to
@@ -70,7 +71,7 @@ class Notifier:
         for channel in channels_for(
             self.config.routes, event, plan, None if contract_id is None else str(contract_id)
         ):
-            for recipient in self._recipients(channel):
+            for recipient in self.recipients(channel):
                 count += self._add(
                     session,
                     event,
@@ -98,28 +99,47 @@ class Notifier:
         incident_id: int | None,
         purpose: str,
     ) -> int:
+        row = self.queue(
+            session, event, channel, recipient, key, locale, variables, now, incident_id, purpose
+        )
+        return 0 if row is None else 1
+
+    def queue(
+        self,
+        session: Session,
+        event: NotifyEvent,
+        channel: str,
+        recipient: str,
+        key: str,
+        locale: str | None,
+        variables: Mapping[str, TemplateValue],
+        now: datetime,
+        incident_id: int | None = None,
+        purpose: str = "notify",
+    ) -> OutboxMessage | None:
+        """The outbox row of `key` on `channel` for `recipient`, or None if it was queued
+        before (whatever became of it since): one event never yields a second message."""
         idempotency_key = f"slad.{key}.{channel}" + (f".{recipient}" if recipient else "")
         idempotency_key = "".join(c if c.isalnum() or c in "._-@" else "_" for c in idempotency_key)
         exists = select(OutboxMessage.id).where(OutboxMessage.idempotency_key == idempotency_key)
         if session.scalar(exists) is not None:
-            return 0
+            return None
         message = compose_message(self.templates, event, locale, variables, idempotency_key)
-        session.add(
-            OutboxMessage(
-                idempotency_key=idempotency_key,
-                event=str(event),
-                purpose=purpose,
-                channel=channel,
-                recipient=recipient,
-                message=message.as_dict(),
-                incident_id=incident_id,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        row = OutboxMessage(
+            idempotency_key=idempotency_key,
+            event=str(event),
+            purpose=purpose,
+            channel=channel,
+            recipient=recipient,
+            message=message.as_dict(),
+            incident_id=incident_id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
-        return 1
+        session.add(row)
+        return row
 
     def _incident_event(
         self,

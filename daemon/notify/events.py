@@ -15,3 +15,4 @@ class NotifyEvent(StrEnum):
     SLA_BREACHED = "sla_breached"
     UNASSIGNED_ALERT = "unassigned_alert"
     CUSTOMER_FIRST_NOTICE = "customer_first_notice"  # the automatic first contact
+    PROVIDER_NOTICE = "provider_notice"  # a cloud provider's maintenance or outage notice

@@ -66,10 +66,39 @@ EVENT_VARIABLES: Mapping[NotifyEvent, frozenset[str]] = {
     ),
     NotifyEvent.CUSTOMER_FIRST_NOTICE: PROVIDER_VARIABLES
     | {"incident_id", "customer_name", "resource_name", "severity", "summary", "detected_at"},
+    # Texts come in the reader's language; `ends` is worded ("not announced") when open.
+    NotifyEvent.PROVIDER_NOTICE: frozenset(
+        {
+            "notice_id",
+            "revision",
+            "source",
+            "kind",
+            "kind_label",
+            "status",
+            "status_label",
+            "change",
+            "title",
+            "description",
+            "services",
+            "regions",
+            "customer_name",
+            "resources",
+            "starts_at",
+            "ends",
+        }
+    ),
 }
 
 INSTANT_VARIABLES = frozenset(
-    {"detected_at", "resolved_at", "contact_slo_due", "contact_sla_due", "slo_due", "sla_due"}
+    {
+        "detected_at",
+        "resolved_at",
+        "contact_slo_due",
+        "contact_sla_due",
+        "slo_due",
+        "sla_due",
+        "starts_at",
+    }
 )
 
 _CLOCK_LABELS: Mapping[str, Mapping[str, str]] = {
