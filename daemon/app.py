@@ -15,6 +15,7 @@ from daemon.api import (
     events,
     health,
     incidents,
+    notices,
     outbox,
     problems,
     registry,
@@ -103,6 +104,7 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     for module in (health, events, registry, incidents, windows, requests, reports, outbox):
         app.include_router(module.router)
+    app.include_router(notices.router)
     app.include_router(zabbix_webhook.router)
     app.include_router(metrics_router(services.metrics))
     app.add_middleware(IngestTimer, metrics=services.metrics)

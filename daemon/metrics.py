@@ -11,8 +11,8 @@ benchmarks) never share or collide on series. Two kinds of series live in it:
   keeps every replica's answer identical and survives restarts.
 
 Labels are bounded by construction: plans, clock names, states, outcomes, sources,
-connector instances, channels and route templates; never an incident, alert or
-customer id.
+connector instances, channels, route templates and notice kinds; never an incident,
+alert, notice or customer id.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from daemon.notices.metrics import NoticeCollector
 from daemon.owed import Due, clock_due, owing_sql
 from daemon.reports import ClockFacts, summarise
 from daemon.store.models import Alert, AlertEventRecord, Clock, Incident, OutboxMessage
@@ -410,6 +411,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(StoreCollector(sessions, clock))
+        self.registry.register(NoticeCollector(sessions))
 
     def observe_scheduler_lag(self, seconds: float) -> None:
         self._scheduler_lag.observe(seconds)

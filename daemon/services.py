@@ -24,6 +24,7 @@ from daemon.inbox import InboxWriter
 from daemon.ingest import Ingestor
 from daemon.leader import leadership_for
 from daemon.metrics import Metrics
+from daemon.notices import NoticeWorker
 from daemon.notifier import Notifier, notifying_ingestor
 from daemon.notify.channels import build_channels
 from daemon.notify.templates import TemplateSet
@@ -58,6 +59,7 @@ class Services:
     downtime: DowntimeRecorder
     runtime: Runtime
     metrics: Metrics
+    notices: NoticeWorker
     background: bool = True
     tokens: TokenCache = field(default_factory=TokenCache)
     checkpointer: WalCheckpointer = field(init=False)
@@ -148,6 +150,14 @@ def build_services(
         after_commit=correlator.wake,
         on_contended=correlator.yield_to_ingest,
     )
+    notices = NoticeWorker(
+        quiet_sessions,
+        readers,
+        notifier,
+        horizon,
+        interval=timedelta(seconds=config.scheduler.outbox_interval_seconds),
+    )
+    runtime.pollers.append(notices)
     runtime.pollers.extend(
         zabbix_pollers(
             config.sections.get("zabbix"),
@@ -173,5 +183,6 @@ def build_services(
         downtime,
         runtime,
         metrics,
+        notices,
         background,
     )

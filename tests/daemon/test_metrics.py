@@ -37,6 +37,7 @@ BOUNDED_LABELS = {
     "channel",
     "result",
     "route",
+    "kind",
     "le",
     "seconds",
 }

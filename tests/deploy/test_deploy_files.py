@@ -38,6 +38,9 @@ METRICS = frozenset(
         "slad_connector_up",
         "slad_connector_failures_total",
         "slad_store_up",
+        "slad_provider_notices",
+        "slad_provider_notices_unmapped",
+        "slad_provider_notices_undelivered",
     }
 )
 """The metric names slad exposes: the contract the rules and the dashboard rely on."""
