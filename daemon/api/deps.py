@@ -27,12 +27,19 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 
 def db_session(svc: ServicesDep) -> Iterator[Session]:
-    """A session whose transaction commits when the route returns without error."""
+    """A session whose transaction commits when the route returns without error.
+
+    Its scope is the route function, not the request: the commit runs once the route has
+    built its answer and before a byte of it is sent, so a 2xx means the change is
+    durable and a GET right after sees it, and a commit that fails answers an error
+    (`problems.install`: 503 when the database is unavailable) instead of a 2xx for a
+    change that was lost. Request scope would commit after the answer was sent.
+    """
     with svc.sessions.begin() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def read_session(svc: ServicesDep) -> Iterator[Session]:
