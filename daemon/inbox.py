@@ -181,6 +181,17 @@ class InboxWriter:
             self._after_commit()
 
     def _commit(self, submissions: list[Sequence[AlertEvent]]) -> list[Acceptance]:
+        """`_commit_raw`, with the driver's errors raised as SQLAlchemy's (the API
+        answers a database that is unavailable with 503 from those)."""
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        try:
+            return self._commit_raw(submissions)
+        except dbapi_error as exc:
+            raise DBAPIError.instance(
+                None, None, exc, dbapi_error, dialect=self._engine.dialect
+            ) from exc
+
+    def _commit_raw(self, submissions: list[Sequence[AlertEvent]]) -> list[Acceptance]:
         raw = self._engine.raw_connection()
         try:
             if self._engine.dialect.name == "sqlite":

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.api.deps import ServicesDep
-from daemon.api.problems import problem_response
+from daemon.api.problems import RETRY_AFTER, problem_response
 from daemon.store.db import schema_is_current
 
 router = APIRouter(tags=["health"])
@@ -26,7 +26,7 @@ def readyz(svc: ServicesDep) -> dict[str, str] | JSONResponse:
         current = schema_is_current(svc.engine)
     except SQLAlchemyError as exc:
         return problem_response(
-            503, "database-unreachable", f"database error: {exc.__class__.__name__}"
+            503, "database-unreachable", f"database error: {exc.__class__.__name__}", RETRY_AFTER
         )
     if not current:
         return problem_response(503, "schema-outdated", "run `slad migrate` to upgrade the schema")

@@ -6,15 +6,23 @@ clients can switch on, a human `title`, the HTTP `status` and a `detail` sentenc
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from daemon.store.db import unavailable
+
 MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 2  # what a 503 asks clients to wait: a database restart takes seconds
+RETRY_AFTER = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+log = logging.getLogger("slad.api")
 
 _TITLES = {
     400: "Bad request",
@@ -63,6 +71,11 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def database_unavailable(detail: str) -> JSONResponse:
+    """503 with `Retry-After`: the request did nothing durable and may be sent again."""
+    return problem_response(503, "database-unavailable", detail, RETRY_AFTER)
+
+
 def not_found(what: str, ident: object) -> Problem:
     return Problem(404, "not-found", f"{what} {ident} does not exist")
 
@@ -73,6 +86,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.slug, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Raised by a route, the token lookup, the inbox or the commit of a write route
+        # (`deps.db_session` commits before the answer): nothing of the request is stored.
+        if unavailable(exc):
+            log.warning(
+                "database unavailable during %s %s: %s",
+                request.method,
+                request.url.path,
+                exc.__class__.__name__,
+            )
+            return database_unavailable(
+                f"the database is unavailable ({exc.__class__.__name__});"
+                f" retry in {RETRY_AFTER_SECONDS} s"
+            )
+        log.error("database error during %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(500, "database-error", "the database refused the request")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

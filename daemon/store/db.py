@@ -14,6 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
@@ -80,6 +82,30 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
+
+
+# What SQLite says when the store is busy or its file cannot be used, as opposed to a
+# statement it cannot run (which sqlite3 reports as an OperationalError too).
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "disk is full")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be used right now (a PostgreSQL restart,
+    a lost connection, no connection in the pool, SQLite held by another writer), so
+    the request may succeed when retried, rather than a fault of the request or of slad.
+    """
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, SQLAlchemyError):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):
+        message = str(exc.orig).lower()
+        return any(sign in message for sign in _SQLITE_UNAVAILABLE)
+    return True
 
 
 def begin_immediate(dbapi_conn: Any) -> float:
