@@ -164,6 +164,11 @@ class Correlator:
             self._thread.join()
             self._thread = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the correlator thread is alive to correlate."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         self._signal.set()
 

@@ -140,6 +140,7 @@ class CorrelatorProcess:
         self._sock: socket.socket | None = None
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._up = False
 
     def start(self) -> None:
         if self._watcher is not None:
@@ -170,6 +171,7 @@ class CorrelatorProcess:
         if sock is not None:
             sock.close()
         self._process = self._sock = None
+        self._up = False
 
     def wake(self) -> None:
         sock = self._sock
@@ -194,38 +196,64 @@ class CorrelatorProcess:
         process.start()
         theirs.close()
         ours.setblocking(False)
-        self._process, self._sock = process, ours
+        self._process, self._sock, self._up = process, ours, True
+
+    @property
+    def running(self) -> bool:
+        """Whether a child is alive to correlate (false from its death to its restart)."""
+        return self._up
 
     def _watch(self) -> None:
-        """Relay `c`, release waiters, and restart a child that died."""
-        while True:
-            sock = self._sock
-            assert sock is not None
-            ready, _, _ = select.select([sock], [], [], WAITER_POLL if self._waiters else 1.0)
-            gone = False
-            if ready:
-                try:
-                    data = sock.recv(4096)
-                except BlockingIOError:
-                    data = b"-"
-                gone = not data
-                if b"c" in data:
-                    self._on_change()
+        """Relay `c`, release waiters, and restart a child that died.
+
+        Nothing may end this loop but a stop: a watcher that died would leave every later
+        event uncorrelated with nobody noticing. A child killed while a wake-up byte was
+        unread resets the socket instead of closing it; that is a death like any other.
+        """
+        while not self._stopping.is_set():
             try:
-                self._waiters.release()
+                if self._watch_once():
+                    self._restart()
             except Exception:
-                log.exception("could not read the inbox to release waiting callers")
-            if self._stopping.is_set():
-                return
-            if gone:
-                self._restart()
+                log.exception("the correlator watch failed; looking again in %.0f s", RESTART_PAUSE)
+                self._stopping.wait(RESTART_PAUSE)
+
+    def _watch_once(self) -> bool:
+        """One look at the child's socket; whether the child is gone."""
+        sock = self._sock
+        if sock is None:
+            return True
+        ready, _, _ = select.select([sock], [], [], WAITER_POLL if self._waiters else 1.0)
+        gone = False
+        if ready:
+            try:
+                data = sock.recv(4096)
+            except BlockingIOError:
+                data = b"-"
+            except OSError:  # ConnectionResetError: the child died with bytes unread
+                data = b""
+            gone = not data
+            if b"c" in data:
+                self._on_change()
+        try:
+            self._waiters.release()
+        except Exception:
+            log.exception("could not read the inbox to release waiting callers")
+        process = self._process
+        return gone or process is None or not process.is_alive()
 
     def _restart(self) -> None:
+        if self._stopping.is_set():
+            return
         process, sock = self._process, self._sock
+        self._sock, self._up = None, False
         if process is not None:
+            if process.is_alive():  # its socket failed: it cannot be reached any more
+                process.kill()
             process.join()
             log.error(
-                "the correlator process exited with %s; restarting it in %.0f s",
+                "the correlator process exited with %s; restarting it in %.0f s"
+                " (accepted events wait in the inbox meanwhile)",
                 process.exitcode,
                 RESTART_PAUSE,
             )

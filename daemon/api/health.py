@@ -21,7 +21,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 def readyz(svc: ServicesDep) -> dict[str, str] | JSONResponse:
-    """The database answers and its schema is the one this version needs."""
+    """The database answers, its schema is the one this version needs, and the
+    correlator runs (while it restarts, accepted events wait in the inbox)."""
     try:
         current = schema_is_current(svc.engine)
     except SQLAlchemyError as exc:
@@ -30,4 +31,11 @@ def readyz(svc: ServicesDep) -> dict[str, str] | JSONResponse:
         )
     if not current:
         return problem_response(503, "schema-outdated", "run `slad migrate` to upgrade the schema")
+    if not svc.correlator.running:
+        return problem_response(
+            503,
+            "correlator-down",
+            "the correlator is restarting; accepted events wait in the inbox",
+            RETRY_AFTER,
+        )
     return {"status": "ready"}

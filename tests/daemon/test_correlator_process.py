@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from daemon.correlator_process import CorrelatorProcess
 from daemon.services import build_services
 from daemon.store.models import AlertEventRecord, Incident
 from tests.daemon.conftest import Api, FakeClock, event, make_config, seed_registry
+from tests.e2e.slad_process import wait_for
 
 DETECTED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
@@ -93,3 +95,32 @@ def test_stopping_leaves_nothing_lost_and_a_restart_finishes_the_backlog(
         pending = select(func.count()).where(AlertEventRecord.outcome.is_(None))
         assert session.scalar(pending) == 0
         assert session.scalar(select(func.count()).select_from(Incident)) == 301
+
+
+def test_a_child_killed_with_a_wake_up_unread_is_restarted_and_readiness_says_so(
+    process_api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Killed while a wake-up byte waits in its socket, the child resets the socket
+    instead of closing it: the daemon must treat that as a death like any other."""
+    api = process_api
+    seed_registry(api)
+    monkeypatch.setattr("daemon.correlator_process.RESTART_PAUSE", 3.0)
+    process = child(api)._process
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    child(api).wake()  # unread: the stopped child cannot take it
+    with caplog.at_level(logging.ERROR, logger="slad.ingest"):
+        os.kill(process.pid, signal.SIGKILL)
+        process.join()
+        wait_for(lambda: api.client.get("/readyz").status_code == 503, 10, "readiness to drop")
+        down = api.client.get("/readyz")
+        assert down.json()["type"] == "urn:slad:problem:correlator-down"
+        assert "retry-after" in down.headers
+
+        answer = api.ok(
+            api.post("/v1/events?wait=true", event("e1", "problem", DETECTED), role="ingest")
+        )
+    assert answer["results"][0]["status"] == "created"
+    assert child(api)._process is not process
+    assert api.client.get("/readyz").json() == {"status": "ready"}
+    assert any("correlator process exited" in r.getMessage() for r in caplog.records)
