@@ -16,6 +16,7 @@ from daemon.store.db import current_revision, head_revision, make_engine, schema
 EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
 EXIT_DATABASE = 4
+EXIT_RUNNING = 5
 EXIT_PIPE = 141
 """As a shell reports a command ended by SIGPIPE."""
 
@@ -77,6 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from daemon.app import create_app
+    from daemon.leader import AlreadyRunning
     from daemon.logs import configure
     from daemon.services import build_services
 
@@ -90,6 +92,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_SCHEMA
+    try:
+        services.runtime.leadership.claim()
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNNING
     app = create_app(services)
     # Everything built so far lives as long as the process: moved out of the collector's
     # view, a full collection under load costs milliseconds instead of a latency spike.

@@ -3,14 +3,23 @@
 On PostgreSQL the leader holds a session-level advisory lock on a dedicated
 connection. When the leader dies its connection closes and the lock is free; a follower
 retrying every `retry` seconds takes over. TCP keepalives make a vanished host's
-connection die within seconds too. SQLite is single-node: its one process always leads.
+connection die within seconds too.
+
+SQLite is single-node: one `slad run` per database file. The process that runs holds
+an exclusive lock on `<database file>.lock` for its whole life (the kernel releases it
+when the process ends, even by `kill -9`); a second `slad run` on the same file refuses
+to start, naming the file, instead of leading beside the first and recording every
+breach and notification twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import zlib
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -26,7 +35,14 @@ def lock_key(name: str) -> int:
     return zlib.crc32(f"slad:{name}".encode())
 
 
+class AlreadyRunning(RuntimeError):
+    """Another `slad run` serves this SQLite database."""
+
+
 class Leadership(Protocol):
+    def claim(self) -> None:
+        """Before serving: raise `AlreadyRunning` when this process may never lead."""
+
     def try_acquire(self) -> bool:
         """Acquire or confirm leadership; False when another process leads."""
 
@@ -34,13 +50,52 @@ class Leadership(Protocol):
 
 
 class SingleNode:
-    """SQLite: one process per database file, so it always leads."""
+    """SQLite: the one process that holds the database file's lock leads.
+
+    `path` is the database file (None for an in-memory database, which no other
+    process can open). The lock is an `flock` on a file of its own beside the database,
+    so it never meets SQLite's own locks on the database file.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._warned = False
+
+    @property
+    def lock_path(self) -> Path | None:
+        return None if self._path is None else self._path.with_name(self._path.name + ".lock")
+
+    def claim(self) -> None:
+        if not self.try_acquire():
+            raise AlreadyRunning(
+                f"another slad is already running on the SQLite database {self._path}"
+                f" (it holds {self.lock_path}); SQLite serves one slad at a time:"
+                " stop the other one, or use PostgreSQL to run replicas"
+            )
 
     def try_acquire(self) -> bool:
+        lock_path = self.lock_path
+        if self._fd is not None or lock_path is None:
+            return True
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if not self._warned:
+                log.warning("another slad runs on the SQLite database %s; not leading", self._path)
+                self._warned = True
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
         return True
 
     def release(self) -> None:
-        return None
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
 
 
 class AdvisoryLock:
@@ -59,6 +114,9 @@ class AdvisoryLock:
         )
         self._key = key
         self._conn: Connection | None = None
+
+    def claim(self) -> None:
+        """Replicas share a PostgreSQL database: a follower waits for its turn."""
 
     def try_acquire(self) -> bool:
         try:
@@ -99,4 +157,7 @@ class AdvisoryLock:
 def leadership_for(engine: Engine, cluster: str) -> Leadership:
     if engine.dialect.name == "postgresql":
         return AdvisoryLock(engine, lock_key(cluster))
-    return SingleNode()
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return SingleNode(None)
+    return SingleNode(Path(database).expanduser().resolve())
