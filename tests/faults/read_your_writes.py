@@ -1,0 +1,385 @@
+"""The read-your-writes table: for every route that writes, a case that writes through
+it and reads the change back at once.
+
+A 2xx from a write route means the change is committed; the GET sent right after its
+answer must see it. `WRITE_CASES` is checked against the OpenAPI document (in the unit
+suite and against the running process), so a write route added without a case here
+fails the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, insert, update
+
+from connectors.zabbix import SIGNATURE_HEADER
+from daemon.store.models import AlertEventRecord, OutboxMessage
+
+WRITE_METHODS = ("post", "put", "patch", "delete")
+ZABBIX_SECRET = "read-your-writes"
+_serial = itertools.count()
+
+
+def write_routes(openapi: dict[str, Any]) -> set[tuple[str, str]]:
+    """Every (METHOD, path template) of the document that writes."""
+    return {
+        (method.upper(), path)
+        for path, operations in openapi["paths"].items()
+        for method in operations
+        if method in WRITE_METHODS
+    }
+
+
+@dataclass
+class World:
+    """A running slad, its tokens and its database, and helpers to talk to it."""
+
+    url: str
+    database_url: str
+    tokens: dict[str, str]
+
+    def call(self, method: str, path: str, role: str = "admin", **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}", **kw.pop("headers", {})}
+        return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kw)
+
+    def ok(self, method: str, path: str, role: str = "admin", **kw: Any) -> Any:
+        response = self.call(method, path, role, **kw)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return None if response.status_code == 204 else response.json()
+
+    def get(self, path: str, role: str = "admin", **kw: Any) -> Any:
+        return self.ok("GET", path, role, **kw)
+
+    def store(self, statement: Any) -> None:
+        """Arrange a state no route produces on demand (a failed event or delivery)."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(statement)
+        finally:
+            engine.dispose()
+
+    # -- things cases build on, each new and unique --------------------------------------
+
+    def customer(self) -> int:
+        return int(self.ok("POST", "/v1/customers", json={"name": f"c{next(_serial)}"})["id"])
+
+    def contract(self, plan: str = "standard", **options: Any) -> int:
+        body = {"customer_id": self.customer(), "plan": plan, "billing_start": "2026-04-01"}
+        return int(self.ok("POST", "/v1/contracts", json={**body, **options})["id"])
+
+    def resource(self, host: str | None = None) -> tuple[int, str]:
+        host = host or f"h{next(_serial)}"
+        body = {
+            "contract_id": self.contract(),
+            "name": host,
+            "kind": "vm",
+            "selectors": [{"zabbix.host": host}],
+        }
+        return int(self.ok("POST", "/v1/resources", json=body)["id"]), host
+
+    def correlated(self, host: str) -> dict[str, Any]:
+        """An event on `host`, correlated before the answer: its result."""
+        key = f"e{next(_serial)}"
+        body = {
+            "event_key": key,
+            "problem_key": key,
+            "kind": "problem",
+            "detected_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+            "resource_ids": {"zabbix.host": host},
+        }
+        result = self.ok("POST", "/v1/events?wait=true", "ingest", json=body)["results"][0]
+        assert result["status"] not in ("accepted", "duplicate"), result
+        return dict(result)
+
+    def incident(self) -> int:
+        _, host = self.resource()
+        return int(self.correlated(host)["incident_id"])
+
+    def contacted(self) -> int:
+        incident = self.incident()
+        self.ok("POST", f"/v1/incidents/{incident}/contact", "operator", json={})
+        return incident
+
+    def window(self) -> int:
+        start = datetime.now(UTC) + timedelta(days=1)
+        body = {
+            "scope": "all",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "description": "planned",
+        }
+        return int(self.ok("POST", "/v1/maintenance-windows", "operator", json=body)["id"])
+
+    def service_request(self, path: str) -> int:
+        body = {"contract_id": self.contract(), "channel": "email", "subject": "please"}
+        return int(self.ok("POST", path, "operator", json=body)["id"])
+
+    def audited(self, action: str, target: int) -> bool:
+        entries = self.get("/v1/audit", params={"limit": 100})["items"]
+        return any(e["action"] == action and str(e["target_id"]) == str(target) for e in entries)
+
+
+# -- the cases: write, then read it back at once ------------------------------------------
+
+
+def post_event(w: World) -> None:
+    key = f"e{next(_serial)}"
+    body = {
+        "event_key": key,
+        "problem_key": key,
+        "kind": "problem",
+        "detected_at": datetime.now(UTC).isoformat(),
+        "resource_ids": {"zabbix.host": "x"},
+    }
+    w.ok("POST", "/v1/events", "ingest", json=body)
+    keys = [e["event_key"] for e in w.get("/v1/events", params={"limit": 500})["items"]]
+    assert f"generic:{key}" in keys
+
+
+def retry_event(w: World) -> None:
+    _, host = w.resource()
+    result = w.correlated(host)
+    key = f"generic:{result['event_key'].removeprefix('generic:')}"
+    w.store(
+        update(AlertEventRecord)
+        .where(AlertEventRecord.event_key == key)
+        .values(outcome="failed", error="arranged by the test")
+    )
+    (record,) = [
+        e
+        for e in w.get("/v1/events", params={"outcome": "failed"})["items"]
+        if e["event_key"] == key
+    ]
+    w.ok("POST", f"/v1/events/{record['id']}/retry", "operator")
+    failed = [e["id"] for e in w.get("/v1/events", params={"outcome": "failed"})["items"]]
+    assert record["id"] not in failed
+    assert w.audited("event.retry", record["id"])
+
+
+def post_customer(w: World) -> None:
+    customer = w.customer()
+    assert w.get(f"/v1/customers/{customer}")["id"] == customer
+
+
+def patch_customer(w: World) -> None:
+    customer, name = w.customer(), f"renamed {next(_serial)}"
+    w.ok("PATCH", f"/v1/customers/{customer}", json={"name": name})
+    assert w.get(f"/v1/customers/{customer}")["name"] == name
+
+
+def delete_customer(w: World) -> None:
+    customer = w.customer()
+    w.ok("DELETE", f"/v1/customers/{customer}")
+    assert w.call("GET", f"/v1/customers/{customer}").status_code == 404
+
+
+def post_contract(w: World) -> None:
+    contract = w.contract()
+    assert w.get(f"/v1/contracts/{contract}")["id"] == contract
+
+
+def patch_contract(w: World) -> None:
+    contract = w.contract()
+    w.ok("PATCH", f"/v1/contracts/{contract}", json={"plan": "full_managed"})
+    assert w.get(f"/v1/contracts/{contract}")["plan"] == "full_managed"
+
+
+def delete_contract(w: World) -> None:
+    contract = w.contract()
+    w.ok("DELETE", f"/v1/contracts/{contract}")
+    assert w.call("GET", f"/v1/contracts/{contract}").status_code == 404
+
+
+def post_resource(w: World) -> None:
+    resource, _ = w.resource()
+    assert w.get(f"/v1/resources/{resource}")["id"] == resource
+
+
+def patch_resource(w: World) -> None:
+    resource, _ = w.resource()
+    w.ok("PATCH", f"/v1/resources/{resource}", json={"name": "renamed"})
+    assert w.get(f"/v1/resources/{resource}")["name"] == "renamed"
+
+
+def delete_resource(w: World) -> None:
+    resource, _ = w.resource()
+    w.ok("DELETE", f"/v1/resources/{resource}")
+    assert w.call("GET", f"/v1/resources/{resource}").status_code == 404
+
+
+def contact(w: World) -> None:
+    incident = w.contacted()
+    assert w.get(f"/v1/incidents/{incident}")["contacted_at"] is not None
+
+
+def report(w: World) -> None:
+    incident = w.contacted()
+    w.ok("POST", f"/v1/incidents/{incident}/report", "operator", json={})
+    assert w.get(f"/v1/incidents/{incident}")["reported_at"] is not None
+
+
+def resolve(w: World) -> None:
+    incident = w.incident()
+    w.ok("POST", f"/v1/incidents/{incident}/resolve", "operator", json={})
+    assert w.get(f"/v1/incidents/{incident}")["status"] == "resolved"
+
+
+def note(w: World) -> None:
+    incident = w.incident()
+    text = f"note {next(_serial)}"
+    w.ok("POST", f"/v1/incidents/{incident}/notes", "operator", json={"text": text})
+    assert text in json.dumps(w.get(f"/v1/incidents/{incident}")["timeline"])
+
+
+def assign(w: World) -> None:
+    resource, _ = w.resource()
+    alert = w.correlated(f"unmapped{next(_serial)}")["alert_id"]
+    w.ok("POST", f"/v1/alerts/{alert}/assign", "operator", json={"resource_id": resource})
+    unassigned = w.get("/v1/alerts", params={"assignment": "unassigned", "limit": 500})
+    assert alert not in [a["id"] for a in unassigned["items"]]
+
+
+def post_window(w: World) -> None:
+    window = w.window()
+    assert window in [x["id"] for x in w.get("/v1/maintenance-windows")]
+
+
+def patch_window(w: World) -> None:
+    window = w.window()
+    w.ok("PATCH", f"/v1/maintenance-windows/{window}", "operator", json={"description": "moved"})
+    (found,) = [x for x in w.get("/v1/maintenance-windows") if x["id"] == window]
+    assert found["description"] == "moved"
+
+
+def delete_window(w: World) -> None:
+    window = w.window()
+    w.ok("DELETE", f"/v1/maintenance-windows/{window}", "operator")
+    found = [x for x in w.get("/v1/maintenance-windows") if x["id"] == window]
+    assert not found or found[0]["status"] == "rejected"
+
+
+def service_case(path: str) -> tuple[Callable[[World], None], Callable[[World], None]]:
+    def create(w: World) -> None:
+        request = w.service_request(path)
+        assert request in [r["id"] for r in w.get(path, "operator")]
+
+    def advance(w: World) -> None:
+        request = w.service_request(path)
+        w.ok("POST", f"{path}/{request}/start", "operator", json={})
+        (found,) = [r for r in w.get(path, "operator") if r["id"] == request]
+        assert found["started_at"] is not None
+
+    return create, advance
+
+
+def post_support(w: World) -> None:
+    request = w.service_request("/v1/support-requests")
+    assert w.get(f"/v1/support-requests/{request}", "operator")["id"] == request
+
+
+def reply_support(w: World) -> None:
+    request = w.service_request("/v1/support-requests")
+    w.ok("POST", f"/v1/support-requests/{request}/reply", "operator", json={})
+    assert w.get(f"/v1/support-requests/{request}", "operator")["replied_at"] is not None
+
+
+def retry_outbox(w: World) -> None:
+    incident = w.incident()
+    now = datetime.now(UTC)
+    key = f"ryw-{next(_serial)}"
+    w.store(
+        insert(OutboxMessage).values(
+            idempotency_key=key,
+            event="incident_opened",
+            purpose="notify",
+            channel="nowhere",
+            recipient="",
+            message={},
+            incident_id=incident,
+            status="failed",
+            attempts=5,
+            next_attempt_at=now,
+            last_error="arranged by the test",
+            created_at=now,
+        )
+    )
+    (message,) = [
+        m for m in w.get("/v1/outbox", params={"status": "failed"}) if m["incident_id"] == incident
+    ]
+    w.ok("POST", f"/v1/outbox/{message['id']}/retry")
+    assert w.audited("outbox.retry", message["id"])
+
+
+def zabbix_webhook(w: World) -> None:
+    event_id = str(100_000 + next(_serial))
+    body = {
+        "event_date": "2026.11.24",
+        "event_time": "09:52:55",
+        "event_id": event_id,
+        "event_name": f"Problem {event_id}",
+        "event_value": "1",
+        "host": "web01",
+        "host_groups": "Web",
+        "host_id": "10563",
+        "severity": "4",
+        "tags": [],
+        "trigger_id": "23137",
+        "recovery_date": "",
+        "recovery_time": "",
+        "recovery_id": "{EVENT.RECOVERY.ID}",
+        "update_status": "0",
+        "instance": "main",
+    }
+    raw = json.dumps(body).encode()
+    digest = hmac.new(ZABBIX_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    headers = {SIGNATURE_HEADER: f"sha256={digest}", "Content-Type": "application/json"}
+    response = httpx.post(
+        f"{w.url}/v1/webhooks/zabbix/main", content=raw, headers=headers, timeout=30
+    )
+    assert response.is_success, response.text
+    events = w.get("/v1/events", params={"source": "zabbix", "limit": 500})["items"]
+    assert any(event_id in e["event_key"] for e in events)
+
+
+create_ci, advance_ci = service_case("/v1/customer-incidents")
+create_ops, advance_ops = service_case("/v1/operations-requests")
+
+WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
+    ("POST", "/v1/events"): post_event,
+    ("POST", "/v1/events/{event_id}/retry"): retry_event,
+    ("POST", "/v1/customers"): post_customer,
+    ("PATCH", "/v1/customers/{customer_id}"): patch_customer,
+    ("DELETE", "/v1/customers/{customer_id}"): delete_customer,
+    ("POST", "/v1/contracts"): post_contract,
+    ("PATCH", "/v1/contracts/{contract_id}"): patch_contract,
+    ("DELETE", "/v1/contracts/{contract_id}"): delete_contract,
+    ("POST", "/v1/resources"): post_resource,
+    ("PATCH", "/v1/resources/{resource_id}"): patch_resource,
+    ("DELETE", "/v1/resources/{resource_id}"): delete_resource,
+    ("POST", "/v1/incidents/{incident_id}/contact"): contact,
+    ("POST", "/v1/incidents/{incident_id}/report"): report,
+    ("POST", "/v1/incidents/{incident_id}/resolve"): resolve,
+    ("POST", "/v1/incidents/{incident_id}/notes"): note,
+    ("POST", "/v1/alerts/{alert_id}/assign"): assign,
+    ("POST", "/v1/maintenance-windows"): post_window,
+    ("PATCH", "/v1/maintenance-windows/{window_id}"): patch_window,
+    ("DELETE", "/v1/maintenance-windows/{window_id}"): delete_window,
+    ("POST", "/v1/customer-incidents"): create_ci,
+    ("POST", "/v1/customer-incidents/{request_id}/{step}"): advance_ci,
+    ("POST", "/v1/operations-requests"): create_ops,
+    ("POST", "/v1/operations-requests/{request_id}/{step}"): advance_ops,
+    ("POST", "/v1/support-requests"): post_support,
+    ("POST", "/v1/support-requests/{request_id}/reply"): reply_support,
+    ("POST", "/v1/outbox/{message_id}/retry"): retry_outbox,
+    ("POST", "/v1/webhooks/zabbix/{instance}"): zabbix_webhook,
+}
