@@ -351,6 +351,51 @@ def zabbix_webhook(w: World) -> None:
     assert any(event_id in e["event_key"] for e in events)
 
 
+def provider_notice(w: World, kind: str = "maintenance") -> dict[str, Any]:
+    """A new provider notice about a resource of its own; the notice as answered."""
+    instance = f"i-{next(_serial)}"
+    body = {
+        "contract_id": w.contract(),
+        "name": instance,
+        "kind": "vm",
+        "selectors": [{"aws.dimension.InstanceId": instance}],
+    }
+    w.ok("POST", "/v1/resources", json=body)
+    start = datetime.now(UTC) + (
+        timedelta(days=1) if kind == "maintenance" else -timedelta(hours=1)
+    )
+    notice = {
+        "source": "aws",
+        "instance": "prod",
+        "event_id": f"arn:aws:health:ap-northeast-1::event/EC2/{instance}",
+        "update_id": "u1",
+        "kind": kind,
+        "status": "scheduled" if kind == "maintenance" else "active",
+        "title": {"en": "EC2 host maintenance"},
+        "description": {"en": "The host is retired."},
+        "services": ["EC2"],
+        "regions": ["ap-northeast-1"],
+        "affected_resources": [{"aws.dimension.InstanceId": instance}],
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+    }
+    return dict(w.ok("POST", "/v1/provider-notices", "ingest", json=notice)["notice"])
+
+
+def post_notice(w: World) -> None:
+    notice = provider_notice(w)
+    assert w.get(f"/v1/provider-notices/{notice['id']}")["id"] == notice["id"]
+
+
+def confirm_impact(w: World) -> None:
+    notice = provider_notice(w, kind="incident")
+    reason = f"confirmed {next(_serial)}"
+    path = f"/v1/provider-notices/{notice['id']}/confirm-impact"
+    w.ok("POST", path, "operator", json={"reason": reason})
+    assert w.get(f"/v1/provider-notices/{notice['id']}")["windows"] != []
+    assert w.audited("provider_notice.confirm_impact", notice["id"])
+
+
 create_ci, advance_ci = service_case("/v1/customer-incidents")
 create_ops, advance_ops = service_case("/v1/operations-requests")
 
@@ -382,4 +427,6 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/support-requests/{request_id}/reply"): reply_support,
     ("POST", "/v1/outbox/{message_id}/retry"): retry_outbox,
     ("POST", "/v1/webhooks/zabbix/{instance}"): zabbix_webhook,
+    ("POST", "/v1/provider-notices"): post_notice,
+    ("POST", "/v1/provider-notices/{notice_id}/confirm-impact"): confirm_impact,
 }
