@@ -21,7 +21,7 @@ from daemon.ingest import Ingestor
 from daemon.notify.compose import compose_message
 from daemon.notify.config import EmailChannelConfig, NotifyConfig, channels_for
 from daemon.notify.events import NotifyEvent
-from daemon.notify.templates import TemplateSet
+from daemon.notify.templates import TemplateSet, resolve_locale
 from daemon.notify.variables import TemplateValue
 from daemon.store.models import (
     Alert,
@@ -37,7 +37,17 @@ from sla_engine.policy import PlanPolicy
 
 log = logging.getLogger("slad.notify")
 
+UNKNOWN_DUE = {
+    "ja": "未定（終了未定の期間で停止中）",  # noqa: RUF001 (full-width brackets in Japanese text)
+    "en": "none yet (paused by a window with no end)",
+}
 CLOCK_EVENTS = {"slo_breached": NotifyEvent.SLO_BREACHED, "sla_breached": NotifyEvent.SLA_BREACHED}
+
+
+def due_text(due: datetime | None, locale: str | None) -> TemplateValue:
+    """A due instant, or, while a window with no end pauses the clock before it, the
+    words saying so: a message never shows a deadline nobody can know."""
+    return due if due is not None else UNKNOWN_DUE[resolve_locale(locale)]
 
 
 @dataclass
@@ -191,11 +201,11 @@ class Notifier:
             "severity": incident.severity,
             "summary": incident.title,
             "detected_at": incident.detected_at,
-            "contact_slo_due": contact.slo_due_at
-            if contact and contact.slo_due_at
+            "contact_slo_due": due_text(contact.slo_due_at, customer.locale)
+            if contact
             else incident.detected_at,
-            "contact_sla_due": contact.sla_due_at
-            if contact and contact.sla_due_at
+            "contact_sla_due": due_text(contact.sla_due_at, customer.locale)
+            if contact
             else incident.detected_at,
         }
         self._incident_event(
@@ -310,15 +320,14 @@ class Notifier:
             customer = contract.customer
             case, contract_id, resource_name = f"S-{request.id}", contract.id, "-"
             incident_id = None
-        assert clock.slo_due_at is not None and clock.sla_due_at is not None
         variables: dict[str, TemplateValue] = {
             "case_id": case,
             "customer_name": customer.name,
             "contract_id": contract_id,
             "resource_name": resource_name,
             "clock": clock.name,
-            "slo_due": clock.slo_due_at,
-            "sla_due": clock.sla_due_at,
+            "slo_due": due_text(clock.slo_due_at, customer.locale),
+            "sla_due": due_text(clock.sla_due_at, customer.locale),
         }
         if fraction is not None:
             event = NotifyEvent.WARNING

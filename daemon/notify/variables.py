@@ -150,7 +150,8 @@ def text_values(
 
     Extra variables are ignored (callers may pass a wider context); a missing one, a None,
     or a naive instant is an error, because a notice saying "None" or a time in an
-    unknown zone must never reach a customer.
+    unknown zone must never reach a customer. An instant given as text (a due instant
+    not known yet) is shown as that text in both forms.
     """
     missing = sorted(required_variables(event) - variables.keys())
     if missing:
@@ -160,7 +161,10 @@ def text_values(
         value = variables[name]
         if value is None:
             raise ValueError(f"{event}: template variable {name!r} is None")
-        if name in INSTANT_VARIABLES:
+        if name in INSTANT_VARIABLES and isinstance(value, str):
+            # an instant nobody knows yet (a paused clock's due), already worded
+            values[name] = values[name + LOCAL_SUFFIX] = value
+        elif name in INSTANT_VARIABLES:
             if not isinstance(value, datetime) or value.utcoffset() is None:
                 raise ValueError(f"{event}: {name!r} must be a timezone-aware datetime")
             values[name] = rfc3339_utc(value)

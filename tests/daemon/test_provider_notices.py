@@ -6,6 +6,7 @@ into windows that follow the notice, and shown when they map to no resource."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -14,6 +15,7 @@ from typing import Any
 from connectors.notices import NoticeKind, NoticeStatus, ProviderNotice
 from daemon.notices import record_notices
 from daemon.notify.config import parse_notify_config
+from daemon.notify.events import NotifyEvent
 from tests.daemon.conftest import Api, ApiFactory, event
 from tests.daemon.test_enforcement import SECRET, Mailbox, Receiver, mailbox, receiver  # noqa: F401
 from tests.daemon.test_incident_flow import clocks, iso
@@ -184,9 +186,7 @@ def test_each_revision_reaches_every_affected_customer_and_operators_once(
     )
     assert cancelled["notice"]["windows"] == []
     assert api.services.outbox.deliver_due(api.clock()) == 6
-    assert (
-        api.ok(api.get("/v1/maintenance-windows", params={"kind": "provider_maintenance"})) == []
-    )
+    assert api.ok(api.get("/v1/maintenance-windows", params={"kind": "provider_maintenance"})) == []
 
     shown = api.ok(api.get(f"/v1/provider-notices/{kept['id']}"))
     assert [u["update_id"] for u in shown["updates"]] == ["u1", "u2", "u3", "u4"]
@@ -327,6 +327,31 @@ def test_a_notice_with_no_end_pauses_clocks_without_a_due_instant(
     contact = clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]
     assert (contact["state"], contact["slo_due"], contact["sla_due"]) == ("paused", None, None)
     assert contact["counted_seconds"] == 10 * 60
+
+
+def test_a_warning_due_before_an_open_window_says_the_deadline_is_not_known(
+    api_factory: ApiFactory, receiver: Receiver, mailbox: tuple[Mailbox, int]
+) -> None:
+    _box, port = mailbox
+    table = notify(receiver, port)
+    routes = {**table.routes.default, NotifyEvent.WARNING: ("hook",)}
+    api = api_factory(notify=replace(table, routes=replace(table.routes, default=routes)))
+    api.clock.set(NOW)
+    customer(api, "acme", "en", "i-1", "ops@acme.example")
+    body = event("w", "problem", NOW, resource_ids={"aws.dimension.InstanceId": "i-1"})
+    incident_id = api.ok(api.post("/v1/events?wait=true", body, role="ingest"))["results"][0][
+        "incident_id"
+    ]
+    open_ended = notice(affected_resources=[{"aws.dimension.InstanceId": "i-1"}], ends_at=None)
+    post(api, open_ended | {"starts_at": iso(NOW + timedelta(minutes=20))}, 201)
+
+    api.clock.set(NOW + timedelta(minutes=25))
+    assert api.services.processor.run_due(api.clock()) == 1  # the 50 % warning at 15 minutes
+    api.services.outbox.deliver_due(api.clock())
+    [warning] = [p for p in hook_payloads(receiver) if p["event"] == "warning"]
+    assert warning["slo_due"] == warning["sla_due"] == "none yet (paused by a window with no end)"
+    contact = clocks(api.ok(api.get(f"/v1/incidents/{incident_id}")))["contact"]
+    assert (contact["state"], contact["counted_seconds"]) == ("paused", 20 * 60)
 
 
 def test_sources_hand_notices_over_and_the_worker_applies_them(
