@@ -21,12 +21,13 @@ from daemon.api import (
     registry,
     reports,
     requests,
+    sources,
     windows,
 )
 from daemon.api.problems import problem_response
 from daemon.metrics import IngestTimer, metrics_router
 from daemon.services import Services
-from daemon.sources import zabbix_webhook
+from daemon.sources.webhooks import webhook_router
 
 
 class BodySizeLimit:
@@ -102,10 +103,20 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
-    for module in (health, events, registry, incidents, windows, requests, reports, outbox):
+    for module in (
+        health,
+        events,
+        registry,
+        incidents,
+        windows,
+        requests,
+        reports,
+        outbox,
+        sources,
+    ):
         app.include_router(module.router)
     app.include_router(notices.router)
-    app.include_router(zabbix_webhook.router)
+    app.include_router(webhook_router(list(services.sources.connectors.values())))
     app.include_router(metrics_router(services.metrics))
     app.add_middleware(IngestTimer, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=services.config.server.max_body_bytes)

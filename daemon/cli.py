@@ -1,12 +1,15 @@
-"""`slad`: the one command-line entry point (run, migrate, check-config, token, incidents)."""
+"""`slad`: the one command-line entry point (run, migrate, check-config, token, incidents,
+sources, source setup|check)."""
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,11 +28,23 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
-    from daemon.sources.zabbix import parse_settings
+def _source_settings(config: Config) -> dict[str, list[str]]:
+    """Every registered source's configured instance names (validating their tables)."""
+    from daemon.sources.registry import CONNECTORS
 
+    instances = {}
+    for connector in (factory() for factory in CONNECTORS):
+        try:
+            settings = connector.parse_config(config.sections.get(connector.name))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        instances[connector.name] = list(settings.instances)
+    return instances
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
-    zabbix = parse_settings(config.sections.get("zabbix"))
+    sources = _source_settings(config)
     plans = ", ".join(
         f"{p.key}({'+'.join(c.name for c in p.clocks if c.enabled)})" for p in config.plans.values()
     )
@@ -39,7 +54,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cal = config.calendar
     print(f"  calendar  {cal.timezone} {cal.opening}-{cal.closing}")
     print(f"  plans     {plans}")
-    print(f"  zabbix    {', '.join(zabbix.instances) or '-'}")
+    for name, instances in sources.items():
+        print(f"  {name:<9} {', '.join(instances) or '-'}")
     print(f"  notify    {', '.join(config.notify.channels) or '-'}")
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
@@ -163,6 +179,60 @@ def cmd_incidents_due(args: argparse.Namespace) -> int:
             due_rows(session, now), now, zone, args.json, sys.stdout
         ),
     )
+def cmd_sources(args: argparse.Namespace) -> int:
+    """Each source instance's watermark, last poll, last webhooks and open fault."""
+    from daemon.sources.registry import CONNECTORS
+    from daemon.sources.status import source_status
+    from daemon.store.db import session_factory
+
+    config = _load(args)
+    configured = []
+    for connector in (factory() for factory in CONNECTORS):
+        settings = connector.parse_config(config.sections.get(connector.name))
+        configured += [(connector.name, i.name, connector.polls(i))
+                       for i in settings.instances.values()]
+    engine = make_engine(config.database.url)
+    if not schema_is_current(engine):
+        print("error: the schema is not current; run `slad migrate` first", file=sys.stderr)
+        return EXIT_SCHEMA
+    with session_factory(engine)() as session:
+        entries = source_status(session, configured)
+    for entry in entries:
+        if args.json:
+            print(json.dumps(entry, default=_iso, ensure_ascii=False))
+            continue
+        print(_source_line(entry))
+    if not entries:
+        print("no source instances are configured", file=sys.stderr)
+    return 0
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _source_line(entry: dict[str, Any]) -> str:
+    def when(part: dict[str, Any] | None, *keys: str) -> str:
+        if part is None:
+            return "-"
+        return " ".join(str(_iso(part[k])) for k in keys if part.get(k) is not None)
+
+    poll = entry["last_poll"]
+    polled = "-" if poll is None else ("ok " if poll["ok"] else "FAILED ") + when(poll, "at")
+    if poll is not None and not poll["ok"]:
+        polled += f" ({poll['error']})"
+    fault = entry["open_fault"]
+    faulty = "-" if fault is None else f"since {_iso(fault['start'])} (window {fault['window_id']})"
+    lines = [
+        f"{entry['source']}:{entry['instance']}"
+        + ("" if entry["configured"] else "  (webhooks for unconfigured instances)"),
+        f"  watermark      {_iso(entry['watermark']) if entry['watermark'] else '-'}",
+        f"  last poll      {polled}",
+        f"  last accepted  {when(entry['last_accepted'], 'at', 'note')}",
+        f"  last rejected  {when(entry['last_rejected'], 'at', 'reason', 'detail')}",
+        f"  open fault     {faulty}",
+    ]
+    return "\n".join(lines)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -201,6 +271,9 @@ def parser() -> argparse.ArgumentParser:
     )
     due.add_argument("--json", action="store_true", help="one JSON object a line")
     due.set_defaults(func=cmd_incidents_due)
+    sources = sub.add_parser("sources", help="each source instance's polls, webhooks and faults")
+    sources.add_argument("--json", action="store_true", help="one JSON object a line")
+    sources.set_defaults(func=cmd_sources)
     return p
 
 

@@ -2,7 +2,9 @@
 
 They are maintenance windows of the kind `monitoring_fault`, authored by slad,
 audited with why they were opened, and open to an administrator's review over REST.
-Opening one re-derives the clocks it touches.
+Opening one re-derives the clocks it touches. A source instance slad cannot reach has at
+most one open fault (scope `source`, source ``<source>:<instance>``), opened at its first
+failure and closed when it answers again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import audit
@@ -65,5 +68,80 @@ def record_fault(
     )
     recompute_for_window(
         session, window, now, horizon, {"actor": "slad", "action": action, "reason": why}
+    )
+    return window
+
+
+def current_fault(session: Session, source: str) -> MaintenanceWindow | None:
+    """The open monitoring fault of a source instance (`source`), if it has one."""
+    return session.scalars(
+        select(MaintenanceWindow)
+        .where(
+            MaintenanceWindow.kind == "monitoring_fault",
+            MaintenanceWindow.scope == "source",
+            MaintenanceWindow.source == source,
+            MaintenanceWindow.author == "slad",
+            MaintenanceWindow.end_at.is_(None),
+            MaintenanceWindow.rrule.is_(None),
+        )
+        .order_by(MaintenanceWindow.id)
+    ).first()
+
+
+def open_fault(
+    session: Session,
+    source: str,
+    since: datetime,
+    failures: int,
+    error: str,
+    now: datetime,
+    horizon: timedelta,
+) -> MaintenanceWindow:
+    """The open monitoring fault of the instance, opened at `since` if there is none yet."""
+    existing = current_fault(session, source)
+    if existing is not None:
+        return existing
+    return record_fault(
+        session,
+        source=source,
+        start=since,
+        end=None,
+        description=f"slad cannot reach {source}: {error}",
+        why=f"{failures} consecutive failures to reach {source}",
+        action="fault.opened",
+        now=now,
+        horizon=horizon,
+        detail={"error": error[:2000]},
+    )
+
+
+def close_fault(
+    session: Session, source: str, now: datetime, horizon: timedelta
+) -> MaintenanceWindow | None:
+    """End the instance's open monitoring fault at `now`, when it answered again."""
+    window = current_fault(session, source)
+    if window is None:
+        return None
+    window.end_at = now
+    window.updated_at = now
+    session.flush()
+    why = f"{source} answered again"
+    audit.record(
+        session,
+        at=now,
+        actor="slad",
+        action="window.update",
+        target_type="window",
+        target_id=window.id,
+        reason=why,
+        detail={"end": now.isoformat()},
+    )
+    recompute_for_window(
+        session,
+        window,
+        now,
+        horizon,
+        {"actor": "slad", "action": "fault.closed", "reason": why},
+        since=window.start_at,
     )
     return window

@@ -410,6 +410,12 @@ class Metrics:
             ["source", "instance"],
             registry=self.registry,
         )
+        self._webhook_rejected = Counter(
+            "slad_webhook_rejected",
+            "Webhooks refused before anything was stored, by source and reason.",
+            ["source", "reason"],
+            registry=self.registry,
+        )
         self.registry.register(StoreCollector(sessions, clock))
         self.registry.register(NoticeCollector(sessions))
 
@@ -434,6 +440,10 @@ class Metrics:
 
     def count_connector_failure(self, source: str, instance: str) -> None:
         self._connector_failures.labels(source=source, instance=instance).inc()
+
+    def count_webhook_rejected(self, source: str, reason: str) -> None:
+        """`reason` is a `connectors.source.RejectReason` value, so the label stays bounded."""
+        self._webhook_rejected.labels(source=source, reason=reason).inc()
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

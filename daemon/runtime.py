@@ -33,12 +33,17 @@ POKE_SPACING = timedelta(seconds=1)  # a storm of changes re-arms at most once a
 
 
 class Poller(Protocol):
-    """A source's periodic reconciliation (leader only)."""
+    """A source's periodic reconciliation (leader only).
+
+    `tick` runs every `interval` (spread by up to `jitter` either way, so instances and
+    replicas do not poll in step); it may skip a run, e.g. to back off after failures.
+    """
 
     name: str
     interval: timedelta
+    jitter: timedelta
 
-    def poll(self, now: datetime) -> None: ...
+    def tick(self, now: datetime) -> None: ...
 
 
 @dataclass
@@ -121,19 +126,26 @@ class Runtime:
         self.downtime.record_gap(now)
         self.downtime.beat(now)
         self._set_leading(True)
-        jobs: list[tuple[str, Callable[[], None], float, bool]] = [
-            ("due", self._run_due, self.config.rearm_seconds, True),
-            ("outbox", self._run_outbox, self.config.outbox_interval_seconds, True),
-            ("heartbeat", self._beat, self.config.heartbeat_seconds, False),
+        jobs: list[tuple[str, Callable[[], None], float, bool, float]] = [
+            ("due", self._run_due, self.config.rearm_seconds, True, 0),
+            ("outbox", self._run_outbox, self.config.outbox_interval_seconds, True, 0),
+            ("heartbeat", self._beat, self.config.heartbeat_seconds, False, 0),
         ]
         jobs += [
-            (f"poll:{p.name}", self._guarded(p), p.interval.total_seconds(), True)
+            (
+                f"poll:{p.name}",
+                self._guarded(p),
+                p.interval.total_seconds(),
+                True,
+                p.jitter.total_seconds(),
+            )
             for p in self.pollers
         ]
         real_now = datetime.now(UTC)
-        for job_id, run, seconds, at_once in jobs:
+        for job_id, run, seconds, at_once, jitter in jobs:
             # APScheduler reads an explicit next_run_time=None as "paused": omit it instead.
             start = {"next_run_time": real_now} if at_once else {}
+            spread = {"jitter": int(jitter)} if jitter >= 1 else {}
             self._scheduler.add_job(
                 run,
                 "interval",
@@ -142,6 +154,7 @@ class Runtime:
                 max_instances=1,
                 coalesce=True,
                 **start,
+                **spread,
             )
         log.info("leading: scheduler, outbox and pollers started")
 
@@ -188,7 +201,7 @@ class Runtime:
     def _guarded(self, poller: Poller) -> Callable[[], None]:
         def run() -> None:
             try:
-                poller.poll(self.clock())
+                poller.tick(self.clock())
             except Exception:
                 log.exception("poller %s failed", poller.name)
             self._arm()

@@ -31,7 +31,7 @@ from daemon.notify.templates import TemplateSet
 from daemon.outbox import OutboxWorker
 from daemon.runtime import Runtime
 from daemon.scheduler import DowntimeRecorder, DueProcessor
-from daemon.sources.zabbix import zabbix_pollers
+from daemon.sources.runner import SourceRuntime, build_sources
 from daemon.store.db import WalCheckpointer, make_engine, read_only_sessions, session_factory
 
 Clock = Callable[[], datetime]
@@ -60,6 +60,7 @@ class Services:
     runtime: Runtime
     metrics: Metrics
     notices: NoticeWorker
+    sources: SourceRuntime
     background: bool = True
     tokens: TokenCache = field(default_factory=TokenCache)
     checkpointer: WalCheckpointer = field(init=False)
@@ -158,16 +159,15 @@ def build_services(
         interval=timedelta(seconds=config.scheduler.outbox_interval_seconds),
     )
     runtime.pollers.append(notices)
-    runtime.pollers.extend(
-        zabbix_pollers(
-            config.sections.get("zabbix"),
-            sessions,
-            inbox,
-            horizon,
-            on_health=metrics.set_connector_up,
-            on_failure=metrics.count_connector_failure,
-        )
+    sources = build_sources(
+        config.sections,
+        sessions,
+        inbox,
+        horizon,
+        on_health=metrics.set_connector_up,
+        on_failure=metrics.count_connector_failure,
     )
+    runtime.pollers.extend(r for r in sources.runners.values() if r.polls())
     return Services(
         config,
         engine,
@@ -184,5 +184,6 @@ def build_services(
         runtime,
         metrics,
         notices,
+        sources,
         background,
     )

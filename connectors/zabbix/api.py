@@ -6,8 +6,8 @@ never arrived still yields its event with Zabbix's own detection instant, and a 
 recovery still resolves it. Keys match the webhook path (see `mapping`), so ingest
 deduplicates whichever arrives second.
 
-Every failure to talk to the instance surfaces as `ZabbixApiError`, the one exception the
-daemon counts against the instance's health.
+Every failure to talk to the instance surfaces as `ZabbixApiError` (a `SourceUnreachable`),
+the one exception the daemon counts against the instance's health.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from zabbix_utils import ZabbixAPI
 from zabbix_utils.exceptions import ModuleBaseException
 
 from connectors.events import AlertEvent, EventKind, Source
+from connectors.source import SourceUnreachable
 from connectors.zabbix import mapping
 from connectors.zabbix.config import ZabbixInstance
 from connectors.zabbix.maintenance import (
@@ -35,7 +36,7 @@ _ACK_ADD_MESSAGE = 4
 _ACK_MESSAGE_LIMIT = 2048  # acknowledges.message is varchar(2048) in Zabbix 6.0
 
 
-class ZabbixApiError(Exception):
+class ZabbixApiError(SourceUnreachable):
     """The instance could not be reached or refused a request."""
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger("slad.notices")
 
 @dataclass
 class NoticeWorker:
-    """Applies pending notices; `poll(now)` makes it one of the leader's periodic jobs."""
+    """Applies pending notices; `tick(now)` makes it one of the leader's periodic jobs."""
 
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]
@@ -34,6 +34,7 @@ class NoticeWorker:
     horizon: timedelta
     interval: timedelta = timedelta(seconds=5)
     name: str = "provider-notices"
+    jitter: timedelta = timedelta(0)
 
     def apply(
         self,
@@ -51,7 +52,7 @@ class NoticeWorker:
         notice.pending = False
         return queued
 
-    def poll(self, now: datetime) -> None:
+    def tick(self, now: datetime) -> None:
         self.apply_pending(now)
 
     def apply_pending(self, now: datetime) -> int:

@@ -555,3 +555,30 @@ class Heartbeat(Base):
     holder: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SourceInstanceState(Base):
+    """What the daemon knows of one source instance, kept across restarts and replicas.
+
+    `watermark` is where the next poll starts (moved only after what a poll brought is
+    committed). `failures` and `first_failure_at` are the current run of failed polls,
+    which opens a monitoring fault at the instance's threshold. The rest is what
+    ``GET /v1/sources`` shows: the last poll, the last accepted and rejected webhook.
+    """
+
+    __tablename__ = "source_instances"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(128), primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_poll_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_poll_error: Mapped[str | None] = mapped_column(Text)
+    last_poll_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_accepted_note: Mapped[str | None] = mapped_column(Text)
+    last_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_rejected_reason: Mapped[str | None] = mapped_column(String(32))
+    last_rejected_detail: Mapped[str | None] = mapped_column(Text)

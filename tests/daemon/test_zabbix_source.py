@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.zabbix import SIGNATURE_HEADER, ZabbixClient
-from daemon.sources.zabbix import ZabbixPoller, zabbix_pollers
-from daemon.sources.zabbix_webhook import zabbix_links
+from connectors.zabbix.source import ZabbixSource
+from daemon.sources.runner import InstanceRunner, build_sources
 from daemon.store.models import AlertEventRecord, AuditEntry, MaintenanceWindow
 from tests.daemon.conftest import Api, ApiFactory, seed_registry
 
@@ -100,9 +100,14 @@ def fake() -> FakeZabbix:
 
 def zabbix_api(api_factory: ApiFactory, fake: FakeZabbix, **instance: Any) -> Api:
     api = api_factory(sections={"zabbix": section(**instance)})
-    link = zabbix_links(api.services)["main"]
-    link.client = ZabbixClient(link.instance, fake)
+    use_fake(api.services.sources.runner("zabbix", "main"), fake)
     return api
+
+
+def use_fake(runner: InstanceRunner | None, fake: FakeZabbix) -> None:
+    """Point the runner's Zabbix client at `fake`."""
+    assert runner is not None and isinstance(runner.connector, ZabbixSource)
+    runner.connector.clients["main"] = ZabbixClient(runner.instance, fake)
 
 
 @pytest.fixture
@@ -110,8 +115,10 @@ def api(api_factory: ApiFactory, fake: FakeZabbix) -> Api:
     return zabbix_api(api_factory, fake)
 
 
-def poller(api: Api) -> ZabbixPoller:
-    return next(p for p in api.services.runtime.pollers if isinstance(p, ZabbixPoller))
+def poller(api: Api) -> InstanceRunner:
+    runner = api.services.sources.runner("zabbix", "main")
+    assert runner is not None
+    return runner
 
 
 def poll(api: Api) -> None:
@@ -386,13 +393,14 @@ def test_failures_open_a_fault_and_an_answer_closes_it(
     api = zabbix_api(api_factory, fake)
     seen: list[tuple[str, str, bool]] = []
     failures: list[tuple[str, str]] = []
-    (built,) = zabbix_pollers(
-        {"instances": {"main": section()["instances"]["main"]}}, api.services.sessions,
-        api.services.inbox, api.services.horizon,
+    built = build_sources(
+        {"zabbix": {"instances": {"main": section()["instances"]["main"]}}},
+        api.services.sessions, api.services.inbox, api.services.horizon,
         on_health=lambda s, i, up: seen.append((s, i, up)),
         on_failure=lambda s, i: failures.append((s, i)),
-    )
-    built.link.client = ZabbixClient(built.link.instance, fake)
+    ).runner("zabbix", "main")
+    use_fake(built, fake)
+    assert built is not None
     seed_registry(api)
     fake.problem("29", DETECTED)
     incident_id = api.ok(deliver(api, body()))["results"][0]["incident_id"]

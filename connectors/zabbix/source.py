@@ -1,0 +1,155 @@
+"""Zabbix as a `SourceConnector`: the media type's signed webhook, the API poller, write-back.
+
+One `ZabbixClient` per instance, shared by the webhook (detection look-ups) and the
+poller, so instants the poller learns answer later webhook look-ups from its cache;
+a lock per instance keeps its one API session to one caller at a time. `clients` may be
+given a client over another `ApiCaller` (a fake in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.source import (
+    PollResult,
+    RejectReason,
+    SourceConnector,
+    SourceSettings,
+    WebhookHandler,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+    WriteBack,
+)
+from connectors.zabbix.api import ZabbixApiError, ZabbixClient
+from connectors.zabbix.config import ZabbixInstance, parse_instances
+from connectors.zabbix.mapping import problem_key
+from connectors.zabbix.webhook import (
+    SIGNATURE_HEADER,
+    MalformedWebhook,
+    decode_body,
+    parse_webhook,
+    verify_signature,
+)
+from connectors.zabbix.windows import maintenance_windows
+
+log = logging.getLogger("slad.sources.zabbix")
+
+_SECTION_KEYS = frozenset({"instances", "lookback_seconds"})
+_DEFAULT_LOOKBACK = 86400
+
+
+class ZabbixSource(SourceConnector[ZabbixInstance]):
+    """Every configured Zabbix server (``[zabbix.instances.<name>]``)."""
+
+    name = "zabbix"
+    title = "Zabbix"
+
+    def __init__(self) -> None:
+        self.clients: dict[str, ZabbixClient] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[ZabbixInstance]:
+        """Validate ``[zabbix]``; an absent table means no Zabbix at all."""
+        if section is None:
+            return SourceSettings(instances={})
+        unknown = sorted(set(section) - _SECTION_KEYS)
+        if unknown:
+            raise ValueError(f"zabbix: unknown key(s) {', '.join(unknown)}")
+        lookback = section.get("lookback_seconds", _DEFAULT_LOOKBACK)
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback <= 0:
+            raise ValueError("zabbix.lookback_seconds: must be a positive integer")
+        instances = section.get("instances", {})
+        if not isinstance(instances, Mapping):
+            raise ValueError("zabbix.instances: must be a table")
+        return SourceSettings(parse_instances(instances), timedelta(seconds=lookback))
+
+    def routes(self) -> Mapping[str, WebhookHandler[ZabbixInstance]]:
+        return {"": self.notification}
+
+    def client(self, instance: ZabbixInstance) -> ZabbixClient:
+        """The instance's client, created on first use (connecting lazily)."""
+        with self._guard:
+            client = self.clients.get(instance.name)
+            if client is None:
+                client = self.clients[instance.name] = ZabbixClient(instance)
+            return client
+
+    def _lock(self, instance: ZabbixInstance) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(instance.name, threading.Lock())
+
+    def notification(self, instance: ZabbixInstance, request: WebhookRequest) -> WebhookResult:
+        """One notification of the slad media type, authenticated by its HMAC signature.
+
+        Nothing is parsed or looked up before the signature verifies. The detection
+        instant is asked of the API at once; while the instance counts as down, or when
+        the look-up fails, the payload's local time (flagged estimated) is used.
+        """
+        if not verify_signature(
+            instance.webhook_secret, request.body, request.headers.get(SIGNATURE_HEADER.lower())
+        ):
+            raise WebhookRejected(
+                RejectReason.BAD_SIGNATURE,
+                "bad-signature",
+                f"the {SIGNATURE_HEADER} header is missing or does not match the body",
+            )
+        errors: list[str] = []
+
+        def detected_at(event_id: str) -> datetime | None:
+            if not request.source_up:
+                return None
+            try:
+                with self._lock(instance):
+                    return self.client(instance).event_detected_at(event_id)
+            except ZabbixApiError as exc:
+                log.warning("detection look-up failed, using the webhook's local time: %s", exc)
+                errors.append(str(exc))
+                return None
+
+        try:
+            event = parse_webhook(
+                instance, decode_body(request.body), request.received_at, detected_at
+            )
+        except MalformedWebhook as exc:
+            raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
+        return WebhookResult(events=[event], source_errors=errors)
+
+    def poll(self, instance: ZabbixInstance, since: datetime, now: datetime) -> PollResult:
+        """Every problem open since `since`, the maintenances, and the hosts they name.
+
+        The next poll overlaps this one by an interval: a problem Zabbix records with a
+        clock just before `now` may not be visible to this poll yet.
+        """
+        client = self.client(instance)
+        with self._lock(instance):
+            events = client.reconcile(since, now)
+            maintenances = client.maintenances()
+            hosts = client.host_identifiers()
+        return PollResult(
+            watermark=now - timedelta(seconds=instance.poll_interval_seconds),
+            events=events,
+            windows=maintenance_windows(instance, maintenances, hosts),
+        )
+
+    def writes_back(self, instance: ZabbixInstance) -> bool:
+        return instance.acknowledge
+
+    def write_back(self, instance: ZabbixInstance, step: WriteBack) -> None:
+        """Add the step's message to every Zabbix problem of the incident.
+
+        Only a message is added: acknowledging or closing stays a human decision.
+        """
+        prefix = problem_key(instance.name, "")
+        event_ids = sorted(
+            {k.removeprefix(prefix) for k in step.problem_keys if k.startswith(prefix)}
+        )
+        client = self.client(instance)
+        with self._lock(instance):
+            for event_id in event_ids:
+                client.acknowledge(event_id, step.message)

@@ -1,0 +1,58 @@
+"""``GET /v1/sources``: the health of every source instance, as operators check it first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from daemon.api.deps import ReaderDep, ServicesDep, Viewer
+from daemon.sources.status import source_status
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+
+
+class PollOut(BaseModel):
+    at: datetime
+    ok: bool
+    error: str | None
+    last_ok_at: datetime | None
+
+
+class AcceptedOut(BaseModel):
+    at: datetime
+    note: str | None
+
+
+class RejectedOut(BaseModel):
+    at: datetime
+    reason: str | None
+    detail: str | None
+
+
+class FaultOut(BaseModel):
+    window_id: int
+    start: datetime
+    description: str
+
+
+class SourceInstanceOut(BaseModel):
+    """One instance; ``instance = "*"`` collects webhooks for no configured instance."""
+
+    source: str
+    instance: str
+    configured: bool
+    polled: bool
+    watermark: datetime | None
+    failures: int
+    last_poll: PollOut | None
+    last_accepted: AcceptedOut | None
+    last_rejected: RejectedOut | None
+    open_fault: FaultOut | None
+
+
+@router.get("", response_model=list[SourceInstanceOut])
+def list_sources(session: ReaderDep, svc: ServicesDep, _who: Viewer) -> list[SourceInstanceOut]:
+    configured = [(s, i, r.polls()) for (s, i), r in svc.sources.runners.items()]
+    return [SourceInstanceOut.model_validate(e) for e in source_status(session, configured)]

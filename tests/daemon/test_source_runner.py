@@ -1,0 +1,309 @@
+"""The generic source runner, driven by a source defined here and nowhere in `daemon/`.
+
+`FakeSource` implements the contract in `connectors.source` over a `World` the tests
+change between polls: a token-checked webhook with a sub-route and a handshake, a poller
+that records the watermark it was asked from, and maintenances of its own. It is
+registered the way a real source is (the registry's one tuple), so what passes here is
+what a new cloud connector gets from the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors.events import AlertEvent, EventKind, Severity
+from connectors.source import (
+    ControlAnswer,
+    PollResult,
+    RejectReason,
+    SourceConnector,
+    SourceSettings,
+    SourceUnreachable,
+    SourceWindow,
+    WebhookHandler,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
+from daemon.sources import runner as runner_module
+from daemon.sources.runner import InstanceRunner
+from daemon.store.models import MaintenanceWindow
+from tests.daemon.conftest import Api, ApiFactory, seed_registry
+
+TOKEN = "fake-token-never-logged"
+
+
+@dataclass(frozen=True)
+class FakeInstance:
+    name: str
+    token: str
+    poll_interval_seconds: int = 60
+    failure_threshold: int = 2
+
+
+@dataclass
+class World:
+    """What the fake monitoring system holds; tests change it between polls."""
+
+    problems: dict[str, datetime] = field(default_factory=dict)
+    windows: list[SourceWindow] = field(default_factory=list)
+    down: bool = False
+    asked: list[tuple[datetime, datetime]] = field(default_factory=list)
+    confirmed: list[str] = field(default_factory=list)
+
+
+def alert(instance: str, problem: str, at: datetime, received: datetime) -> AlertEvent:
+    return AlertEvent(
+        source="fake",
+        event_key=f"fake:{instance}:{problem}",
+        problem_key=f"fake:{instance}:{problem}",
+        kind=EventKind.PROBLEM,
+        detected_at=at,
+        received_at=received,
+        severity=Severity.HIGH,
+        title=f"fake problem {problem}",
+        resource_ids={"zabbix.host": "web01"},
+        instance=instance,
+    )
+
+
+class FakeSource(SourceConnector[FakeInstance]):
+    name = "fake"
+    title = "Fake"
+    world = World()
+
+    def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[FakeInstance]:
+        tables = (section or {}).get("instances", {})
+        return SourceSettings(
+            {n: FakeInstance(n, **t) for n, t in tables.items()}, timedelta(hours=1)
+        )
+
+    def routes(self) -> Mapping[str, WebhookHandler[FakeInstance]]:
+        return {"": self.push, "events": self.push}
+
+    def push(self, instance: FakeInstance, request: WebhookRequest) -> WebhookResult:
+        if request.headers.get("x-fake-token") != instance.token:
+            raise WebhookRejected(RejectReason.BAD_SIGNATURE, "bad-signature", "token mismatch")
+        try:
+            body = json.loads(request.body)
+        except ValueError as exc:
+            raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", "not JSON") from exc
+        if "confirm" in body:
+            url = str(body["confirm"])
+            return WebhookResult(
+                control=ControlAnswer("subscription confirmed",
+                                      follow_up=lambda: self.world.confirmed.append(url))
+            )
+        at = datetime.fromisoformat(body["at"])
+        return WebhookResult(
+            events=[alert(instance.name, body["problem"], at, request.received_at)]
+        )
+
+    def poll(self, instance: FakeInstance, since: datetime, now: datetime) -> PollResult:
+        self.world.asked.append((since, now))
+        if self.world.down:
+            raise SourceUnreachable("fake: connection refused")
+        events = [alert(instance.name, p, at, now) for p, at in self.world.problems.items()
+                  if since <= at <= now]
+        return PollResult(watermark=now, events=events, windows=list(self.world.windows))
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> World:
+    fresh = World()
+    monkeypatch.setattr(FakeSource, "world", fresh)
+    monkeypatch.setattr(runner_module, "CONNECTORS", (*runner_module.CONNECTORS, FakeSource))
+    return fresh
+
+
+def fake_api(api_factory: ApiFactory) -> Api:
+    return api_factory(sections={"fake": {"instances": {"one": {"token": TOKEN}}}})
+
+
+@pytest.fixture
+def api(api_factory: ApiFactory, world: World) -> Api:
+    return fake_api(api_factory)
+
+
+def runner(api: Api) -> InstanceRunner:
+    found = api.services.sources.runner("fake", "one")
+    assert found is not None
+    return found
+
+
+def push(api: Api, payload: Any, token: str = TOKEN, path: str = "/v1/webhooks/fake/one") -> Any:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return api.client.post(f"{path}?wait=true", content=raw, headers={"X-Fake-Token": token})
+
+
+def status(api: Api, instance: str = "one") -> dict[str, Any]:
+    entries = api.ok(api.get("/v1/sources"))
+    return next(e for e in entries if e["source"] == "fake" and e["instance"] == instance)
+
+
+def incidents(api: Api) -> list[dict[str, Any]]:
+    return list(api.ok(api.get("/v1/incidents"))["items"])
+
+
+def rejected_metric(api: Api, reason: str) -> float:
+    text = api.client.get("/metrics").text
+    line = f'slad_webhook_rejected_total{{reason="{reason}",source="fake"}}'
+    values = [float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)]
+    return values[0] if values else 0.0
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+def test_webhook_and_its_sub_route_open_incidents(api: Api) -> None:
+    seed_registry(api)
+    at = api.clock() - timedelta(minutes=2)
+    first = api.ok(push(api, {"problem": "a", "at": at.isoformat()}))
+    assert first["results"][0]["status"] == "created"
+    other = push(api, {"problem": "b", "at": at.isoformat()}, path="/v1/webhooks/fake/one/events")
+    assert api.ok(other)["results"][0]["status"] == "created"
+    assert sorted(i["title"] for i in incidents(api)) == ["fake problem a", "fake problem b"]
+    accepted = status(api)["last_accepted"]
+    assert accepted["note"].startswith("1 event(s)")
+
+
+def test_wrong_token_leaves_a_trace_in_sources_log_and_metric(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_registry(api)
+    with caplog.at_level(logging.WARNING, logger="slad.sources"):
+        answer = push(api, {"problem": "a", "at": api.clock().isoformat()}, token="wrong")
+    assert answer.status_code == 401
+    assert answer.json()["type"] == "urn:slad:problem:bad-signature"
+    assert incidents(api) == []
+    rejected = status(api)["last_rejected"]
+    assert rejected["reason"] == "bad_signature" and rejected["detail"] == "token mismatch"
+    assert status(api)["last_accepted"] is None
+    (record,) = [r for r in caplog.records if r.name == "slad.sources"]
+    assert record.levelno == logging.WARNING
+    assert (record.__dict__["source"], record.__dict__["instance"],
+            record.__dict__["reason"]) == ("fake", "one", "bad_signature")
+    assert TOKEN not in caplog.text and "wrong" not in caplog.text
+    assert rejected_metric(api, "bad_signature") == 1.0
+
+
+def test_malformed_and_unknown_instance_are_rejected_with_their_reason(api: Api) -> None:
+    assert push(api, b"{not json").status_code == 422
+    assert status(api)["last_rejected"]["reason"] == "malformed"
+    answer = push(api, {"problem": "a"}, path="/v1/webhooks/fake/nobody")
+    assert answer.status_code == 404
+    assert answer.json()["type"] == "urn:slad:problem:unknown-instance"
+    unknown = status(api, "*")
+    assert unknown["configured"] is False
+    assert unknown["last_rejected"]["reason"] == "unknown_instance"
+    assert "'nobody'" in unknown["last_rejected"]["detail"]
+    assert rejected_metric(api, "unknown_instance") == 1.0
+    assert rejected_metric(api, "malformed") == 1.0
+
+
+def test_a_control_answer_stores_nothing_and_runs_its_follow_up(api: Api, world: World) -> None:
+    answer = push(api, {"confirm": "https://example.test/confirm?t=1"})
+    assert answer.status_code == 200
+    assert answer.json()["note"] == "subscription confirmed"
+    assert world.confirmed == ["https://example.test/confirm?t=1"]
+    assert incidents(api) == []
+    assert status(api)["last_accepted"]["note"] == "subscription confirmed"
+
+
+# --- poller and watermark -----------------------------------------------------------------
+
+
+def test_a_restart_after_a_long_outage_rereads_exactly_the_gap(
+    api_factory: ApiFactory, world: World
+) -> None:
+    api = fake_api(api_factory)
+    seed_registry(api)
+    first = api.clock()
+    runner(api).poll(first)
+    assert status(api)["watermark"] is not None
+    assert status(api)["last_poll"]["ok"] is True
+
+    api.clock.advance(days=3)  # far longer than the look-back: only the store knows
+    world.problems["gap"] = first + timedelta(days=1)
+    world.asked.clear()
+    restarted = fake_api(api_factory)
+    runner(restarted).poll(restarted.clock())
+    restarted.services.correlator.run_pending()
+    assert world.asked == [(first, restarted.clock())]
+    assert [i["title"] for i in incidents(restarted)] == ["fake problem gap"]
+
+
+def test_failures_open_a_fault_backing_off_and_an_answer_closes_it(
+    api: Api, world: World
+) -> None:
+    seed_registry(api)
+    poller = runner(api)
+    world.down = True
+    start = api.clock()
+    poller.tick(start)
+    assert status(api)["open_fault"] is None
+    assert status(api)["last_poll"] == {
+        "at": status(api)["last_poll"]["at"], "ok": False,
+        "error": "fake: connection refused", "last_ok_at": None}
+    api.clock.advance(minutes=1)
+    poller.tick(api.clock())  # second failure: the threshold, and a 2-minute back-off
+    fault = status(api)["open_fault"]
+    assert fault is not None
+    assert datetime.fromisoformat(fault["start"].replace("Z", "+00:00")) == start
+    attempts = len(world.asked)
+    api.clock.advance(minutes=1)
+    poller.tick(api.clock())
+    assert len(world.asked) == attempts  # backing off: not asked
+    api.clock.advance(minutes=1)
+    world.down = False
+    poller.tick(api.clock())
+    assert len(world.asked) == attempts + 1
+    after = status(api)
+    assert after["open_fault"] is None and after["failures"] == 0
+    assert after["last_poll"]["ok"] is True
+    with api.services.sessions() as session:
+        (window,) = session.scalars(select(MaintenanceWindow))
+    assert (window.source, window.start_at, window.end_at) == ("fake:one", start, api.clock())
+
+
+def test_the_failure_count_survives_a_new_leader(api_factory: ApiFactory, world: World) -> None:
+    api = fake_api(api_factory)
+    world.down = True
+    runner(api).poll(api.clock())
+    successor = fake_api(api_factory)
+    api.clock.advance(minutes=1)
+    runner(successor).poll(api.clock())
+    assert status(successor)["failures"] == 2
+    assert status(successor)["open_fault"] is not None
+
+
+# --- window sync --------------------------------------------------------------------------
+
+
+def test_the_sources_maintenances_become_windows_of_the_mapped_resources(
+    api: Api, world: World
+) -> None:
+    ids = seed_registry(api)
+    start = api.clock() + timedelta(hours=1)
+    world.windows = [
+        SourceWindow("m1", [{"zabbix.host": "web01"}, {"zabbix.host": "unmapped"}], "patch",
+                     start, start + timedelta(hours=1)),
+    ]
+    runner(api).poll(api.clock())
+    with api.services.sessions() as session:
+        (window,) = session.scalars(select(MaintenanceWindow))
+        assert (window.external_ref, window.scope, window.scope_ref, window.author) == (
+            f"fake:one:m1:{ids['resource']}", "resource", ids["resource"], "fake:one")
+    world.windows = []
+    api.clock.advance(minutes=1)
+    runner(api).poll(api.clock())
+    with api.services.sessions() as session:
+        assert list(session.scalars(select(MaintenanceWindow))) == []
