@@ -93,8 +93,8 @@ class InstanceRunner:
         self.jitter = min(self.interval * JITTER_SHARE, MAX_JITTER)
 
     @property
-    def scope_ref(self) -> str:
-        """The source scope of this instance's monitoring faults and incidents."""
+    def fault_source(self) -> str:
+        """The `source` of this instance's monitoring faults (``<source>:<instance>``)."""
         return self.name
 
     @property
@@ -184,7 +184,7 @@ class InstanceRunner:
             if state.failures >= self.instance.failure_threshold:
                 open_fault(
                     session,
-                    self.scope_ref,
+                    self.fault_source,
                     state.first_failure_at,
                     state.failures,
                     error,
@@ -202,7 +202,7 @@ class InstanceRunner:
             state = instance_state(session, self.connector.name, self.instance.name)
             state.failures = 0
             state.first_failure_at = None
-            close_fault(session, self.scope_ref, now, self.horizon)
+            close_fault(session, self.fault_source, now, self.horizon)
 
     def handle(self, subpath: str, request: WebhookRequest) -> WebhookResult:
         """Run the connector's handler of `subpath`; raises `WebhookRejected`."""
