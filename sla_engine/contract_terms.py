@@ -56,18 +56,22 @@ def prorated_monthly_fee(
     an active day costs nothing.
     """
     _check_fee(monthly_fee_yen)
-    if not 1 <= month <= 12:
-        raise ValueError(f"month must be 1 to 12, got {month}")
     if active_to is not None and active_to < active_from:
         raise ValueError(f"active_to {active_to} is before active_from {active_from}")
-    first = date(year, month, 1)
-    last = _last_day_of_month(year, month)
-    lower = max(first, active_from)
-    upper = last if active_to is None else min(last, active_to)
-    if upper < lower:
-        return 0
-    active_days = (upper - lower).days + 1
-    return monthly_fee_yen * active_days // last.day
+    active_days = days_active_in_month(year, month, active_from, active_to)
+    return monthly_fee_yen * active_days // last_day_of_month(year, month).day
+
+
+def days_active_in_month(year: int, month: int, active_from: date, active_to: date | None) -> int:
+    """How many days of one calendar month lie in [`active_from`, `active_to`] (inclusive;
+    `active_to` None means open-ended): the days a part month is charged for."""
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be 1 to 12, got {month}")
+    lower = max(date(year, month, 1), active_from)
+    upper = last_day_of_month(year, month)
+    if active_to is not None:
+        upper = min(upper, active_to)
+    return max(0, (upper - lower).days + 1)
 
 
 def early_cancellation_fee(monthly_fee_yen: int, billing_start: date, cancellation: date) -> int:
@@ -89,26 +93,28 @@ def early_cancellation_fee(monthly_fee_yen: int, billing_start: date, cancellati
     year, month = remaining_from.year, remaining_from.month
     while date(year, month, 1) <= term_end:
         total += prorated_monthly_fee(monthly_fee_yen, year, month, remaining_from, term_end)
-        year, month = _add_months(year, month, 1)
+        year, month = add_months(year, month, 1)
     return total
 
 
 def _period_end(start: date, months: int) -> date:
     """Last day of a period of `months` months from `start` (民法第143条第2項)."""
-    year, month = _add_months(start.year, start.month, months)
-    last = _last_day_of_month(year, month)
+    year, month = add_months(start.year, start.month, months)
+    last = last_day_of_month(year, month)
     if start.day > last.day:
         return last
     return date(year, month, start.day) - _ONE_DAY
 
 
-def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
+def add_months(year: int, month: int, months: int) -> tuple[int, int]:
+    """The (year, month) `months` calendar months after (year, month); negative goes back."""
     index = year * 12 + month - 1 + months
     return index // 12, index % 12 + 1
 
 
-def _last_day_of_month(year: int, month: int) -> date:
-    next_year, next_month = _add_months(year, month, 1)
+def last_day_of_month(year: int, month: int) -> date:
+    """The last day of one calendar month (28 Feb, 29 Feb in a leap year, 30 or 31)."""
+    next_year, next_month = add_months(year, month, 1)
     return date(next_year, next_month, 1) - _ONE_DAY
 
 
