@@ -66,7 +66,13 @@ def seed(url: str, incidents: int, due: int, window_start: datetime, window: flo
         )
         session.add(contract)
         session.flush()
-        resource = Resource(contract_id=contract.id, name="r", kind="vm", created_at=window_start)
+        resource = Resource(
+            contract_id=contract.id,
+            name="r",
+            kind="vm",
+            created_at=window_start,
+            added_on=contract.billing_start,
+        )
         session.add(resource)
         session.flush()
         ids = (resource.id, contract.id, customer.id)

@@ -95,6 +95,12 @@ class Contract(Base):
     billing_start: Mapped[date] = mapped_column(Date)
     cancellation_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Charges (SPEC §7): contract date (契約成立), the day notice was given, the prices
+    # negotiated over the list ones and the volume discount; see daemon/charges.py.
+    contract_date: Mapped[date | None] = mapped_column(Date)
+    notice_date: Mapped[date | None] = mapped_column(Date)
+    prices: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    volume_discount: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     customer: Mapped[Customer] = relationship(back_populates="contracts")
     resources: Mapped[list[Resource]] = relationship(back_populates="contract")
@@ -117,6 +123,9 @@ class Resource(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The days it is under contract and charged, both inclusive; retiring keeps the row.
+    added_on: Mapped[date] = mapped_column(Date)
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     contract: Mapped[Contract] = relationship(back_populates="resources")
     selectors: Mapped[list[ResourceSelector]] = relationship(
@@ -582,3 +591,37 @@ class SourceInstanceState(Base):
     last_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_rejected_reason: Mapped[str | None] = mapped_column(String(32))
     last_rejected_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class OptionHours(Base):
+    """Hours worked for a contract's option in one month, as recorded (append-only;
+    a correction is a negative entry)."""
+
+    __tablename__ = "option_hours"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    option: Mapped[str] = mapped_column(String(32))
+    centihours: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_option_hours_contract_month", "contract_id", "month"),)
+
+
+class ClosedMonth(Base):
+    """A month whose charges were closed: its statement as invoiced, never changed.
+
+    `statement` holds every contract's lines and the terms they were priced with, so a
+    late change to the month's dated facts is billed as an adjustment next month.
+    """
+
+    __tablename__ = "closed_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str] = mapped_column(String(200))
+    invoice_date: Mapped[date] = mapped_column(Date)
+    statement: Mapped[dict[str, Any]] = mapped_column(JSONType)

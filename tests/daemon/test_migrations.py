@@ -96,3 +96,44 @@ def test_window_vocabulary_migration_renames_the_timeline_reason(
     assert recomputed == {"reason": "ticket 42", "window_id": 3}
     assert note == {"justification": "ticket 42", "window_id": 3}
 
+
+def test_charges_migration_dates_existing_resources_from_their_billing_start(
+    empty_database: tuple[str, Engine],
+) -> None:
+    """Resources registered before they had dates are charged from their contract's
+    billing start, and contracts keep their list prices."""
+    _, engine = empty_database
+    upgrade(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, name, locale, created_at)"
+                " VALUES (1, 'acme', 'ja', '2026-11-01 00:00:00')"
+            )
+        )
+        for contract_id, start in ((1, "2026-04-01"), (2, "2025-10-16")):
+            conn.execute(
+                text(
+                    "INSERT INTO contracts (id, customer_id, plan, professional_support,"
+                    " advisory, billing_start, created_at) VALUES (:id, 1, 'standard', false,"
+                    " false, :start, '2026-11-01 00:00:00')"
+                ),
+                {"id": contract_id, "start": start},
+            )
+        for resource_id, contract_id in ((1, 1), (2, 2), (3, 1)):
+            conn.execute(
+                text(
+                    "INSERT INTO resources (id, contract_id, name, kind, created_at)"
+                    " VALUES (:id, :contract, :name, 'vm', '2026-11-01 00:00:00')"
+                ),
+                {"id": resource_id, "contract": contract_id, "name": f"vm{resource_id}"},
+            )
+    upgrade(engine)
+    rows = _rows(engine, "SELECT id, added_on, retired_on FROM resources ORDER BY id")
+    assert [(i, str(added), retired) for i, added, retired in rows] == [
+        (1, "2026-04-01", None),
+        (2, "2025-10-16", None),
+        (3, "2026-04-01", None),
+    ]
+    prices = [p for (p,) in _rows(engine, "SELECT prices FROM contracts ORDER BY id")]
+    assert [p if isinstance(p, dict) else json.loads(p) for p in prices] == [{}, {}]
