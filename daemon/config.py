@@ -22,6 +22,7 @@ from typing import Any
 
 from daemon.notify.config import NotifyConfig, parse_notify_config
 from sla_engine.calendar import BusinessCalendar
+from sla_engine.charges import SEED_PRICES, PriceList, price_list_from_config
 from sla_engine.faults import FaultExclusion
 from sla_engine.policy import DEFAULT_PLANS, PlanPolicy, apply_overrides
 
@@ -114,6 +115,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     notify: NotifyConfig = field(default_factory=lambda: parse_notify_config({}))
     sla: SlaConfig = field(default_factory=SlaConfig)
+    prices: PriceList = SEED_PRICES
     sections: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -218,10 +220,15 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         notify = parse_notify_config(_section(raw, "notify"), base_dir=base)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    try:
+        prices = price_list_from_config(_section(raw, "prices"), SEED_PRICES)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     sla = _sla_config(_section(raw, "sla"))
     core = {
         *("server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"),
         "sla",
+        "prices",
     }
     sections = {k: v for k, v in raw.items() if k not in core}
     return Config(
@@ -234,6 +241,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         scheduler=scheduler,
         notify=notify,
         sla=sla,
+        prices=prices,
         sections=sections,
         source=source,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, status
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daemon import audit
-from daemon.api.deps import Admin, NowDep, ReaderDep, SessionDep, Viewer
+from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, SessionDep, Viewer
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import (
     ContractIn,
@@ -23,9 +24,15 @@ from daemon.api.schemas import (
     ResourceOut,
     ResourcePatch,
 )
+from daemon.charges import (
+    charged_in_closed_month,
+    check_contract,
+    require_reason_for_closed,
+)
 from daemon.registry import make_selector
+from daemon.services import Services
 from daemon.store.models import Contract, Customer, Incident, Resource, SupportRequest
-from sla_engine.contract_terms import minimum_term_end
+from sla_engine.contract_terms import earliest_cancellation_date, minimum_term_end
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 M = TypeVar("M")
@@ -52,6 +59,13 @@ def contract_out(c: Contract) -> ContractOut:
         cancellation_date=c.cancellation_date,
         minimum_term_end=minimum_term_end(c.billing_start),
         created_at=c.created_at,
+        contract_date=c.contract_date,
+        notice_date=c.notice_date,
+        earliest_cancellation_date=(
+            None if c.notice_date is None else earliest_cancellation_date(c.notice_date)
+        ),
+        prices=c.prices or {},
+        volume_discount=c.volume_discount,
     )
 
 
@@ -63,6 +77,8 @@ def resource_out(r: Resource) -> ResourceOut:
         kind=r.kind,
         selectors=[dict(s.match) for s in r.selectors],
         created_at=r.created_at,
+        added_on=r.added_on,
+        retired_on=r.retired_on,
     )
 
 
@@ -152,10 +168,22 @@ def delete_customer(customer_id: int, session: SessionDep, who: Admin, now: NowD
 
 
 @router.post("/contracts", status_code=status.HTTP_201_CREATED, response_model=ContractOut)
-def create_contract(body: ContractIn, session: SessionDep, who: Admin, now: NowDep) -> ContractOut:
+def create_contract(
+    body: ContractIn, session: SessionDep, svc: ServicesDep, who: Admin, now: NowDep
+) -> ContractOut:
     _get(session, Customer, body.customer_id, "customer")
-    _check_dates(body.billing_start, body.cancellation_date)
-    contract = Contract(**body.model_dump(), created_at=now)
+    contract = Contract(
+        **body.model_dump(exclude={"prices", "volume_discount"}),
+        **_price_columns(body.model_dump(mode="json", include={"prices", "volume_discount"})),
+        created_at=now,
+    )
+    check_contract(contract, svc.config.prices, _today(svc, now))
+    require_reason_for_closed(
+        session,
+        [body.billing_start, body.contract_date, body.cancellation_date],
+        None,
+        "the new contract",
+    )
     session.add(contract)
     session.flush()
     audit.record(
@@ -170,9 +198,31 @@ def create_contract(body: ContractIn, session: SessionDep, who: Admin, now: NowD
     return contract_out(contract)
 
 
-def _check_dates(billing_start: Any, cancellation: Any) -> None:
-    if cancellation is not None and cancellation < billing_start:
-        raise Problem(422, "invalid-dates", "cancellation_date lies before billing_start")
+def _price_columns(dumped: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a body's prices: only the fees it sets, hours as strings."""
+    columns: dict[str, Any] = {}
+    if "prices" in dumped:
+        prices = dumped["prices"] or {}
+        columns["prices"] = {
+            key: (
+                {k: v for k, v in value.items() if v is not None}
+                if isinstance(value, dict)
+                else value
+            )
+            for key, value in prices.items()
+            if value is not None
+        }
+    if "volume_discount" in dumped:
+        discount = dumped["volume_discount"]
+        columns["volume_discount"] = (
+            None if discount is None else {k: v for k, v in discount.items() if v is not None}
+        )
+    return columns
+
+
+def _today(svc: Services, now: datetime) -> date:
+    """Today's date on the provider's calendar: the default for dates not given."""
+    return now.astimezone(svc.config.calendar.timezone).date()
 
 
 @router.get("/contracts", response_model=list[ContractOut])
@@ -192,16 +242,33 @@ def get_contract(contract_id: int, session: ReaderDep, _who: Viewer) -> Contract
 
 @router.patch("/contracts/{contract_id}", response_model=ContractOut)
 def patch_contract(
-    contract_id: int, body: ContractPatch, session: SessionDep, who: Admin, now: NowDep
+    contract_id: int,
+    body: ContractPatch,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Admin,
+    now: NowDep,
 ) -> ContractOut:
-    """Change a contract. A plan change applies to incidents detected afterwards only."""
+    """Change a contract. A plan change applies to incidents detected afterwards only;
+    a change of plan, options or prices to charges from the first open month."""
     contract = _get(session, Contract, contract_id, "contract")
     changes = _changes(body)
-    _check_dates(
-        contract.billing_start, changes.get("cancellation_date", contract.cancellation_date)
+    reason = changes.pop("reason", None)
+    changes.update(
+        _price_columns(
+            body.model_dump(mode="json", include={"prices", "volume_discount"}, exclude_unset=True)
+        )
     )
+    touched = [
+        day
+        for key in ("cancellation_date", "contract_date")
+        if key in changes
+        for day in (getattr(contract, key), changes[key])
+    ]
+    require_reason_for_closed(session, touched, reason, "the change of dates")
     for key, value in changes.items():
         setattr(contract, key, value)
+    check_contract(contract, svc.config.prices, _today(svc, now))
     audit.record(
         session,
         at=now,
@@ -209,7 +276,8 @@ def patch_contract(
         action="contract.update",
         target_type="contract",
         target_id=contract.id,
-        detail=body.model_dump(mode="json", exclude_unset=True),
+        reason=reason,
+        detail=body.model_dump(mode="json", exclude_unset=True, exclude={"reason"}),
     )
     return contract_out(contract)
 
@@ -237,11 +305,19 @@ def delete_contract(contract_id: int, session: SessionDep, who: Admin, now: NowD
 
 
 @router.post("/resources", status_code=status.HTTP_201_CREATED, response_model=ResourceOut)
-def create_resource(body: ResourceIn, session: SessionDep, who: Admin, now: NowDep) -> ResourceOut:
+def create_resource(
+    body: ResourceIn, session: SessionDep, svc: ServicesDep, who: Admin, now: NowDep
+) -> ResourceOut:
     _get(session, Contract, body.contract_id, "contract")
     resource = Resource(
-        contract_id=body.contract_id, name=body.name, kind=body.kind, created_at=now
+        contract_id=body.contract_id,
+        name=body.name,
+        kind=body.kind,
+        created_at=now,
+        added_on=body.added_on or _today(svc, now),
+        retired_on=body.retired_on,
     )
+    _check_resource_dates(session, resource, [resource.added_on, resource.retired_on], body.reason)
     resource.selectors = [make_selector(s) for s in body.selectors]
     session.add(resource)
     session.flush()
@@ -252,7 +328,8 @@ def create_resource(body: ResourceIn, session: SessionDep, who: Admin, now: NowD
         action="resource.create",
         target_type="resource",
         target_id=resource.id,
-        detail=body.model_dump(),
+        reason=body.reason,
+        detail=body.model_dump(mode="json", exclude={"reason"}),
     )
     return resource_out(resource)
 
@@ -278,10 +355,20 @@ def patch_resource(
 ) -> ResourceOut:
     resource = _get(session, Resource, resource_id, "resource")
     changes = _changes(body)
+    reason = changes.pop("reason", None)
+    if changes.get("added_on", resource.added_on) is None:
+        raise Problem(422, "invalid-dates", "added_on cannot be removed, only moved")
+    touched = [
+        day
+        for key in ("added_on", "retired_on")
+        if key in changes
+        for day in (getattr(resource, key), changes[key])
+    ]
     if "selectors" in changes:
         resource.selectors = [make_selector(s) for s in changes.pop("selectors")]
     for key, value in changes.items():
         setattr(resource, key, value)
+    _check_resource_dates(session, resource, touched, reason)
     audit.record(
         session,
         at=now,
@@ -289,7 +376,8 @@ def patch_resource(
         action="resource.update",
         target_type="resource",
         target_id=resource.id,
-        detail=body.model_dump(exclude_unset=True),
+        reason=reason,
+        detail=body.model_dump(mode="json", exclude_unset=True, exclude={"reason"}),
     )
     return resource_out(resource)
 
@@ -299,6 +387,13 @@ def delete_resource(resource_id: int, session: SessionDep, who: Admin, now: NowD
     resource = _get(session, Resource, resource_id, "resource")
     if session.scalar(select(func.count()).where(Incident.resource_id == resource_id)):
         raise Problem(409, "in-use", f"resource {resource_id} has incidents")
+    if charged_in_closed_month(session, resource):
+        raise Problem(
+            409,
+            "in-use",
+            f"resource {resource_id} was charged in a closed month; set retired_on to retire"
+            " it and keep its history",
+        )
     session.delete(resource)
     audit.record(
         session,
@@ -309,3 +404,11 @@ def delete_resource(resource_id: int, session: SessionDep, who: Admin, now: NowD
         target_id=resource_id,
         detail={"name": resource.name},
     )
+
+
+def _check_resource_dates(
+    session: Session, resource: Resource, touched: list[date | None], reason: str | None
+) -> None:
+    if resource.retired_on is not None and resource.retired_on < resource.added_on:
+        raise Problem(422, "invalid-dates", "retired_on lies before added_on")
+    require_reason_for_closed(session, touched, reason, "the resource's dates")

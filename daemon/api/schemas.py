@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from daemon.api.charge_schemas import ContractPricesIn, VolumeDiscountIn
+
 T = TypeVar("T")
 PlanKey = Literal["basic", "standard", "full_managed"]
 Locale = Literal["ja", "en"]
@@ -51,6 +53,13 @@ class ContractIn(Strict):
     advisory: bool = False
     billing_start: date
     cancellation_date: date | None = None
+    contract_date: date | None = Field(default=None, description="契約成立; default billing_start")
+    notice_date: date | None = Field(
+        default=None,
+        description="the day the customer gave notice; default today with a cancellation",
+    )
+    prices: ContractPricesIn = Field(default_factory=ContractPricesIn)
+    volume_discount: VolumeDiscountIn | None = None
 
 
 class ContractPatch(Strict):
@@ -58,6 +67,13 @@ class ContractPatch(Strict):
     professional_support: bool | None = None
     advisory: bool | None = None
     cancellation_date: date | None = None
+    contract_date: date | None = None
+    notice_date: date | None = None
+    prices: ContractPricesIn | None = None
+    volume_discount: VolumeDiscountIn | None = None
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required when a date moves into a closed month"
+    )
 
 
 class ContractOut(BaseModel):
@@ -70,6 +86,11 @@ class ContractOut(BaseModel):
     cancellation_date: date | None
     minimum_term_end: date
     created_at: datetime
+    contract_date: date | None
+    notice_date: date | None
+    earliest_cancellation_date: date | None
+    prices: dict[str, Any]
+    volume_discount: dict[str, Any] | None
 
 
 def check_selectors(value: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -88,6 +109,11 @@ class ResourceIn(Strict):
         description="Identifier sets mapping alerts to this resource, e.g. "
         '[{"zabbix.host": "web01"}, {"aws.account": "123", "aws.alarm": "cpu"}]',
     )
+    added_on: date | None = Field(default=None, description="first day charged; default today")
+    retired_on: date | None = Field(default=None, description="last day charged")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required when a date lies in a closed month"
+    )
 
     @field_validator("selectors")
     @classmethod
@@ -99,6 +125,11 @@ class ResourcePatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: str | None = Field(default=None, min_length=1, max_length=64)
     selectors: list[dict[str, str]] | None = None
+    added_on: date | None = None
+    retired_on: date | None = Field(default=None, description="last day charged; null: active")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required when a date moves into a closed month"
+    )
 
     @field_validator("selectors")
     @classmethod
@@ -113,6 +144,8 @@ class ResourceOut(BaseModel):
     kind: str
     selectors: list[dict[str, str]]
     created_at: datetime
+    added_on: date
+    retired_on: date | None
 
 
 class EventIn(Strict):
