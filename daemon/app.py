@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.api import (
+    charges,
     events,
     health,
     incidents,
@@ -103,6 +104,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
+    charges.install(app)
     for module in (
         health,
         events,
@@ -113,6 +115,7 @@ def create_app(services: Services) -> FastAPI:
         reports,
         outbox,
         sources,
+        charges,
     ):
         app.include_router(module.router)
     app.include_router(notices.router)

@@ -1,5 +1,5 @@
 """`slad`: the one command-line entry point (run, migrate, check-config, token, incidents,
-sources, source setup|check)."""
+sources, source setup|check, charges)."""
 
 from __future__ import annotations
 
@@ -235,6 +235,47 @@ def _source_line(entry: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_charges(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from daemon.charges import ChargesRefused, statement
+    from daemon.charges_output import render
+    from daemon.store.db import session_factory
+    from daemon.store.models import Customer
+    from sla_engine.charges import BillingMonth
+
+    config = _load(args)
+    engine = make_engine(config.database.url)
+    if not schema_is_current(engine):
+        print("error: the schema is not current; run `slad migrate` first", file=sys.stderr)
+        return EXIT_SCHEMA
+    try:
+        month = BillingMonth.parse(args.month)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    with session_factory(engine)() as session:
+        customer = None
+        if args.customer is not None:
+            customer = session.scalar(
+                select(Customer.id).where(
+                    Customer.id == int(args.customer)
+                    if args.customer.isdigit()
+                    else Customer.name == args.customer
+                )
+            )
+            if customer is None:
+                print(f"error: no customer {args.customer!r}", file=sys.stderr)
+                return EXIT_CONFIG
+        try:
+            found = statement(session, month, config.prices, config.calendar, customer)
+        except ChargesRefused as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return EXIT_CONFIG
+    print(render(found, args.format), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slad", description="Alert-to-incident SLA daemon")
     p.add_argument(
@@ -274,6 +315,11 @@ def parser() -> argparse.ArgumentParser:
     sources = sub.add_parser("sources", help="each source instance's polls, webhooks and faults")
     sources.add_argument("--json", action="store_true", help="one JSON object a line")
     sources.set_defaults(func=cmd_sources)
+    charges = sub.add_parser("charges", help="a month's charges, line by line")
+    charges.add_argument("month", help="YYYY-MM")
+    charges.add_argument("--customer", help="customer id or exact name")
+    charges.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    charges.set_defaults(func=cmd_charges)
     return p
 
 
