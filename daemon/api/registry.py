@@ -173,7 +173,7 @@ def create_contract(
 ) -> ContractOut:
     _get(session, Customer, body.customer_id, "customer")
     contract = Contract(
-        **body.model_dump(exclude={"prices", "volume_discount"}),
+        **body.model_dump(exclude={"prices", "volume_discount", "reason"}),
         **_price_columns(body.model_dump(mode="json", include={"prices", "volume_discount"})),
         created_at=now,
     )
@@ -181,7 +181,7 @@ def create_contract(
     require_reason_for_closed(
         session,
         [body.billing_start, body.contract_date, body.cancellation_date],
-        None,
+        body.reason,
         "the new contract",
     )
     session.add(contract)
@@ -193,7 +193,8 @@ def create_contract(
         action="contract.create",
         target_type="contract",
         target_id=contract.id,
-        detail=body.model_dump(mode="json"),
+        reason=body.reason,
+        detail=body.model_dump(mode="json", exclude={"reason"}),
     )
     return contract_out(contract)
 

@@ -60,6 +60,9 @@ class ContractIn(Strict):
     )
     prices: ContractPricesIn = Field(default_factory=ContractPricesIn)
     volume_discount: VolumeDiscountIn | None = None
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required when a date lies in a closed month"
+    )
 
 
 class ContractPatch(Strict):

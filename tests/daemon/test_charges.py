@@ -385,3 +385,67 @@ def test_slad_charges_prints_the_month(
     assert "invoice date 2026-11-05" in text and "total ¥204,611" in text
     assert main(["--config", str(config), "charges", "2026-10", "--customer", "nobody"]) == 2
     assert "no customer" in capsys.readouterr().err
+
+
+def test_a_price_change_is_not_back_dated_but_a_contract_entered_late_is_adjusted(
+    api: Api,
+) -> None:
+    ids = registry(api)
+    api.clock.set(datetime(2026, 11, 5, 0, 0, tzinfo=UTC))
+    api.ok(api.post("/v1/charges/2026-10/close", role="admin"))
+    contract_id = ids["contract"]["id"]
+    api.ok(
+        api.patch(
+            f"/v1/contracts/{contract_id}", {"prices": {"monthly_fee_yen": 40000}}, role="admin"
+        )
+    )
+    november = api.ok(api.get("/v1/charges", params={"month": "2026-11"}))
+    assert lines(november, contract_id)[:3] == [
+        ("web01 monthly fee", 40_000, 30),
+        ("db01 monthly fee", 40_000, 30),
+        ("professional_support monthly fee", 100_000, 30),
+    ]
+    assert all(x["kind"] != "adjustment" for c in november["contracts"] for x in c["lines"])
+
+    body = {"customer_id": ids["other"]["id"], "plan": "standard", "billing_start": "2026-10-16"}
+    refused = api.post("/v1/contracts", body, role="admin")
+    assert refused.status_code == 422 and "closed month" in refused.json()["detail"]
+    late = api.ok(
+        api.post("/v1/contracts", {**body, "reason": "order signed in October"}, role="admin"), 201
+    )
+    api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": late["id"],
+                "name": "app09",
+                "kind": "vm",
+                "added_on": "2026-10-16",
+                "reason": "in service since 16 Oct",
+            },
+            role="admin",
+        ),
+        201,
+    )
+    november = api.ok(api.get("/v1/charges", params={"month": "2026-11"}))
+    adjusted = [
+        (x["key"], x["amount_yen"], x["reason"])
+        for c in november["contracts"]
+        if c["contract_id"] == late["id"]
+        for x in c["lines"]
+        if x["kind"] == "adjustment"
+    ]
+    # October: initial fee and 16/31 of 30,000 = 15,483.8 → 15,483.
+    assert adjusted == [
+        ("initial_fee", 100_000, "order signed in October; in service since 16 Oct"),
+        (
+            f"monthly_fee:resource:{adjusted_resource(api, late['id'])}",
+            15_483,
+            "in service since 16 Oct",
+        ),
+    ]
+
+
+def adjusted_resource(api: Api, contract_id: int) -> int:
+    (resource,) = api.ok(api.get("/v1/resources", params={"contract_id": contract_id}))
+    return int(resource["id"])

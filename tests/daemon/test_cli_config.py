@@ -39,6 +39,7 @@ def test_example_config_is_the_embedded_default() -> None:
     assert from_file.calendar == defaults.calendar
     assert from_file.scheduler == defaults.scheduler
     assert dict(from_file.plans) == dict(defaults.plans)
+    assert from_file.prices == defaults.prices
 
 
 def test_environment_overrides_and_url_file(tmp_path: Path) -> None:
