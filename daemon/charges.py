@@ -101,27 +101,30 @@ def contract_terms(contract: Contract, prices: PriceList) -> ContractTerms:
     )
 
 
-def check_contract(contract: Contract, prices: PriceList, today: date) -> None:
+def check_contract(
+    contract: Contract, prices: PriceList, today: date, *, cancellation_changed: bool
+) -> None:
     """Refuse a contract whose dates or prices the charges could not honour.
 
-    The cancellation date must not lie before billing start nor before the earliest
-    one the notice allows (SPEC §7: the day before the same day of the next month).
-    A cancellation without a notice date is taken as notice given `today`.
+    The cancellation date must not lie before billing start nor, when it or the notice
+    date is being set, before the earliest one the notice allows (SPEC §7: the day
+    before the same day of the next month); a cancellation set without a notice date
+    is taken as notice given `today`. A contract cancelled before slad knew notice
+    dates keeps its cancellation date through unrelated changes.
     """
-    if contract.cancellation_date is not None:
-        if contract.cancellation_date < contract.billing_start:
-            raise ChargesRefused(
-                422, "invalid-dates", "cancellation_date lies before billing_start"
-            )
+    cancellation = contract.cancellation_date
+    if cancellation is not None and cancellation < contract.billing_start:
+        raise ChargesRefused(422, "invalid-dates", "cancellation_date lies before billing_start")
+    if cancellation is not None and cancellation_changed:
         if contract.notice_date is None:
             contract.notice_date = today
         earliest = earliest_cancellation_date(contract.notice_date)
-        if contract.cancellation_date < earliest:
+        if cancellation < earliest:
             raise ChargesRefused(
                 422,
                 "cancellation-too-early",
-                f"cancellation_date {contract.cancellation_date} lies before {earliest}, the"
-                f" earliest cancellation date for notice given on {contract.notice_date}"
+                f"cancellation_date {cancellation} lies before {earliest}, the earliest"
+                f" cancellation date for notice given on {contract.notice_date}"
                 " (the day before the same day of the next month)",
             )
     try:

@@ -177,7 +177,7 @@ def create_contract(
         **_price_columns(body.model_dump(mode="json", include={"prices", "volume_discount"})),
         created_at=now,
     )
-    check_contract(contract, svc.config.prices, _today(svc, now))
+    check_contract(contract, svc.config.prices, _today(svc, now), cancellation_changed=True)
     require_reason_for_closed(
         session,
         [body.billing_start, body.contract_date, body.cancellation_date],
@@ -269,7 +269,12 @@ def patch_contract(
     require_reason_for_closed(session, touched, reason, "the change of dates")
     for key, value in changes.items():
         setattr(contract, key, value)
-    check_contract(contract, svc.config.prices, _today(svc, now))
+    check_contract(
+        contract,
+        svc.config.prices,
+        _today(svc, now),
+        cancellation_changed="cancellation_date" in changes or "notice_date" in changes,
+    )
     audit.record(
         session,
         at=now,

@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import Engine
 
 from daemon.cli import main
+from daemon.store.models import Contract
 from tests.daemon.conftest import Api
 
 NOV_2_JST = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 Asia/Tokyo
@@ -241,6 +242,17 @@ def test_cancellation_dates_follow_the_notice(api: Api) -> None:
         api.patch(f"/v1/contracts/{other['id']}", {"cancellation_date": "2026-12-01"}, role="admin")
     )
     assert fine["notice_date"] == "2026-11-02"
+    # A contract cancelled before notice dates were kept keeps its date through a price
+    # change, though its notice is unknown.
+    with api.services.sessions.begin() as session:
+        session.get(Contract, other["id"]).notice_date = None  # type: ignore[union-attr]
+    api.clock.set(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
+    repriced = api.ok(
+        api.patch(
+            f"/v1/contracts/{other['id']}", {"prices": {"monthly_fee_yen": 48000}}, role="admin"
+        )
+    )
+    assert (repriced["cancellation_date"], repriced["notice_date"]) == ("2026-12-01", None)
 
 
 def test_cancellation_inside_the_minimum_term_charges_the_rest(api: Api) -> None:
