@@ -73,13 +73,17 @@ def _table(statement: Mapping[str, Any]) -> str:
     out = [
         f"charges {statement['month']}  invoice date {statement['invoice_date']}  {closed}",
     ]
+    width = max(
+        [len("contract total")]
+        + [len(line["description"]) for c in statement["contracts"] for line in c["lines"]]
+    )
     for contract in statement["contracts"]:
         out.append("")
         out.append(
             f"customer {contract['customer_id']} {contract['customer']}"
             f"  contract {contract['contract_id']} ({contract['plan']})"
         )
-        out.append(f"  {'item':<58} {'qty':>6} {'unit ¥':>10} {'days':>7} {'amount ¥':>11}")
+        out.append(f"  {'item':<{width}} {'qty':>6} {'unit ¥':>10} {'days':>7} {'amount ¥':>11}")
         for line in contract["lines"]:
             days = (
                 ""
@@ -87,13 +91,13 @@ def _table(statement: Mapping[str, Any]) -> str:
                 else f"{line['days_charged']}/{line['days_in_month'] or '-'}"
             )
             out.append(
-                f"  {line['description'][:58]:<58} {_quantity(line['quantity']):>6}"
+                f"  {line['description']:<{width}} {_quantity(line['quantity']):>6}"
                 f" {line['unit_price_yen']:>10,} {days:>7} {line['amount_yen']:>11,}"
             )
             if line["reason"]:
                 out.append(f"    reason: {line['reason']}")
         out.append(
-            f"  {'contract total':<58} {'':>6} {'':>10} {'':>7} {contract['total_yen']:>11,}"
+            f"  {'contract total':<{width}} {'':>6} {'':>10} {'':>7} {contract['total_yen']:>11,}"
         )
     out.append("")
     out.append(f"total ¥{statement['total_yen']:,}")
