@@ -399,6 +399,29 @@ def confirm_impact(w: World) -> None:
 create_ci, advance_ci = service_case("/v1/customer-incidents")
 create_ops, advance_ops = service_case("/v1/operations-requests")
 
+
+def close_month(w: World) -> None:
+    """Close the month after the last closed one (months close in order), starting long
+    enough ago that every round closes a month that has ended."""
+    closed = w.get("/v1/audit", params={"target_type": "month", "limit": 100})["items"]
+    last = max((entry["target_id"] for entry in closed), default=None)
+    if last is None:
+        month = "2020-01"
+    else:
+        year, number = (int(part) for part in last.split("-"))
+        month = f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+    w.ok("POST", f"/v1/charges/{month}/close")
+    assert w.get("/v1/charges", params={"month": month})["status"] == "closed"
+
+
+def record_hours(w: World) -> None:
+    contract = w.contract(professional_support=True)
+    body = {"option": "professional_support", "month": "2026-10", "hours": 1.5, "note": "x"}
+    w.ok("POST", f"/v1/contracts/{contract}/hours", "operator", json=body)
+    listed = w.get(f"/v1/contracts/{contract}/hours", params={"month": "2026-10"})
+    assert [entry["hours"] for entry in listed] == [1.5]
+
+
 WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/events"): post_event,
     ("POST", "/v1/events/{event_id}/retry"): retry_event,
@@ -429,4 +452,6 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/webhooks/zabbix/{instance}"): zabbix_webhook,
     ("POST", "/v1/provider-notices"): post_notice,
     ("POST", "/v1/provider-notices/{notice_id}/confirm-impact"): confirm_impact,
+    ("POST", "/v1/charges/{month}/close"): close_month,
+    ("POST", "/v1/contracts/{contract_id}/hours"): record_hours,
 }
