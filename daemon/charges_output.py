@@ -88,7 +88,9 @@ def _table(statement: Mapping[str, Any]) -> str:
             days = (
                 ""
                 if line["days_charged"] is None
-                else f"{line['days_charged']}/{line['days_in_month'] or '-'}"
+                else f"{line['days_charged']}/{line['days_in_month']}"
+                if line["days_in_month"]
+                else f"{line['days_charged']:+}"
             )
             out.append(
                 f"  {line['description']:<{width}} {_quantity(line['quantity']):>6}"
