@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.api import (
     charges,
+    docs,
     events,
     health,
     incidents,
@@ -101,6 +102,8 @@ def create_app(services: Services) -> FastAPI:
         summary="Alert-to-incident SLA daemon",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     problems.install(app)
@@ -124,6 +127,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(IngestTimer, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=services.config.server.max_body_bytes)
     install_openapi(app)
+    docs.install(app)
     return app
 
 
