@@ -43,6 +43,15 @@ def incident_bounds(
     return incident.detected_at, last + horizon
 
 
+def incident_facts(incident: Incident) -> dict[str, datetime | None]:
+    """The instants a clock policy's `start_event` and `stop_event` name."""
+    return {
+        "detected": incident.detected_at,
+        "contacted": incident.contacted_at,
+        "reported": incident.reported_at,
+    }
+
+
 def evaluate_incident(
     incident: Incident, excluded: IncidentExclusions, now: datetime
 ) -> dict[str, ClockEvaluation | None]:
@@ -51,11 +60,7 @@ def evaluate_incident(
     A clock whose start event has not happened yet (the report clock before the first
     contact) is None: it is pending, with no due instants.
     """
-    facts = {
-        "detected": incident.detected_at,
-        "contacted": incident.contacted_at,
-        "reported": incident.reported_at,
-    }
+    facts = incident_facts(incident)
     result: dict[str, ClockEvaluation | None] = {}
     for raw in incident.policy:
         policy = ClockPolicy.from_dict(raw)
