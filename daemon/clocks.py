@@ -25,6 +25,8 @@ from sla_engine.policy import CalendarKind, ClockPolicy
 from sla_engine.support import evaluate_support
 
 INCIDENT_CLOCKS = ("contact", "report")
+RECOMPUTED = "clocks_recomputed"
+"""The timeline kind of an entry saying a window moved an incident's clocks."""
 
 
 def policy_snapshot(policies: Iterable[ClockPolicy], names: Iterable[str]) -> list[dict[str, Any]]:
@@ -222,7 +224,7 @@ def recompute_for_window(
                 incident,
                 now,
                 now,
-                "clocks_recomputed",
+                RECOMPUTED,
                 str(why.get("actor", "slad")),
                 {**why, "window_id": window.id, "before": before, "after": after},
             )

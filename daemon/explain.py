@@ -13,13 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from daemon.clocks import incident_bounds, incident_facts
+from daemon.clocks import RECOMPUTED, incident_bounds, incident_facts
 from daemon.store.models import Incident, MaintenanceWindow, TimelineEntry
 from daemon.windows import window_intervals, windows_for
 from sla_engine.explain import Explanation, explain_elapsed
 from sla_engine.policy import ClockPolicy
-
-RECOMPUTED = "clocks_recomputed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import audit
 from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.dry_run import DryRun, WindowImpactOut, rehearse
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import ScopeKind, WindowIn, WindowKind, WindowOut, WindowPatch
 from daemon.clocks import recompute_for_window
@@ -98,10 +99,20 @@ def _require_reason(earliest: datetime, reason: str | None, now: datetime, svc: 
     return past
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=WindowOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WindowOut | WindowImpactOut)
 def create_window(
-    body: WindowIn, session: SessionDep, svc: ServicesDep, who: Operator, now: NowDep
-) -> WindowOut:
+    body: WindowIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+    response: Response,
+    dry_run: DryRun = False,
+) -> WindowOut | WindowImpactOut:
+    """Create a window; `dry_run=true` answers which clocks would move, storing nothing."""
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+        return rehearse(session, lambda: create_window(body, session, svc, who, now, response))
     _check_scope(session, body)
     window = MaintenanceWindow(
         scope=body.scope,
@@ -190,7 +201,7 @@ def get_window(window_id: int, session: ReaderDep, _who: Viewer) -> WindowOut:
     return window_out(_load(session, window_id))
 
 
-@router.patch("/{window_id}", response_model=WindowOut)
+@router.patch("/{window_id}", response_model=WindowOut | WindowImpactOut)
 def patch_window(
     window_id: int,
     body: WindowPatch,
@@ -198,8 +209,12 @@ def patch_window(
     svc: ServicesDep,
     who: Operator,
     now: NowDep,
-) -> WindowOut:
-    """Edit or reject a window (e.g. review a recorded monitoring fault); audited."""
+    dry_run: DryRun = False,
+) -> WindowOut | WindowImpactOut:
+    """Edit or reject a window (e.g. review a recorded monitoring fault); audited.
+    `dry_run=true` answers which clocks would move, storing nothing."""
+    if dry_run:
+        return rehearse(session, lambda: patch_window(window_id, body, session, svc, who, now))
     window = _load(session, window_id)
     before = window_out(window).model_dump(mode="json")
     earliest = window.start_at
