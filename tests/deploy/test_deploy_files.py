@@ -151,6 +151,15 @@ def test_promtool_accepts_the_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_sla_breach_alert_fires_once_per_plan_and_clock() -> None:
+    cases = Path(__file__).with_name("sla_breach_rules_test.yaml")
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(cases)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # --- Grafana ------------------------------------------------------------------------
 
 
