@@ -50,11 +50,13 @@ def clock_due(
     name: str, state: str, slo_due: datetime | None, sla_due: datetime | None, now: datetime
 ) -> Due | None:
     """The next due of one clock at `now` (None when it owes nothing or has no due yet)."""
-    if state not in OWING_STATES or slo_due is None or sla_due is None:
+    if state not in OWING_STATES:
         return None
-    if now <= slo_due:
+    if slo_due is not None and now <= slo_due:
         return Due(name, "slo", slo_due)
-    return Due(name, "sla", sla_due)
+    if sla_due is not None:  # past the SLO (a clock without an SLO due has no SLA due)
+        return Due(name, "sla", sla_due)
+    return None
 
 
 def earliest(dues: Iterable[Due | None]) -> Due | None:
