@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from daemon.clocks import RECOMPUTED, incident_bounds, incident_facts
+from daemon.exclusions import FAULT, incident_exclusions
 from daemon.store.models import Incident, MaintenanceWindow, TimelineEntry
 from daemon.windows import window_intervals, windows_for
 from sla_engine.explain import Explanation, explain_elapsed
+from sla_engine.intervals import Interval, IntervalSet
 from sla_engine.policy import ClockPolicy
 
 
@@ -56,13 +58,15 @@ def explain_clock(
     windows = {str(w.id): w for w in windows_for(session, incident)}
     explanation = None
     if start is not None:
+        finite, endless = labelled_exclusions(incident, list(windows.values()), lo, hi)
         explanation = explain_elapsed(
             start,
             facts.get(policy.stop_event),
             now,
             slo=timedelta(seconds=policy.slo),
             sla=timedelta(seconds=policy.sla),
-            exclusions={key: window_intervals(w, lo, hi) for key, w in windows.items()},
+            exclusions=finite,
+            open_from=endless,
             warn_fractions=policy.warn_fractions,
         )
     used = (
@@ -77,6 +81,37 @@ def explain_clock(
         windows={key: w for key, w in windows.items() if key in used},
         facts=clock_facts(incident, policy),
     )
+
+
+def labelled_exclusions(
+    incident: Incident, windows: list[MaintenanceWindow], lo: datetime, hi: datetime
+) -> tuple[dict[str, IntervalSet], dict[str, datetime]]:
+    """The incident's exclusions within [lo, hi) named by window id: finite spans, and
+    where each window with no end yet begins.
+
+    Faults count only as far as the incident was excused for them (the fault rule stored
+    at detection), exactly as `incident_exclusions` excludes them from the clock; their
+    union and earliest open start are the clock's own exclusions.
+    """
+    excluded = incident_exclusions(incident, windows, lo, hi)
+    finite: dict[str, IntervalSet] = {}
+    endless: dict[str, datetime] = {}
+    for excusal in excluded.excused:
+        key = excusal.fault.ref
+        if excusal.end is None:
+            endless[key] = min(excusal.start, endless.get(key, excusal.start))
+        else:
+            span = IntervalSet.of(Interval(excusal.start, excusal.end))
+            finite[key] = finite[key].union(span) if key in finite else span
+    for window in windows:
+        if window.status == "rejected" or window.kind == FAULT:
+            continue
+        if window.rrule is None and window.end_at is None:
+            if window.start_at < hi:
+                endless[str(window.id)] = window.start_at
+        else:
+            finite[str(window.id)] = window_intervals(window, lo, hi)
+    return finite, endless
 
 
 def clock_facts(incident: Incident, policy: ClockPolicy) -> list[Fact]:

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from sla_engine.clock import DEFAULT_WARN_FRACTIONS, evaluate_elapsed
-from sla_engine.evaluation import ClockEvaluation, ClockState
-from sla_engine.intervals import ZERO, IntervalSet, require_aware
+from sla_engine.evaluation import ClockEvaluation
+from sla_engine.intervals import ZERO, Interval, IntervalSet, require_aware
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +66,45 @@ def explain_elapsed(
     slo: timedelta,
     sla: timedelta,
     exclusions: Mapping[str, IntervalSet],
+    open_from: Mapping[str, datetime] | None = None,
     warn_fractions: Sequence[float] = DEFAULT_WARN_FRACTIONS,
 ) -> Explanation:
-    """The strip of an elapsed-time clock; `exclusions` maps each cause to its intervals."""
+    """The strip of an elapsed-time clock.
+
+    `exclusions` maps each cause to its finite intervals, `open_from` each cause with no
+    end yet to where it begins (the engine counts nothing from there and invents no due
+    instant after it). While a clock runs the strip ends at the later of `now` and its
+    SLA due instant, or at `now` when a window with no end leaves it without one.
+    """
     union = IntervalSet()
     for intervals in exclusions.values():
         union = union.union(intervals)
+    endless = dict(open_from or {})
     evaluation = evaluate_elapsed(
-        start, stop, now, slo=slo, sla=sla, exclusions=union, warn_fractions=warn_fractions
+        start,
+        stop,
+        now,
+        slo=slo,
+        sla=sla,
+        exclusions=union,
+        warn_fractions=warn_fractions,
+        open_from=min(endless.values(), default=None),
     )
     at = require_aware(now, "now")
     begin = evaluation.start
-    if evaluation.state is ClockState.STOPPED:
-        assert evaluation.stop is not None
+    if evaluation.stop is not None:
         end = evaluation.stop
-    else:
+    elif evaluation.sla_due is not None:
         end = max(at, evaluation.sla_due)
-    segments = _segments(begin, end, at, exclusions)
-    elapsed_end = end if evaluation.state is ClockState.STOPPED else max(at, begin)
+    else:
+        end = max(at, begin)
+    causes = dict(exclusions)
+    for cause, since in endless.items():
+        if since < end:
+            span = IntervalSet.of(Interval(since, end))
+            causes[cause] = causes[cause].union(span) if cause in causes else span
+    segments = _segments(begin, end, at, causes)
+    elapsed_end = end if evaluation.stop is not None else max(at, begin)
     counted = excluded = ZERO
     for segment in segments:
         if segment.ahead:

@@ -96,3 +96,58 @@ def test_report_clock_pending_then_stopped_and_unknown_clocks_are_404(api: Api) 
     assert missing.status_code == 404 and "contact, report" in missing.json()["detail"]
     assert api.get("/v1/incidents/999/clocks/contact/explain").status_code == 404
     assert api.client.get(f"/v1/incidents/{incident_id}/clocks/contact/explain").status_code == 401
+
+
+def test_a_fault_counts_only_for_what_it_hid(api: Api) -> None:
+    seed_registry(api)
+    api.clock.set(T0 + timedelta(minutes=5))
+    result = api.ok(
+        api.post(
+            "/v1/events?wait=true",
+            {
+                "event_key": "late",
+                "problem_key": "late",
+                "kind": "problem",
+                "detected_at": iso(T0),
+                "resource_ids": {"zabbix.host": "web01"},
+            },
+            role="ingest",
+        )
+    )
+    incident_id = result["results"][0]["incident_id"]
+    fault = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "all",
+                "kind": "monitoring_fault",
+                "start": iso(T0 - timedelta(minutes=1)),
+                "end": iso(T0 + timedelta(minutes=3)),
+                "reason": "zabbix was unreachable",
+            },
+        ),
+        201,
+    )
+    api.clock.set(T0 + timedelta(minutes=15))
+    later = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "all",
+                "kind": "monitoring_fault",
+                "start": iso(T0 + timedelta(minutes=12)),
+                "reason": "zabbix unreachable again",
+            },
+        ),
+        201,
+    )
+    body = explained(api, incident_id, "contact")
+    assert [(s["end"], s["window_ids"]) for s in body["segments"]][:2] == [
+        (iso(T0 + timedelta(minutes=3)), [fault["id"]]),
+        (iso(T0 + timedelta(minutes=15)), []),
+    ], "the first fault hid the incident until its end; the second one began after receipt"
+    assert later["id"] not in {w["id"] for w in body["windows"]}
+    incident = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    contact = next(c for c in incident["clocks"] if c["name"] == "contact")
+    assert body["clock"]["slo_due"] == contact["slo_due"] == iso(T0 + timedelta(minutes=33))
+    assert body["counted_seconds"] == contact["counted_seconds"] == 12 * 60

@@ -77,3 +77,18 @@ def test_windows_outside_the_strip_and_no_windows_leave_one_counted_segment() ->
     running = explain_elapsed(T, None, m(70), slo=SLO, sla=SLA, exclusions={})
     assert shape(running.segments) == [(0, 70, (), False)], "past the SLA the strip ends at now"
     assert running.evaluation.outcome is Outcome.SLA_BREACHED
+
+
+def test_a_window_with_no_end_pauses_the_strip_without_inventing_due_instants() -> None:
+    result = explain_elapsed(
+        T, None, m(40), slo=SLO, sla=SLA, exclusions={"4": span(5, 10)}, open_from={"8": m(20)}
+    )
+    assert result.evaluation.slo_due is None and result.evaluation.sla_due is None
+    assert shape(result.segments) == [
+        (0, 5, (), False),
+        (5, 10, ("4",), False),
+        (10, 20, (), False),
+        (20, 40, ("8",), False),
+    ], "the strip ends at now: nothing beyond an unknown end is drawn"
+    assert result.counted == timedelta(minutes=15) == result.evaluation.counted
+    assert result.excluded == timedelta(minutes=25)
