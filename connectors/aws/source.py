@@ -1,0 +1,160 @@
+"""AWS as a `SourceConnector`: CloudWatch alarms pushed through an SNS HTTP(S) subscription.
+
+Every message is checked in the order that fetches nothing for a stranger: the envelope
+is parsed, its topic must be one of the instance's, and only then is the signing
+certificate fetched (from a checked URL, cached) and the signature verified. What SNS
+sends beside notifications is answered as a control message: a `SubscriptionConfirmation`
+is confirmed by visiting its checked `SubscribeURL` after the answer (unless
+`confirm_subscriptions` is off); an `UnsubscribeConfirmation` is recorded and logged,
+never visited (visiting it would not re-subscribe, and only an operator should).
+
+This version receives pushes only: no poller is scheduled for an AWS instance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.aws import sns
+from connectors.aws.alarms import UnmappableMessage, alarm_event
+from connectors.aws.config import AwsInstance, parse_instances
+from connectors.source import (
+    ControlAnswer,
+    PollResult,
+    RejectReason,
+    SourceConnector,
+    SourceSettings,
+    WebhookHandler,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
+
+log = logging.getLogger("slad.sources.aws")
+
+_SECTION_KEYS = frozenset({"instances", "lookback_seconds"})
+_DEFAULT_LOOKBACK = 86400
+MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
+
+
+class AwsSource(SourceConnector[AwsInstance]):
+    """Every configured SNS endpoint (``[aws.instances.<name>]``)."""
+
+    name = "aws"
+    title = "AWS"
+
+    def __init__(self) -> None:
+        self.certificates = sns.CertificateCache()
+
+    def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[AwsInstance]:
+        """Validate ``[aws]``; an absent table means no AWS at all."""
+        if section is None:
+            return SourceSettings(instances={})
+        unknown = sorted(set(section) - _SECTION_KEYS)
+        if unknown:
+            raise ValueError(f"aws: unknown key(s) {', '.join(unknown)}")
+        lookback = section.get("lookback_seconds", _DEFAULT_LOOKBACK)
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback <= 0:
+            raise ValueError("aws.lookback_seconds: must be a positive integer")
+        instances = section.get("instances", {})
+        if not isinstance(instances, Mapping):
+            raise ValueError("aws.instances: must be a table")
+        return SourceSettings(parse_instances(instances), timedelta(seconds=lookback))
+
+    def routes(self) -> Mapping[str, WebhookHandler[AwsInstance]]:
+        return {"": self.sns_message}
+
+    def polls(self, instance: AwsInstance) -> bool:
+        return False
+
+    def poll(self, instance: AwsInstance, since: datetime, now: datetime) -> PollResult:
+        """Never scheduled (`polls` is False): there is nothing to reconcile from."""
+        return PollResult(watermark=now)
+
+    def sns_message(self, instance: AwsInstance, request: WebhookRequest) -> WebhookResult:
+        """One SNS message: verified, then mapped or answered as a control message."""
+        envelope = self._verified(instance, request)
+        if envelope.type == sns.SUBSCRIPTION_CONFIRMATION:
+            return WebhookResult(control=self._confirm(instance, envelope))
+        if envelope.type == sns.UNSUBSCRIBE_CONFIRMATION:
+            log.warning(
+                "aws:%s: subscription to %s removed; SNS no longer delivers its alarms here",
+                instance.name,
+                envelope.topic_arn,
+            )
+            return WebhookResult(
+                control=ControlAnswer(
+                    note=f"subscription removed: {envelope.topic_arn} no longer delivers here"
+                )
+            )
+        try:
+            payload = json.loads(envelope.message)
+            if not isinstance(payload, dict):
+                raise UnmappableMessage("the SNS Message is not a JSON object")
+            event = alarm_event(instance, payload, request.received_at)
+        except (json.JSONDecodeError, UnmappableMessage) as exc:
+            detail = f"SNS message {envelope.message_id}: {exc}"
+            raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", detail) from exc
+        return WebhookResult(events=[event])
+
+    def _verified(self, instance: AwsInstance, request: WebhookRequest) -> sns.Envelope:
+        try:
+            envelope = sns.parse_envelope(request.body)
+        except sns.InvalidEnvelope as exc:
+            raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
+        header = request.headers.get(MESSAGE_TYPE_HEADER)
+        if header is not None and header != envelope.type:
+            raise WebhookRejected(
+                RejectReason.MALFORMED,
+                "malformed-webhook",
+                f"header {MESSAGE_TYPE_HEADER} says {header!r}, the body {envelope.type!r}",
+            )
+        if envelope.topic_arn not in instance.topic_arns:
+            raise WebhookRejected(
+                RejectReason.UNAUTHORIZED,
+                "foreign-topic",
+                f"topic {envelope.topic_arn[:256]!r} is not in this instance's topic_arns",
+            )
+        try:
+            sns.verify(
+                envelope,
+                self.certificates,
+                instance.trusted_url_prefixes,
+                instance.http_timeout_seconds,
+            )
+        except sns.UntrustedMessage as exc:
+            raise WebhookRejected(RejectReason.BAD_SIGNATURE, "bad-signature", str(exc)) from exc
+        return envelope
+
+    def _confirm(self, instance: AwsInstance, envelope: sns.Envelope) -> ControlAnswer:
+        url = envelope.subscribe_url
+        if not sns.trusted_url(url, instance.trusted_url_prefixes):
+            raise WebhookRejected(
+                RejectReason.UNAUTHORIZED,
+                "untrusted-subscribe-url",
+                "SubscribeURL is not an https URL on an sns.<region>.amazonaws.com host",
+            )
+        if not instance.confirm_subscriptions:
+            log.warning(
+                "aws:%s: subscription to %s awaits confirmation (confirm_subscriptions is "
+                "off); confirm it in the SNS console or by visiting %s",
+                instance.name,
+                envelope.topic_arn,
+                url,
+            )
+            return ControlAnswer(
+                note=f"subscription to {envelope.topic_arn} awaits manual confirmation"
+            )
+
+        def visit() -> None:
+            sns.http_get(url, instance.http_timeout_seconds)
+            log.info("aws:%s: subscription to %s confirmed", instance.name, envelope.topic_arn)
+
+        return ControlAnswer(
+            note=f"subscription to {envelope.topic_arn} confirmed by visiting its SubscribeURL",
+            follow_up=visit,
+        )
