@@ -78,7 +78,8 @@ class FakeSns:
                     self.send_header("Location", CERT_PATH)
                     self.end_headers()
                     return
-                body = signing_key()[1] if self.path == CERT_PATH else b"<ConfirmSubscriptionResponse/>"
+                confirmed = b"<ConfirmSubscriptionResponse/>"
+                body = signing_key()[1] if self.path == CERT_PATH else confirmed
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
