@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import httpx
@@ -23,10 +24,27 @@ from sqlalchemy import create_engine, insert, update
 
 from connectors.zabbix import SIGNATURE_HEADER
 from daemon.store.models import AlertEventRecord, OutboxMessage
+from tests.connectors.aws_sns import TOPIC as AWS_TOPIC
+from tests.connectors.aws_sns import FakeSns, fixture
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 ZABBIX_SECRET = "read-your-writes"
 _serial = itertools.count()
+
+
+@cache
+def sns_server() -> FakeSns:
+    """Serves the signing certificate of the AWS case's messages to the running slad."""
+    return FakeSns()
+
+
+def aws_instance_config() -> str:
+    """The ``[aws.instances.prod]`` table that accepts `sns_server`'s messages."""
+    return (
+        "[aws.instances.prod]\n"
+        f'topic_arns = ["{AWS_TOPIC}"]\n'
+        f'trusted_url_prefixes = ["{sns_server().base}"]\n'
+    )
 
 
 def write_routes(openapi: dict[str, Any]) -> set[tuple[str, str]]:
@@ -351,6 +369,24 @@ def zabbix_webhook(w: World) -> None:
     assert any(event_id in e["event_key"] for e in events)
 
 
+def aws_webhook(w: World) -> None:
+    name = f"alarm-{next(_serial)}"
+    arn = f"arn:aws:cloudwatch:ap-northeast-1:123456789012:alarm:{name}"
+    changed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    alarm = {
+        **fixture("cloudwatch-alarm-message.json"),
+        "AlarmName": name,
+        "AlarmArn": arn,
+        "StateChangeTime": changed,
+    }
+    raw = json.dumps(sns_server().notification(alarm, message_id=name)).encode()
+    headers = {"Content-Type": "text/plain; charset=UTF-8"}
+    response = httpx.post(f"{w.url}/v1/webhooks/aws/prod", content=raw, headers=headers, timeout=30)
+    assert response.is_success, response.text
+    events = w.get("/v1/events", params={"source": "aws", "limit": 500})["items"]
+    assert any(e["event_key"].startswith(f"aws:{arn}:") for e in events)
+
+
 def provider_notice(w: World, kind: str = "maintenance") -> dict[str, Any]:
     """A new provider notice about a resource of its own; the notice as answered."""
     instance = f"i-{next(_serial)}"
@@ -450,6 +486,7 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/support-requests/{request_id}/reply"): reply_support,
     ("POST", "/v1/outbox/{message_id}/retry"): retry_outbox,
     ("POST", "/v1/webhooks/zabbix/{instance}"): zabbix_webhook,
+    ("POST", "/v1/webhooks/aws/{instance}"): aws_webhook,
     ("POST", "/v1/provider-notices"): post_notice,
     ("POST", "/v1/provider-notices/{notice_id}/confirm-impact"): confirm_impact,
     ("POST", "/v1/charges/{month}/close"): close_month,

@@ -15,7 +15,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.e2e.slad_process import SladProcess, free_port, slad
-from tests.faults.read_your_writes import WRITE_CASES, ZABBIX_SECRET, World, write_routes
+from tests.faults.read_your_writes import (
+    WRITE_CASES,
+    ZABBIX_SECRET,
+    World,
+    aws_instance_config,
+    write_routes,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +53,7 @@ def world(
         "[zabbix.instances.main]\n"
         f'api_url = "http://127.0.0.1:{free_port()}/api_jsonrpc.php"\n'
         'api_token = "unused"\napi_timeout_seconds = 1\ntimezone = "Asia/Tokyo"\n'
-        f'webhook_secret = "{ZABBIX_SECRET}"\n'
+        f'webhook_secret = "{ZABBIX_SECRET}"\n' + aws_instance_config()
     )
     slad(config, "migrate")
     tokens = {
