@@ -4,6 +4,8 @@ Customer-reported incidents (障害受付) and operations requests (運用代行
 promise and are refused for plans that do not accept them. Professional-support
 requests get the business-day `support_reply` clock when the contract has the option
 and the channel is in scope; otherwise they are recorded with the reason they have none.
+All of them hold what customers wrote to the provider, so even reading them needs an
+operator (`docs/api-roles.md`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep
 from daemon.api.incidents import clock_out
 from daemon.api.instants import resolve_at
 from daemon.api.problems import Problem, not_found
@@ -160,7 +162,7 @@ def _register(kind: Kind, path: str, doc: str) -> None:
         return _create_service(kind, body, session, svc, who.name, now)
 
     def list_requests(
-        session: SessionDep, _who: Viewer, contract_id: int | None = None
+        session: ReaderDep, _who: Operator, contract_id: int | None = None
     ) -> list[ServiceRequestOut]:
         return _list_service(kind, session, contract_id)
 
@@ -280,7 +282,7 @@ def _load_support(session: Session, request_id: int) -> SupportRequest:
 def list_support_requests(
     session: ReaderDep,
     svc: ServicesDep,
-    _who: Viewer,
+    _who: Operator,
     now: NowDep,
     contract_id: int | None = None,
 ) -> list[SupportRequestOut]:
@@ -292,7 +294,7 @@ def list_support_requests(
 
 @router.get("/support-requests/{request_id}", response_model=SupportRequestOut)
 def get_support_request(
-    request_id: int, session: ReaderDep, svc: ServicesDep, _who: Viewer, now: NowDep
+    request_id: int, session: ReaderDep, svc: ServicesDep, _who: Operator, now: NowDep
 ) -> SupportRequestOut:
     return support_out(_load_support(session, request_id), svc, now)
 
