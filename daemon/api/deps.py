@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -96,3 +99,40 @@ def requires(role: str) -> Callable[..., Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(requires("viewer"))]
 Operator = Annotated[Principal, Depends(requires("operator"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
+
+
+def check_query(request: Request, known: frozenset[str]) -> None:
+    """Refuse query parameters outside `known`: a misspelt filter would otherwise be
+    ignored, and the answer would look as if it had matched."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no query parameters"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this route takes {takes}",
+                    "type": "extra_forbidden",
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters `dependant` and its sub-dependencies take."""
+    names = frozenset(param.alias for param in dependant.query_params)
+    return names.union(*(_query_names(sub) for sub in dependant.dependencies))
+
+
+def strict_query(request: Request) -> None:
+    """Refuse query parameters the route's signature does not take."""
+    route = request.scope.get("route")
+    check_query(
+        request, _query_names(route.dependant) if isinstance(route, APIRoute) else frozenset()
+    )
+
+
+StrictQuery = Depends(strict_query)
+"""A route or router dependency: unknown query parameters are a 422, not ignored."""

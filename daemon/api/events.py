@@ -11,6 +11,7 @@ within `ingest.wait_timeout_seconds`.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -23,7 +24,16 @@ from sqlalchemy import select
 
 from connectors.events import AlertEvent, EventKind, Severity
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ReaderDep, SessionDep, Viewer, authorize
+from daemon.api.deps import (
+    NowDep,
+    Operator,
+    ReaderDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+    authorize,
+    check_query,
+)
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
@@ -37,6 +47,17 @@ WaitQuery = Annotated[
     bool,
     Query(description="Answer only once the events are correlated, with their outcomes."),
 ]
+
+
+def sent_key(source: str, stored: str) -> str:
+    """The `event_key` as its sender gave it: the store prefixes it with the source, so
+    keys of different sources never collide, and answers take the prefix off again."""
+    return stored.removeprefix(f"{source}:")
+
+
+def inbox_out(record: AlertEventRecord) -> InboxEventOut:
+    out = InboxEventOut.model_validate(record)
+    return out.model_copy(update={"event_key": sent_key(record.source, record.event_key)})
 
 
 def to_alert_event(body: EventIn, received_at: datetime) -> AlertEvent:
@@ -69,7 +90,11 @@ async def ingest(svc: Services, events: list[AlertEvent], wait: bool) -> JSONRes
         except TimeoutError:
             settled = False
         results = await run_in_threadpool(outcomes, svc, results)
-    return JSONResponse(results_body(results), status_code=200 if settled else 202)
+    sent = [
+        replace(r, event_key=sent_key(e.source, r.event_key))
+        for e, r in zip(events, results, strict=True)
+    ]
+    return JSONResponse(results_body(sent), status_code=200 if settled else 202)
 
 
 def outcomes(svc: Services, accepted: list[IngestResult]) -> list[IngestResult]:
@@ -143,6 +168,7 @@ EVENTS_OPENAPI: dict[str, object] = {
     },
 }
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_WAIT = frozenset({"wait"})
 
 
 def parse_events(raw: bytes) -> list[EventIn]:
@@ -156,6 +182,7 @@ def parse_events(raw: bytes) -> list[EventIn]:
 
 
 def wait_flag(request: Request) -> bool:
+    check_query(request, _WAIT)
     value = request.query_params.get("wait", "false").lower()
     if value not in TRUE + FALSE:
         raise RequestValidationError(
@@ -205,7 +232,7 @@ InboxState = Literal[
 ]
 
 
-@router.get("/events", response_model=Page[InboxEventOut])
+@router.get("/events", response_model=Page[InboxEventOut], dependencies=[StrictQuery])
 def list_events(
     session: ReaderDep,
     _who: Viewer,
@@ -224,12 +251,10 @@ def list_events(
     if source is not None:
         stmt = stmt.where(AlertEventRecord.source == source)
     rows, next_cursor = newest_first(session, stmt, AlertEventRecord.id, cursor, limit)
-    return Page[InboxEventOut](
-        items=[InboxEventOut.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return Page[InboxEventOut](items=[inbox_out(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/events/{event_id}/retry", response_model=InboxEventOut)
+@router.post("/events/{event_id}/retry", response_model=InboxEventOut, dependencies=[StrictQuery])
 def retry_event(event_id: int, session: SessionDep, who: Operator, now: NowDep) -> InboxEventOut:
     """Put an event the correlator set aside back in the inbox, once its cause is fixed.
 
@@ -255,4 +280,4 @@ def retry_event(event_id: int, session: SessionDep, who: Operator, now: NowDep) 
     record.correlated_at = None
     record.error = None
     session.flush()
-    return InboxEventOut.model_validate(record)
+    return inbox_out(record)

@@ -10,9 +10,17 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import (
+    NowDep,
+    Operator,
+    ReaderDep,
+    ServicesDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+)
 from daemon.api.due_order import by_next_due
-from daemon.api.instants import resolve_at
+from daemon.api.instants import ActionBody, resolve_at
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import (
@@ -27,6 +35,7 @@ from daemon.api.schemas import (
     NoteIn,
     Page,
     TimelineOut,
+    WarningOut,
 )
 from daemon.clocks import evaluate_incident, incident_bounds, refresh_incident
 from daemon.exclusions import incident_exclusions
@@ -38,7 +47,7 @@ from daemon.windows import covers, windows_for
 from sla_engine.evaluation import ClockEvaluation, ClockState
 from sla_engine.faults import Excusal
 
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(prefix="/v1", tags=["incidents"], dependencies=[StrictQuery])
 
 BREACHED = ("slo_breached", "sla_breached")
 
@@ -89,7 +98,7 @@ def clock_out(
         sla_remaining_seconds=evaluation.sla_remaining.total_seconds(),
         outcome=evaluation.outcome.value if stopped and evaluation.outcome else None,
         passed=list(evaluation.passed),
-        warnings=[{"fraction": w.fraction, "at": w.at} for w in evaluation.warnings],
+        warnings=[WarningOut(fraction=w.fraction, at=w.at) for w in evaluation.warnings],
         excused_faults=excused_out(evaluation, excused),
         policy=policy,
     )
@@ -355,7 +364,7 @@ def _act(
 @router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail)
 def record_contact(
     incident_id: int,
-    body: ActionIn,
+    body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
     who: Operator,
@@ -379,7 +388,7 @@ def record_contact(
 @router.post("/incidents/{incident_id}/report", response_model=IncidentDetail)
 def record_report(
     incident_id: int,
-    body: ActionIn,
+    body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
     who: Operator,
@@ -405,7 +414,7 @@ def record_report(
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail)
 def resolve_incident(
     incident_id: int,
-    body: ActionIn,
+    body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
     who: Operator,

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Body, Depends
 
 from daemon.api.problems import Problem
+from daemon.api.schemas import ActionIn
 
 FUTURE_SKEW = timedelta(seconds=5)
+
+
+def action_body(body: Annotated[ActionIn | None, Body()] = None) -> ActionIn:
+    """An operator action's body; none at all is the action done now, without a note."""
+    return body or ActionIn()
+
+
+ActionBody = Annotated[ActionIn, Depends(action_body)]
 
 
 def resolve_at(

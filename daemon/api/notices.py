@@ -15,16 +15,25 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from connectors.notices import NoticeKind, NoticeStatus, ProviderNotice
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer, requires
+from daemon.api.deps import (
+    NowDep,
+    Operator,
+    ReaderDep,
+    ServicesDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+    requires,
+)
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
-from daemon.api.schemas import Page, Strict, _unstorable
+from daemon.api.schemas import Instant, Page, Strict, _unstorable
 from daemon.auth import Principal
 from daemon.notices import record_notices
 from daemon.store.models import (
@@ -37,7 +46,9 @@ from daemon.store.models import (
 
 log = logging.getLogger("slad.notices")
 
-router = APIRouter(prefix="/v1/provider-notices", tags=["provider notices"])
+router = APIRouter(
+    prefix="/v1/provider-notices", tags=["provider notices"], dependencies=[StrictQuery]
+)
 
 Ingest = Annotated[Principal, Depends(requires("ingest"))]
 Kind = Literal["maintenance", "incident", "informational"]
@@ -65,8 +76,8 @@ class NoticeIn(Strict):
     services: list[str] = Field(default_factory=list, max_length=200)
     regions: list[str] = Field(default_factory=list, max_length=200)
     affected_resources: list[dict[str, str]] = Field(default_factory=list, max_length=10_000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -109,15 +120,15 @@ class NoticeSummary(BaseModel):
     kind: str
     status: str
     title: dict[str, str]
-    starts_at: datetime
-    ends_at: datetime | None
+    starts_at: Instant
+    ends_at: Instant | None
     revision: int
     pending: bool
     mapped: bool
     customer_ids: list[int]
-    impact_confirmed_at: datetime | None
-    first_seen_at: datetime
-    updated_at: datetime
+    impact_confirmed_at: Instant | None
+    first_seen_at: Instant
+    updated_at: Instant
 
 
 class UpdateOut(BaseModel):
@@ -125,9 +136,9 @@ class UpdateOut(BaseModel):
     revision: int
     material: bool
     status: str
-    starts_at: datetime
-    ends_at: datetime | None
-    received_at: datetime
+    starts_at: Instant
+    ends_at: Instant | None
+    received_at: Instant
 
 
 class ResourceOut(BaseModel):
@@ -147,7 +158,7 @@ class DeliveryOut(BaseModel):
     status: str
     attempts: int
     last_error: str | None
-    accepted_at: datetime | None
+    accepted_at: Instant | None
 
 
 class AudienceOut(BaseModel):
@@ -161,8 +172,8 @@ class AudienceOut(BaseModel):
 class WindowRef(BaseModel):
     id: int
     resource_id: int
-    start: datetime
-    end: datetime | None
+    start: Instant
+    end: Instant | None
     status: str
 
 

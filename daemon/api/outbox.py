@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,11 +9,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from daemon import audit
-from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, SessionDep
+from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, SessionDep, StrictQuery
 from daemon.api.problems import Problem, not_found
+from daemon.api.schemas import Instant
 from daemon.store.models import OutboxMessage
 
-router = APIRouter(prefix="/v1/outbox", tags=["notifications"])
+router = APIRouter(prefix="/v1/outbox", tags=["notifications"], dependencies=[StrictQuery])
 
 
 class OutboxOut(BaseModel):
@@ -27,10 +27,10 @@ class OutboxOut(BaseModel):
     incident_id: int | None
     status: str
     attempts: int
-    next_attempt_at: datetime
+    next_attempt_at: Instant
     last_error: str | None
-    accepted_at: datetime | None
-    created_at: datetime
+    accepted_at: Instant | None
+    created_at: Instant
 
 
 def outbox_out(row: OutboxMessage) -> OutboxOut:

@@ -11,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daemon import audit
-from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import (
+    Admin,
+    NowDep,
+    ReaderDep,
+    ServicesDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+)
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import (
     ContractIn,
@@ -34,7 +42,7 @@ from daemon.services import Services
 from daemon.store.models import Contract, Customer, Incident, Resource, SupportRequest
 from sla_engine.contract_terms import earliest_cancellation_date, minimum_term_end
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], dependencies=[StrictQuery])
 M = TypeVar("M")
 
 

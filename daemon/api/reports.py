@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, Viewer
+from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, StrictQuery, Viewer
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import AuditOut, Page
 from daemon.reports import monthly_report
 from daemon.store.models import AuditEntry
 
-router = APIRouter(prefix="/v1", tags=["reports"])
+router = APIRouter(prefix="/v1", tags=["reports"], dependencies=[StrictQuery])
 
 
 @router.get("/reports/sla")

@@ -11,16 +11,16 @@ operator (`docs/api-roles.md`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep
-from daemon.api.incidents import clock_out
-from daemon.api.instants import resolve_at
+from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, StrictQuery
+from daemon.api.incidents import BREACHED, clock_out
+from daemon.api.instants import ActionBody, resolve_at
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import (
     ActionIn,
@@ -34,7 +34,7 @@ from daemon.store.models import Contract, ServiceRequest, SupportRequest
 from sla_engine.policy import CalendarKind, clocks_for
 from sla_engine.support import is_in_scope
 
-router = APIRouter(prefix="/v1", tags=["requests"])
+router = APIRouter(prefix="/v1", tags=["requests"], dependencies=[StrictQuery])
 
 Kind = Literal["customer_incident", "operations_request"]
 _ACCEPTS = {
@@ -169,7 +169,7 @@ def _register(kind: Kind, path: str, doc: str) -> None:
     def advance(
         request_id: int,
         step: Literal["start", "complete"],
-        body: ActionIn,
+        body: ActionBody,
         session: SessionDep,
         svc: ServicesDep,
         who: Operator,
@@ -278,6 +278,17 @@ def _load_support(session: Session, request_id: int) -> SupportRequest:
     return request
 
 
+def _breached(out: SupportRequestOut, now: datetime) -> bool:
+    """Whether the request's clock missed a target: by its outcome once replied, or a
+    running clock already past its SLO due instant."""
+    clock = out.clock
+    if clock is None:
+        return False
+    if clock.outcome is not None:
+        return clock.outcome in BREACHED
+    return clock.slo_due is not None and clock.slo_due < now
+
+
 @router.get("/support-requests", response_model=list[SupportRequestOut])
 def list_support_requests(
     session: ReaderDep,
@@ -285,11 +296,25 @@ def list_support_requests(
     _who: Operator,
     now: NowDep,
     contract_id: int | None = None,
+    in_scope: bool | None = None,
+    state: Annotated[
+        Literal["running", "paused", "stopped"] | None,
+        Query(description="the state of the `support_reply` clock now"),
+    ] = None,
+    breached: bool | None = None,
 ) -> list[SupportRequestOut]:
-    stmt = select(SupportRequest).order_by(SupportRequest.id)
+    """Oldest first, filtered; `state` and `breached` judge each clock as of now."""
+    stmt = select(SupportRequest)
     if contract_id is not None:
         stmt = stmt.where(SupportRequest.contract_id == contract_id)
-    return [support_out(r, svc, now) for r in session.scalars(stmt)]
+    if in_scope is not None:
+        stmt = stmt.where(SupportRequest.in_scope == in_scope)
+    items = [support_out(r, svc, now) for r in session.scalars(stmt.order_by(SupportRequest.id))]
+    if state is not None:
+        items = [i for i in items if i.clock is not None and i.clock.state == state]
+    if breached is not None:
+        items = [i for i in items if _breached(i, now) == breached]
+    return items
 
 
 @router.get("/support-requests/{request_id}", response_model=SupportRequestOut)
@@ -302,7 +327,7 @@ def get_support_request(
 @router.post("/support-requests/{request_id}/reply", response_model=SupportRequestOut)
 def reply_support_request(
     request_id: int,
-    body: ActionIn,
+    body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
     who: Operator,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -20,6 +21,15 @@ from daemon.api.charge_schemas import ContractPricesIn, VolumeDiscountIn
 T = TypeVar("T")
 PlanKey = Literal["basic", "standard", "full_managed"]
 Locale = Literal["ja", "en"]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""An instant with its offset, held in UTC from the edge inward: whatever offset a client
+writes, what is stored, audited and answered is UTC, written with `Z` (RFC 3339)."""
 
 
 class Strict(BaseModel):
@@ -43,7 +53,7 @@ class CustomerOut(BaseModel):
     name: str
     locale: str
     contact_email: str | None
-    created_at: datetime
+    created_at: Instant
 
 
 class ContractIn(Strict):
@@ -88,7 +98,7 @@ class ContractOut(BaseModel):
     billing_start: date
     cancellation_date: date | None
     minimum_term_end: date
-    created_at: datetime
+    created_at: Instant
     contract_date: date | None
     notice_date: date | None
     earliest_cancellation_date: date | None
@@ -146,7 +156,7 @@ class ResourceOut(BaseModel):
     name: str
     kind: str
     selectors: list[dict[str, str]]
-    created_at: datetime
+    created_at: Instant
     added_on: date
     retired_on: date | None
 
@@ -158,7 +168,7 @@ class EventIn(Strict):
     event_key: str = Field(min_length=1, max_length=400)
     problem_key: str = Field(min_length=1, max_length=400)
     kind: Literal["problem", "recovery", "update"]
-    detected_at: AwareDatetime
+    detected_at: Instant
     severity: Literal["info", "warning", "average", "high", "critical"] = "average"
     title: str = Field(default="", max_length=2000)
     resource_ids: dict[str, str] = Field(default_factory=dict)
@@ -222,10 +232,10 @@ class InboxEventOut(BaseModel):
     kind: str
     problem_key: str
     title: str
-    detected_at: datetime
-    received_at: datetime
+    detected_at: Instant
+    received_at: Instant
     outcome: str | None
-    correlated_at: datetime | None
+    correlated_at: Instant | None
     error: str | None
     alert_id: int | None
 
@@ -233,7 +243,7 @@ class InboxEventOut(BaseModel):
 class ActionIn(Strict):
     """An operator action; `at` defaults to now, a past `at` needs a reason."""
 
-    at: AwareDatetime | None = None
+    at: Instant | None = None
     reason: str | None = Field(default=None, max_length=2000)
     note: str | None = Field(default=None, max_length=10000)
 
@@ -250,8 +260,16 @@ class ExcusedFaultOut(BaseModel):
     """The part [start, end) of a monitoring fault a clock did not count (end null: open)."""
 
     window_id: int
-    start: datetime
-    end: datetime | None
+    start: Instant
+    end: Instant | None
+
+
+class WarningOut(BaseModel):
+    """A warning the clock has passed (or will pass): at `fraction` of its SLO target.
+    `at` is null while a window with no end yet pauses the clock before that point."""
+
+    fraction: float
+    at: Instant | None
 
 
 class ClockOut(BaseModel):
@@ -261,16 +279,16 @@ class ClockOut(BaseModel):
 
     name: str
     state: str
-    start: datetime | None
-    stop: datetime | None
-    slo_due: datetime | None
-    sla_due: datetime | None
+    start: Instant | None
+    stop: Instant | None
+    slo_due: Instant | None
+    sla_due: Instant | None
     counted_seconds: float | None
     slo_remaining_seconds: float | None
     sla_remaining_seconds: float | None
     outcome: str | None
     passed: list[Literal["slo", "sla"]] = []
-    warnings: list[dict[str, Any]]
+    warnings: list[WarningOut]
     excused_faults: list[ExcusedFaultOut] = []
     policy: dict[str, Any] | None = None
 
@@ -284,17 +302,17 @@ class AlertOut(BaseModel):
     title: str
     severity: str
     resource_ids: dict[str, str]
-    detected_at: datetime
+    detected_at: Instant
     detected_at_estimated: bool
-    received_at: datetime
-    resolved_at: datetime | None
+    received_at: Instant
+    resolved_at: Instant | None
     incident_id: int | None
 
 
 class TimelineOut(BaseModel):
     id: int
-    at: datetime
-    recorded_at: datetime
+    at: Instant
+    recorded_at: Instant
     kind: str
     actor: str
     detail: dict[str, Any]
@@ -306,7 +324,7 @@ class DueOut(BaseModel):
 
     clock: str
     target: Literal["slo", "sla"]
-    at: datetime
+    at: Instant
     seconds_left: float
 
 
@@ -320,11 +338,11 @@ class IncidentSummary(BaseModel):
     customer_id: int
     contract_id: int
     resource_id: int
-    detected_at: datetime
+    detected_at: Instant
     detected_at_estimated: bool
-    contacted_at: datetime | None
-    reported_at: datetime | None
-    resolved_at: datetime | None
+    contacted_at: Instant | None
+    reported_at: Instant | None
+    resolved_at: Instant | None
     owed: bool = Field(
         description="A clock still runs (contact or report owed), whatever the status."
     )
@@ -333,7 +351,7 @@ class IncidentSummary(BaseModel):
 
 
 class IncidentDetail(IncidentSummary):
-    received_at: datetime
+    received_at: Instant
     alerts: list[AlertOut]
     timeline: list[TimelineOut]
 
@@ -363,20 +381,20 @@ class WindowIn(Strict):
     source: str | None = Field(default=None, min_length=1, max_length=200)
     kind: WindowKind = "maintenance"
     description: str = Field(default="", max_length=2000)
-    start: AwareDatetime
-    end: AwareDatetime | None = None
+    start: Instant
+    end: Instant | None = None
     rrule: str | None = Field(default=None, max_length=500)
     duration_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 31)
-    until: AwareDatetime | None = None
+    until: Instant | None = None
     timezone: str = "Asia/Tokyo"
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class WindowPatch(Strict):
     description: str | None = Field(default=None, max_length=2000)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    start: Instant | None = None
+    end: Instant | None = None
+    until: Instant | None = None
     status: Literal["active", "rejected"] | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -388,23 +406,23 @@ class WindowOut(BaseModel):
     source: str | None
     kind: str
     description: str
-    start: datetime
-    end: datetime | None
+    start: Instant
+    end: Instant | None
     rrule: str | None
     duration_minutes: int | None
-    until: datetime | None
+    until: Instant | None
     timezone: str
     status: str
     external_ref: str | None
     author: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
     incidents_recomputed: int | None = None
 
 
 class ServiceRequestIn(Strict):
     contract_id: int
-    received_at: AwareDatetime | None = None
+    received_at: Instant | None = None
     channel: str = Field(min_length=1, max_length=32)
     subject: str = Field(min_length=1, max_length=2000)
     reason: str | None = Field(default=None, max_length=2000)
@@ -414,29 +432,29 @@ class ServiceRequestOut(BaseModel):
     id: int
     kind: str
     contract_id: int
-    received_at: datetime
+    received_at: Instant
     channel: str
     subject: str
     status: str
-    started_at: datetime | None
-    completed_at: datetime | None
+    started_at: Instant | None
+    completed_at: Instant | None
 
 
 class SupportRequestOut(BaseModel):
     id: int
     contract_id: int
-    received_at: datetime
+    received_at: Instant
     channel: str
     subject: str
     in_scope: bool
     scope_note: str
-    replied_at: datetime | None
+    replied_at: Instant | None
     clock: ClockOut | None
 
 
 class AuditOut(BaseModel):
     id: int
-    at: datetime
+    at: Instant
     actor: str
     action: str
     target_type: str

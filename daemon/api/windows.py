@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import audit
-from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import (
+    NowDep,
+    Operator,
+    ReaderDep,
+    ServicesDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+)
 from daemon.api.dry_run import DryRun, WindowImpactOut, rehearse
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import ScopeKind, WindowIn, WindowKind, WindowOut, WindowPatch
@@ -22,7 +30,9 @@ from daemon.store.models import Contract, Customer, MaintenanceWindow, Resource
 from daemon.windows import recurring_window, window_intervals
 from sla_engine.recurrence import expand
 
-router = APIRouter(prefix="/v1/maintenance-windows", tags=["maintenance windows"])
+router = APIRouter(
+    prefix="/v1/maintenance-windows", tags=["maintenance windows"], dependencies=[StrictQuery]
+)
 _INSTANT = timedelta(microseconds=1)  # the span `active_at` asks about
 
 

@@ -39,10 +39,10 @@ def test_an_event_is_committed_and_answered_202_before_it_is_correlated(api: Api
 
     assert answer.status_code == 202
     assert answer.json()["results"] == [
-        {"event_key": "generic:e1", "status": "accepted", "alert_id": None, "incident_id": None}
+        {"event_key": "e1", "status": "accepted", "alert_id": None, "incident_id": None}
     ]
     pending = api.ok(api.get("/v1/events?outcome=pending"))["items"]
-    assert [e["event_key"] for e in pending] == ["generic:e1"]
+    assert [e["event_key"] for e in pending] == ["e1"]
     assert incident_count(api) == 0
 
     assert api.services.correlator.run_pending() == 1
@@ -115,12 +115,12 @@ def test_a_poisoned_event_is_set_aside_and_the_rest_flow_past_it(api: Api) -> No
     assert api.services.correlator.run_pending() == 3
 
     outcomes = {e["event_key"]: e for e in api.ok(api.get("/v1/events"))["items"]}
-    assert outcomes["generic:before"]["outcome"] == "created"
-    assert outcomes["generic:after"]["outcome"] == "created"
-    assert outcomes["generic:bad"]["outcome"] == "failed"
-    assert "catastrophic" in outcomes["generic:bad"]["error"]
+    assert outcomes["before"]["outcome"] == "created"
+    assert outcomes["after"]["outcome"] == "created"
+    assert outcomes["bad"]["outcome"] == "failed"
+    assert "catastrophic" in outcomes["bad"]["error"]
     failed = api.ok(api.get("/v1/events?outcome=failed"))["items"]
-    assert [e["event_key"] for e in failed] == ["generic:bad"]
+    assert [e["event_key"] for e in failed] == ["bad"]
     samples = scrape(api.client)
     assert value(samples, "slad_ingest_failed_events") == 1
     assert value(samples, "slad_ingest_backlog") == 0
@@ -131,7 +131,7 @@ def test_a_poisoned_event_is_set_aside_and_the_rest_flow_past_it(api: Api) -> No
             .where(AlertEventRecord.event_key == "generic:bad")
             .values(severity="high")
         )
-    bad_id = outcomes["generic:bad"]["id"]
+    bad_id = outcomes["bad"]["id"]
     retried = api.ok(api.post(f"/v1/events/{bad_id}/retry", {}))
     assert (retried["outcome"], retried["error"]) == (None, None)
     assert api.post(f"/v1/events/{bad_id}/retry", {}).status_code == 409

@@ -128,7 +128,7 @@ def test_unassigned_alert_is_listed_and_assignment_keeps_detection(api: Api) -> 
         )
     )["results"][0]
     assert result == {
-        "event_key": "generic:u1",
+        "event_key": "u1",
         "status": "unassigned",
         "alert_id": result["alert_id"],
         "incident_id": None,

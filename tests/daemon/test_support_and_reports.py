@@ -111,3 +111,31 @@ def test_monthly_report_counts_outcomes_per_plan_and_clock(api: Api) -> None:
     assert empty["rows"] == []
     assert api.get("/v1/reports/sla", params={"month": "2026-13"}).status_code == 422
     assert api.get("/v1/reports/sla", params={"month": "Nov"}).status_code == 422
+
+
+def test_support_requests_filter_by_scope_state_and_breach(api: Api) -> None:
+    ids = seed_registry(api, professional_support=True)
+
+    def create(channel: str, at: datetime) -> int:
+        api.clock.set(at)
+        body = {"contract_id": ids["contract"], "channel": channel, "subject": channel}
+        return int(api.ok(api.post("/v1/support-requests", body), 201)["id"])
+
+    late = create("ticket", JST_MON_10 - timedelta(days=7))
+    replied = create("email", JST_MON_10 - timedelta(days=7, minutes=-5))
+    api.ok(api.post(f"/v1/support-requests/{replied}/reply", {}))
+    fresh = create("phone", JST_MON_10)
+    chat = create("chat", JST_MON_10)
+
+    def listed(**params: object) -> list[int]:
+        answer = api.get("/v1/support-requests", role="operator", params=params)
+        return [r["id"] for r in api.ok(answer)]
+
+    assert listed() == [late, replied, fresh, chat]
+    assert listed(in_scope="false") == [chat]
+    assert listed(in_scope="true") == [late, replied, fresh]
+    assert listed(state="stopped") == [replied]
+    assert listed(state="running") == [late, fresh]
+    assert listed(breached="true") == [late]
+    assert listed(breached="false") == [replied, fresh, chat]
+    assert listed(state="running", breached="false") == [fresh]
