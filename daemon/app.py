@@ -25,6 +25,7 @@ from daemon.api import (
     reports,
     requests,
     sources,
+    tokens,
     windows,
 )
 from daemon.api.problems import problem_response
@@ -121,6 +122,7 @@ def create_app(services: Services) -> FastAPI:
         outbox,
         sources,
         charges,
+        tokens,
     ):
         app.include_router(module.router)
     app.include_router(notices.router)

@@ -76,6 +76,14 @@ async def authorize(svc: Services, authorization: str | None, role: str) -> Prin
     principal = await svc.tokens.principal(svc.readers, token)
     if principal is None:
         raise Problem(401, "unauthorized", "the bearer token is unknown or revoked", _CHALLENGE)
+    if principal.expired(svc.clock()):
+        assert principal.expires_at is not None
+        raise Problem(
+            401,
+            "unauthorized",
+            f"the bearer token expired at {principal.expires_at:%Y-%m-%dT%H:%M:%SZ}",
+            _CHALLENGE,
+        )
     if not principal.may(role):
         raise Problem(
             403, "forbidden", f"role {principal.role!r} may not do this; it needs {role!r}"

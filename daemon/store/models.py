@@ -409,7 +409,8 @@ class AuditEntry(Base):
 
 
 class ApiToken(Base):
-    """A bearer token; only its SHA-256 is stored, the token is shown once."""
+    """A bearer token; only its SHA-256 is stored, the token is shown once. It is refused
+    from `expires_at` on (never, when null) and once revoked."""
 
     __tablename__ = "api_tokens"
 
@@ -418,6 +419,7 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
