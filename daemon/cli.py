@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import argparse
 import gc
+import getpass
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.config import Config, ConfigError, load_config
-from daemon.store.db import current_revision, head_revision, make_engine, schema_is_current, upgrade
+from daemon.store.db import (
+    current_revision,
+    describe,
+    head_revision,
+    make_engine,
+    schema_is_current,
+    session_factory,
+    sqlite_path,
+    upgrade,
+)
 
 EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
@@ -24,8 +37,42 @@ EXIT_PIPE = 141
 """As a shell reports a command ended by SIGPIPE."""
 
 
+class Refused(Exception):
+    """A command cannot go on; `main` prints the message and exits with `code`."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
+
+
+def open_store(config: Config) -> Engine:
+    """The configured database, which must exist and carry this slad's schema.
+
+    A missing SQLite file is not created here (only `slad migrate` does that): run from
+    another folder, a relative path would otherwise make an empty database and hide the
+    real one. Every refusal names the database.
+    """
+    url = config.database.url
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise Refused(
+            EXIT_SCHEMA,
+            f"there is no database at {path} ([database] url = {url!r}, relative to the"
+            f" folder slad runs in: {Path.cwd()}); run `slad migrate` to create it, or point"
+            " --config or SLAD_DATABASE__URL at the existing one",
+        )
+    engine = make_engine(url, echo=config.database.echo)
+    if not schema_is_current(engine):
+        raise Refused(
+            EXIT_SCHEMA,
+            f"the schema of {describe(url)} is at {current_revision(engine) or 'empty'},"
+            f" this slad needs {head_revision()}; run `slad migrate` first",
+        )
+    return engine
 
 
 def _source_settings(config: Config) -> dict[str, list[str]]:
@@ -45,12 +92,13 @@ def _source_settings(config: Config) -> dict[str, list[str]]:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
     sources = _source_settings(config)
+    check_notify(config)
     plans = ", ".join(
         f"{p.key}({'+'.join(c.name for c in p.clocks if c.enabled)})" for p in config.plans.values()
     )
     print(f"config OK: {config.source}")
     print(f"  listen    {config.server.host}:{config.server.port}")
-    print(f"  database  {config.database.url.split('@')[-1]}")
+    print(f"  database  {describe(config.database.url)}")
     cal = config.calendar
     print(f"  calendar  {cal.timezone} {cal.opening}-{cal.closing}")
     print(f"  plans     {plans}")
@@ -60,6 +108,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def check_notify(config: Config) -> None:
+    """Build what `run` builds from `[notify]` (templates, channels), so a value that
+    would stop the daemon stops `check-config` instead."""
+    from daemon.notify.channels import build_channels
+    from daemon.notify.templates import TemplateSet
+
+    try:
+        TemplateSet.load(config.notify.templates_dir)
+        build_channels(config.notify, lambda: datetime.now(UTC))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"[notify] {exc}") from exc
 
 
 def config_warnings(config: Config) -> list[str]:
@@ -86,7 +147,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     before = current_revision(engine)
     upgrade(engine)
     after = current_revision(engine)
-    print(f"schema at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    was = "" if before == after else f" (was {before or 'empty'})"
+    print(f"{describe(config.database.url)}: schema at {after}{was}")
     return 0
 
 
@@ -100,14 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _load(args)
     configure(config.log.format, config.log.level)
-    services = build_services(config)
-    if not schema_is_current(services.engine):
-        print(
-            f"error: the database schema is at {current_revision(services.engine) or 'empty'},"
-            f" this slad needs {head_revision()}; run `slad migrate` first",
-            file=sys.stderr,
-        )
-        return EXIT_SCHEMA
+    services = build_services(config, engine=open_store(config))
     try:
         services.runtime.leadership.claim()
     except AlreadyRunning as exc:
@@ -123,36 +178,104 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _actor() -> str:
+    """Who the audit log names for a command-line change: the operating-system user."""
+    return f"cli:{getpass.getuser()}"
+
+
+def _expiry(args: argparse.Namespace, now: datetime) -> datetime | None:
+    if args.expires_in_days is not None:
+        return now + timedelta(days=args.expires_in_days)
+    if args.expires_at is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(args.expires_at)
+    except ValueError as exc:
+        raise Refused(EXIT_CONFIG, f"--expires-at: not an RFC 3339 instant: {exc}") from exc
+    if instant.tzinfo is None:
+        raise Refused(EXIT_CONFIG, "--expires-at needs an offset, e.g. 2027-04-01T00:00:00+09:00")
+    return instant.astimezone(UTC)
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from daemon.auth import issue_token, token_audit
 
-    from daemon.auth import create_token
-    from daemon.store.db import session_factory
-
-    config = _load(args)
-    engine = make_engine(config.database.url)
-    if not schema_is_current(engine):
-        print("error: the schema is not current; run `slad migrate` first", file=sys.stderr)
-        return EXIT_SCHEMA
+    engine = open_store(_load(args))
+    now = datetime.now(UTC)
+    expires = _expiry(args, now)
     try:
         with session_factory(engine).begin() as session:
-            token = create_token(session, args.name, args.role, datetime.now(UTC))
+            row, token = issue_token(session, args.name, args.role, now, expires)
+            token_audit(session, row, "token.create", _actor(), now, None)
+            token_id = row.id
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise Refused(EXIT_CONFIG, str(exc)) from exc
     print(token)
-    print(f"# {args.role} token {args.name!r}: shown once, store it now", file=sys.stderr)
+    until = f", valid until {expires:%Y-%m-%dT%H:%M:%SZ}" if expires else ""
+    print(
+        f"# {args.role} token {args.name!r} (id {token_id}{until}): shown once, store it now",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from daemon.auth import token_state
+    from daemon.store.models import ApiToken
+
+    engine = open_store(_load(args))
+    now = datetime.now(UTC)
+    with session_factory(engine)() as session:
+        rows = list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+        table = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role,
+                "state": token_state(r, now),
+                "created_at": _instant(r.created_at),
+                "expires_at": _instant(r.expires_at),
+                "revoked_at": _instant(r.revoked_at),
+            }
+            for r in rows
+        ]
+    if args.json:
+        for row in table:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    print(f"{'id':>5}  {'role':<8} {'state':<8} {'created':<20} {'expires':<20} name")
+    for row in table:
+        print(
+            f"{row['id']:>5}  {row['role']:<8} {row['state']:<8} {row['created_at']:<20}"
+            f" {row['expires_at'] or '-':<20} {row['name']}"
+        )
+    return 0
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else f"{value.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from daemon.auth import revoke_token, token_audit
+
+    engine = open_store(_load(args))
+    now = datetime.now(UTC)
+    try:
+        with session_factory(engine).begin() as session:
+            row = revoke_token(session, args.id, now)
+            token_audit(session, row, "token.revoke", _actor(), now, args.reason)
+            name = row.name
+    except (LookupError, ValueError) as exc:
+        raise Refused(EXIT_CONFIG, str(exc.args[0])) from exc
+    print(f"revoked token {args.id} ({name}); running daemons refuse it within 10 seconds")
     return 0
 
 
 def _incident_command(args: argparse.Namespace, show: Callable[..., None]) -> int:
     """Open the store read-only and print what `show` renders at the current instant."""
-    from datetime import UTC, datetime
-
-    from daemon.store.db import session_factory
-
     config = _load(args)
-    engine = make_engine(config.database.url)
+    engine = open_store(config)
     zone = config.calendar.timezone
     with session_factory(engine)() as session:
         show(session, datetime.now(UTC), zone)
@@ -179,6 +302,8 @@ def cmd_incidents_due(args: argparse.Namespace) -> int:
             due_rows(session, now), now, zone, args.json, sys.stdout
         ),
     )
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     """Each source instance's watermark, last poll, last webhooks and open fault."""
     from daemon.sources.registry import CONNECTORS
@@ -189,12 +314,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
     configured = []
     for connector in (factory() for factory in CONNECTORS):
         settings = connector.parse_config(config.sections.get(connector.name))
-        configured += [(connector.name, i.name, connector.polls(i))
-                       for i in settings.instances.values()]
-    engine = make_engine(config.database.url)
-    if not schema_is_current(engine):
-        print("error: the schema is not current; run `slad migrate` first", file=sys.stderr)
-        return EXIT_SCHEMA
+        configured += [
+            (connector.name, i.name, connector.polls(i)) for i in settings.instances.values()
+        ]
+    engine = open_store(config)
     with session_factory(engine)() as session:
         entries = source_status(session, configured)
     for entry in entries:
@@ -245,10 +368,7 @@ def cmd_charges(args: argparse.Namespace) -> int:
     from sla_engine.charges import BillingMonth
 
     config = _load(args)
-    engine = make_engine(config.database.url)
-    if not schema_is_current(engine):
-        print("error: the schema is not current; run `slad migrate` first", file=sys.stderr)
-        return EXIT_SCHEMA
+    engine = open_store(config)
     try:
         month = BillingMonth.parse(args.month)
     except ValueError as exc:
@@ -276,6 +396,16 @@ def cmd_charges(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slad", description="Alert-to-incident SLA daemon")
     p.add_argument(
@@ -298,7 +428,19 @@ def parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="create a token and print it once")
     create.add_argument("--role", required=True, choices=["viewer", "operator", "admin", "ingest"])
     create.add_argument("--name", required=True)
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-at", help="refused from this RFC 3339 instant on")
+    expiry.add_argument(
+        "--expires-in-days", type=_positive, help="refused this many days from now on"
+    )
     create.set_defaults(func=cmd_token_create)
+    listing = token.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token for good")
+    revoke.add_argument("id", type=_positive, help="the token's id (see `token list`)")
+    revoke.add_argument("--reason", help="why, for the audit log")
+    revoke.set_defaults(func=cmd_token_revoke)
     incidents = sub.add_parser("incidents", help="incidents").add_subparsers(
         dest="incidents_cmd", required=True
     )
@@ -333,14 +475,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except SQLAlchemyError as exc:
-        print(
-            f"database error: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}",
-            file=sys.stderr,
-        )
+        where = describe(load_config(args.config).database.url)
+        cause = exc.args[0] if exc.args else ""
+        print(f"database error on {where}: {exc.__class__.__name__}: {cause}", file=sys.stderr)
         return EXIT_DATABASE
     return code
 

@@ -13,20 +13,38 @@ and the notification and source sections accept ``<key>_file`` for their secrets
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from daemon.notify.config import NotifyConfig, parse_notify_config
+from daemon.sources.registry import config_sections
 from sla_engine.calendar import BusinessCalendar
 from sla_engine.charges import SEED_PRICES, PriceList, price_list_from_config
 from sla_engine.faults import FaultExclusion
 from sla_engine.policy import DEFAULT_PLANS, PlanPolicy, apply_overrides
 
 ENV_PREFIX = "SLAD_"
+CORE_SECTIONS = frozenset(
+    {
+        *("server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"),
+        *("sla", "prices"),
+    }
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_URL_FORMS = (
+    "write sqlite:///path/to/slad.db (a relative path is relative to the folder slad runs"
+    " in; four slashes for an absolute one) or"
+    " postgresql+psycopg://user:password@host:5432/database"
+)
 
 
 class ConfigError(ValueError):
@@ -120,6 +138,10 @@ class Config:
     source: str = "<defaults>"
 
 
+_MAY_BE_ZERO = frozenset({"past_tolerance_seconds", "wait_timeout_seconds"})
+_CALENDAR_KEYS = frozenset(inspect.signature(BusinessCalendar.from_config).parameters)
+
+
 def _parse_scalar(text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -152,6 +174,44 @@ def _resolve_url_file(database: dict[str, Any], base: Path) -> None:
         raise ConfigError(f"[database] url_file: cannot read {path}: {exc.strerror}") from exc
 
 
+def _refuse_unknown_sections(
+    raw: Mapping[str, Any], known: Collection[str], environ: Mapping[str, str]
+) -> None:
+    """Refuse a top-level table no part of slad reads: a misspelt `[sever]` would
+    otherwise pass as valid and be ignored."""
+    for name in sorted(set(raw) - set(known)):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean [{close[0]}]?" if close else ""
+        prefix = f"{ENV_PREFIX}{name.upper()}__"
+        origin = next((f" (from {v})" for v in sorted(environ) if v.startswith(prefix)), "")
+        raise ConfigError(
+            f"unknown section [{name}]{origin}{hint} Known sections: {', '.join(sorted(known))}"
+        )
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a URL slad cannot store into, saying what to write instead (the password,
+    if any, masked)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"[database] url {url!r} is not a database URL; {_URL_FORMS}") from exc
+    shown = parsed.render_as_string(hide_password=True)
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return
+    if backend == "postgresql" and driver in ("", "psycopg"):
+        return
+    if backend in ("postgresql", "postgres"):
+        fixed = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=True)
+        raise ConfigError(
+            f"[database] url {shown!r}: slad talks to PostgreSQL through psycopg 3; write {fixed!r}"
+        )
+    raise ConfigError(
+        f"[database] url {shown!r}: slad stores its data in SQLite or PostgreSQL only; {_URL_FORMS}"
+    )
+
+
 def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name, {})
     if not isinstance(value, dict):
@@ -174,6 +234,11 @@ def _build(cls: type[Any], raw: Mapping[str, Any], name: str) -> Any:
         value = getattr(obj, key)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"[{name}] {key} must be {expected.__name__}, got {value!r}")
+        least = 0 if key in _MAY_BE_ZERO else 1
+        if expected is int and value < least:
+            raise ConfigError(f"[{name}] {key} must be at least {least}, got {value}")
+        if expected is str and not value.strip():
+            raise ConfigError(f"[{name}] {key} must not be empty")
     return obj
 
 
@@ -194,15 +259,19 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         base = file.resolve().parent
         source = str(file)
     _apply_env(raw, environ)
+    _refuse_unknown_sections(raw, CORE_SECTIONS | config_sections(), environ)
     _resolve_url_file(_section(raw, "database"), base)
 
     server = _build(ServerConfig, _section(raw, "server"), "server")
     if not 0 < server.port < 65536:
         raise ConfigError(f"[server] port must be 1-65535, got {server.port}")
     database = _build(DatabaseConfig, _section(raw, "database"), "database")
+    check_database_url(database.url)
     log = _build(LogConfig, _section(raw, "log"), "log")
     if log.format not in ("json", "text"):
         raise ConfigError(f"[log] format must be 'json' or 'text', got {log.format!r}")
+    if log.level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"[log] level must be one of {', '.join(LOG_LEVELS)}, got {log.level!r}")
     ingest = _build(IngestConfig, _section(raw, "ingest"), "ingest")
     if not 1 <= ingest.max_batch_events <= 10_000:
         raise ConfigError("[ingest] max_batch_events must be 1-10000")
@@ -210,11 +279,18 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         raise ConfigError(
             f"[ingest] correlator must be 'process' or 'thread', got {ingest.correlator!r}"
         )
+    calendar_raw = _section(raw, "calendar")
+    unknown = sorted(set(calendar_raw) - _CALENDAR_KEYS)
+    if unknown:
+        raise ConfigError(f"[calendar] unknown key(s): {', '.join(unknown)}")
     try:
-        calendar = BusinessCalendar.from_config(**_section(raw, "calendar"))
+        calendar = BusinessCalendar.from_config(**calendar_raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[calendar] {exc}") from exc
+    try:
         plans = apply_overrides(DEFAULT_PLANS, _section(raw, "plans"))
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"[calendar]/[plans]: {exc}") from exc
+        raise ConfigError(f"[plans] {exc}") from exc
     scheduler = _build(SchedulerConfig, _section(raw, "scheduler"), "scheduler")
     try:
         notify = parse_notify_config(_section(raw, "notify"), base_dir=base)
@@ -225,12 +301,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     sla = _sla_config(_section(raw, "sla"))
-    core = {
-        *("server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"),
-        "sla",
-        "prices",
-    }
-    sections = {k: v for k, v in raw.items() if k not in core}
+    sections = {k: v for k, v in raw.items() if k not in CORE_SECTIONS}
     return Config(
         server=server,
         database=database,

@@ -10,3 +10,9 @@ from connectors.source import SourceConnector
 from connectors.zabbix.source import ZabbixSource
 
 CONNECTORS: tuple[Callable[[], SourceConnector[Any]], ...] = (ZabbixSource, AwsSource)
+
+
+def config_sections() -> frozenset[str]:
+    """The configuration tables of the registered sources (``[zabbix]``, ``[aws]``): the
+    one place `daemon.config` asks, so any other top-level table is refused as unknown."""
+    return frozenset(factory().name for factory in CONNECTORS)

@@ -108,6 +108,25 @@ def unavailable(exc: BaseException) -> bool:
     return True
 
 
+def describe(url: str) -> str:
+    """How messages name a database: an SQLite file by its absolute path, any other by
+    its URL with the password masked."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return parsed.render_as_string(hide_password=True)
+    if not parsed.database or parsed.database == ":memory:":
+        return "an in-memory SQLite database"
+    return f"the SQLite file {sqlite_path(url)}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of an SQLite database file (None for other backends or memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
+
+
 def begin_immediate(dbapi_conn: Any) -> float:
     """`BEGIN IMMEDIATE`, retried every `BEGIN_POLL` s for up to `BEGIN_TIMEOUT` s;
     the seconds it waited for another writer (0 when the store was free)."""
