@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from daemon.api.deps import ReaderDep, ServicesDep, Viewer
+from daemon.api.deps import ReaderDep, ServicesDep, StrictQuery, Viewer
+from daemon.api.schemas import Instant
 from daemon.sources.status import source_status
 
-router = APIRouter(prefix="/v1/sources", tags=["sources"])
+router = APIRouter(prefix="/v1/sources", tags=["sources"], dependencies=[StrictQuery])
 
 
 class PollOut(BaseModel):
-    at: datetime
+    at: Instant
     ok: bool
     error: str | None
-    last_ok_at: datetime | None
+    last_ok_at: Instant | None
 
 
 class AcceptedOut(BaseModel):
-    at: datetime
+    at: Instant
     note: str | None
 
 
 class RejectedOut(BaseModel):
-    at: datetime
+    at: Instant
     reason: str | None
     detail: str | None
 
 
 class FaultOut(BaseModel):
     window_id: int
-    start: datetime
+    start: Instant
     description: str
 
 
@@ -44,7 +43,7 @@ class SourceInstanceOut(BaseModel):
     instance: str
     configured: bool
     polled: bool
-    watermark: datetime | None
+    watermark: Instant | None
     failures: int
     last_poll: PollOut | None
     last_accepted: AcceptedOut | None

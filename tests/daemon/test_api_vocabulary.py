@@ -134,6 +134,9 @@ LISTS = [
     "/v1/support-requests",
     "/v1/outbox",
     "/v1/audit",
+    "/v1/tokens",
+    "/v1/sources",
+    "/v1/provider-notices",
 ]
 
 
