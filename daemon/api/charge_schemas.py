@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from daemon.api.utc import Instant
 
 OptionKey = Literal["professional_support", "advisory"]
 MAX_YEN = 10**12  # a trillion yen: beyond any fee, well inside every integer type
@@ -92,7 +94,7 @@ class ChargesOut(BaseModel):
     month: str
     invoice_date: date = Field(description="the 3rd business day of the next month")
     status: Literal["open", "closed"]
-    closed_at: datetime | None
+    closed_at: Instant | None
     closed_by: str | None
     contracts: list[ContractChargesOut]
     total_yen: int
@@ -121,5 +123,5 @@ class HoursOut(BaseModel):
     hours: float
     note: str
     actor: str
-    recorded_at: datetime
+    recorded_at: Instant
     month_total_hours: float

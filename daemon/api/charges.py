@@ -11,13 +11,22 @@ from sqlalchemy import select
 
 from daemon import charges
 from daemon.api.charge_schemas import ChargesOut, HoursIn, HoursOut
-from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import (
+    Admin,
+    NowDep,
+    Operator,
+    ReaderDep,
+    ServicesDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+)
 from daemon.api.problems import Problem, not_found, problem_response
 from daemon.charges import ChargesRefused
 from daemon.store.models import Contract, Customer, OptionHours
 from sla_engine.charges import BillingMonth
 
-router = APIRouter(prefix="/v1", tags=["charges"])
+router = APIRouter(prefix="/v1", tags=["charges"], dependencies=[StrictQuery])
 
 MonthText = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 

@@ -33,7 +33,8 @@ from daemon.api.deps import (
 )
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
-from daemon.api.schemas import Instant, Page, Strict, _unstorable
+from daemon.api.schemas import Page, Strict, _unstorable
+from daemon.api.utc import Instant
 from daemon.auth import Principal
 from daemon.notices import record_notices
 from daemon.store.models import (

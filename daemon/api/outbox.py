@@ -11,7 +11,7 @@ from sqlalchemy import select
 from daemon import audit
 from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, SessionDep, StrictQuery
 from daemon.api.problems import Problem, not_found
-from daemon.api.schemas import Instant
+from daemon.api.utc import Instant
 from daemon.store.models import OutboxMessage
 
 router = APIRouter(prefix="/v1/outbox", tags=["notifications"], dependencies=[StrictQuery])

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from datetime import date
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,19 +15,11 @@ from pydantic import (
 )
 
 from daemon.api.charge_schemas import ContractPricesIn, VolumeDiscountIn
+from daemon.api.utc import Instant
 
 T = TypeVar("T")
 PlanKey = Literal["basic", "standard", "full_managed"]
 Locale = Literal["ja", "en"]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-"""An instant with its offset, held in UTC from the edge inward: whatever offset a client
-writes, what is stored, audited and answered is UTC, written with `Z` (RFC 3339)."""
 
 
 class Strict(BaseModel):

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from daemon.api.deps import ReaderDep, ServicesDep, StrictQuery, Viewer
-from daemon.api.schemas import Instant
+from daemon.api.utc import Instant
 from daemon.sources.status import source_status
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"], dependencies=[StrictQuery])

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, SessionDep, StrictQuery
 from daemon.api.problems import Problem, not_found
-from daemon.api.schemas import Instant, Strict
+from daemon.api.schemas import Strict
+from daemon.api.utc import Instant
 from daemon.auth import TokenState, issue_token, revoke_token, token_audit, token_state
 from daemon.store.models import ApiToken
 
