@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from daemon.api.utc import Instant
 from daemon.clocks import RECOMPUTED
 from daemon.store.models import TimelineEntry
 
@@ -32,11 +33,11 @@ class ClockMoveOut(BaseModel):
 
     incident_id: int
     clock: str
-    slo_due_before: datetime | None
-    slo_due_after: datetime | None
+    slo_due_before: Instant | None
+    slo_due_after: Instant | None
     slo_due_moved_seconds: float | None
-    sla_due_before: datetime | None
-    sla_due_after: datetime | None
+    sla_due_before: Instant | None
+    sla_due_after: Instant | None
     sla_due_moved_seconds: float | None
     outcome_before: str | None
     outcome_after: str | None

@@ -9,14 +9,15 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from daemon.api.deps import NowDep, ReaderDep, ServicesDep, Viewer
+from daemon.api.deps import NowDep, ReaderDep, ServicesDep, StrictQuery, Viewer
 from daemon.api.incidents import clock_out, load_incident
 from daemon.api.problems import Problem
 from daemon.api.schemas import ClockOut
+from daemon.api.utc import Instant
 from daemon.explain import ClockExplained, Fact, explain_clock
 from daemon.store.models import MaintenanceWindow
 
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(prefix="/v1", tags=["incidents"], dependencies=[StrictQuery])
 
 
 class ExcludingWindowOut(BaseModel):
@@ -29,8 +30,8 @@ class ExcludingWindowOut(BaseModel):
 
 
 class SegmentOut(BaseModel):
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     counted: bool
     seconds: float
     ahead: bool = Field(description="After now: planned, but already moving the due instants.")
@@ -40,8 +41,8 @@ class SegmentOut(BaseModel):
 
 
 class DueChangeOut(BaseModel):
-    slo_due: datetime | None
-    sla_due: datetime | None
+    slo_due: Instant | None
+    sla_due: Instant | None
     outcome: str | None
 
 
@@ -49,7 +50,7 @@ class FactOut(BaseModel):
     """A timeline entry that set the clock's start or stop, or moved its due instants."""
 
     timeline_id: int
-    at: datetime
+    at: Instant
     kind: str
     actor: str
     sets: str = Field(description="`start`, `stop`, or `due` (due instants or outcome moved).")
@@ -61,7 +62,7 @@ class FactOut(BaseModel):
 class ClockExplainOut(BaseModel):
     incident_id: int
     clock: ClockOut
-    evaluated_at: datetime
+    evaluated_at: Instant
     counted_seconds: float | None
     excluded_seconds: float | None
     segments: list[SegmentOut]
