@@ -26,6 +26,7 @@ from daemon.api import (
     requests,
     sources,
     tokens,
+    window_changes,
     windows,
 )
 from daemon.api.problems import problem_response
@@ -123,6 +124,7 @@ def create_app(services: Services) -> FastAPI:
         sources,
         charges,
         tokens,
+        window_changes,
     ):
         app.include_router(module.router)
     app.include_router(notices.router)

@@ -45,6 +45,19 @@ def window_intervals(
     """
     if window.status == "rejected" or range_end <= range_start:
         return IntervalSet()
+    if window.effective_from is not None:
+        return _intervals(window, range_start, range_end).clip(
+            window.effective_from, max(range_end, window.effective_from) + _FOREVER
+        )
+    return _intervals(window, range_start, range_end)
+
+
+_FOREVER = timedelta(days=36500)
+
+
+def _intervals(
+    window: MaintenanceWindow, range_start: datetime, range_end: datetime
+) -> IntervalSet:
     rule = recurring_window(window)
     if rule is not None:
         end = range_end if window.until_at is None else min(range_end, window.until_at)

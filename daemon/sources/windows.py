@@ -5,6 +5,9 @@ becomes one window row keyed ``<source>:<instance>:<ref>:<resource id>``, author
 ``<source>:<instance>``, and every sync makes the rows match the source again, creating,
 updating and deleting them with an audit entry and a recompute of the clocks they touch.
 An administrator may reject a synchronised window; a later sync keeps the rejection.
+
+A change whose past part would rewrite a clock already judged is applied from now on
+only, and its past part held for an administrator (`daemon.sources.window_changes`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from connectors.source import SourceWindow
 from daemon import audit
 from daemon.clocks import recompute_for_window
 from daemon.registry import resolve_resource
+from daemon.sources.window_changes import hold, past_change, touches_judged
 from daemon.store.models import MaintenanceWindow
 
 _SHAPE = (
@@ -115,10 +119,8 @@ def _json(shape: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in shape.items()}
 
 
-def _create(
-    session: Session, want: _Wanted, author: str, why: str, now: datetime, horizon: timedelta
-) -> None:
-    window = MaintenanceWindow(
+def _new_row(want: _Wanted, author: str, now: datetime) -> MaintenanceWindow:
+    return MaintenanceWindow(
         scope="resource",
         kind="maintenance",
         status="active",
@@ -128,8 +130,44 @@ def _create(
         updated_at=now,
         **want.shape(),
     )
+
+
+def _recompute(
+    session: Session,
+    window: MaintenanceWindow,
+    action: str,
+    author: str,
+    why: str,
+    now: datetime,
+    horizon: timedelta,
+    since: datetime | None = None,
+) -> None:
+    recompute_for_window(
+        session, window, now, horizon, {"actor": author, "action": action, "reason": why}, since
+    )
+
+
+def _cut_at(window: MaintenanceWindow, now: datetime) -> None:
+    """Keep only the part of `window` before `now`, detached from its source."""
+    window.external_ref = None
+    if window.rrule is not None:
+        window.until_at = now if window.until_at is None else min(window.until_at, now)
+    else:
+        window.end_at = now if window.end_at is None else min(window.end_at, now)
+    window.updated_at = now
+
+
+def _create(
+    session: Session, want: _Wanted, author: str, why: str, now: datetime, horizon: timedelta
+) -> None:
+    window = _new_row(want, author, now)
+    span = past_change(None, window, now)
+    held = touches_judged(session, window, span)
+    if held:
+        window.effective_from = now
     session.add(window)
     session.flush()
+    detail = {"external_ref": want.external_ref, **_json(want.shape())}
     audit.record(
         session,
         at=now,
@@ -138,15 +176,11 @@ def _create(
         target_type="window",
         target_id=window.id,
         reason=why,
-        detail={"external_ref": want.external_ref, **_json(want.shape())},
+        detail={**detail, "past_held": held},
     )
-    recompute_for_window(
-        session,
-        window,
-        now,
-        horizon,
-        {"actor": author, "action": "window.create", "reason": why},
-    )
+    _recompute(session, window, "window.create", author, why, now, horizon)
+    if held:
+        hold(session, "create", window, None, author, span, now, detail)
 
 
 def _update(
@@ -158,11 +192,45 @@ def _update(
     now: datetime,
     horizon: timedelta,
 ) -> None:
+    """Make the row match the source; a change to judged past time is held (see above)."""
     before = _shape(window)
+    wanted = _new_row(want, author, now)
+    wanted.effective_from = window.effective_from
+    span = past_change(window, wanted, now)
+    held = touches_judged(session, window, span)
+    detail = {"before": _json(before), "after": _json(want.shape())}
+    since = min(before["start_at"], want.start_at)
+    if held and window.start_at < now:
+        _cut_at(window, now)
+        session.flush()
+        wanted.effective_from = now
+        session.add(wanted)
+        session.flush()
+        _audit_update(session, window, author, why, now, {**detail, "past_held": True})
+        _recompute(session, window, "window.update", author, why, now, horizon, since)
+        _recompute(session, wanted, "window.update", author, why, now, horizon, since)
+        hold(session, "update", wanted, window, author, span, now, detail)
+        return
     for name, value in want.shape().items():
         setattr(window, name, value)
+    if held:
+        window.effective_from = now
     window.updated_at = now
     session.flush()
+    _audit_update(session, window, author, why, now, {**detail, "past_held": held})
+    _recompute(session, window, "window.update", author, why, now, horizon, since)
+    if held:
+        hold(session, "create", window, None, author, span, now, detail)
+
+
+def _audit_update(
+    session: Session,
+    window: MaintenanceWindow,
+    author: str,
+    why: str,
+    now: datetime,
+    detail: dict[str, Any],
+) -> None:
     audit.record(
         session,
         at=now,
@@ -171,15 +239,7 @@ def _update(
         target_type="window",
         target_id=window.id,
         reason=why,
-        detail={"before": _json(before), "after": _json(want.shape())},
-    )
-    recompute_for_window(
-        session,
-        window,
-        now,
-        horizon,
-        {"actor": author, "action": "window.update", "reason": why},
-        since=min(before["start_at"], want.start_at),
+        detail=detail,
     )
 
 
@@ -191,7 +251,13 @@ def _delete(
     now: datetime,
     horizon: timedelta,
 ) -> None:
-    """Remove a window the source no longer has; the time it excluded counts again."""
+    """Remove a window the source no longer has; the time it excluded counts again.
+
+    When that time was already judged, only the future part goes; the past part is held.
+    """
+    span = past_change(window, None, now)
+    held = touches_judged(session, window, span)
+    detail = {"external_ref": window.external_ref, **_json(_shape(window))}
     audit.record(
         session,
         at=now,
@@ -200,14 +266,14 @@ def _delete(
         target_type="window",
         target_id=window.id,
         reason=why,
-        detail={"external_ref": window.external_ref, **_json(_shape(window))},
+        detail={**detail, "past_held": held},
     )
+    if held:
+        _cut_at(window, now)
+        session.flush()
+        _recompute(session, window, "window.delete", author, why, now, horizon)
+        hold(session, "delete", window, None, author, span, now, detail)
+        return
     session.delete(window)
     session.flush()
-    recompute_for_window(
-        session,
-        window,
-        now,
-        horizon,
-        {"actor": author, "action": "window.delete", "reason": why},
-    )
+    _recompute(session, window, "window.delete", author, why, now, horizon)

@@ -350,6 +350,7 @@ class MaintenanceWindow(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     until_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="active")
     external_ref: Mapped[str | None] = mapped_column(String(200), unique=True)
     author: Mapped[str] = mapped_column(String(200))
@@ -627,3 +628,29 @@ class ClosedMonth(Base):
     closed_by: Mapped[str] = mapped_column(String(200))
     invoice_date: Mapped[date] = mapped_column(Date)
     statement: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class WindowChange(Base):
+    """A change a source's sync would make to judged past time, held for an administrator.
+
+    `window_id` carries the change's future part (or, for a deletion, the window cut at
+    the hold); `previous_window_id` the old shape kept up to the hold, for an update.
+    `past_start`..`past_end` bound the time it would change. See
+    `daemon.sources.window_changes`.
+    """
+
+    __tablename__ = "window_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    window_id: Mapped[int] = mapped_column(BigInteger)
+    previous_window_id: Mapped[int | None] = mapped_column(BigInteger)
+    author: Mapped[str] = mapped_column(String(200))
+    past_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    past_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(Text)

@@ -35,7 +35,7 @@ from connectors.source import (
 )
 from daemon.sources import runner as runner_module
 from daemon.sources.runner import InstanceRunner
-from daemon.store.models import MaintenanceWindow
+from daemon.store.models import AuditEntry, MaintenanceWindow
 from tests.daemon.conftest import Api, ApiFactory, seed_registry
 
 TOKEN = "fake-token-never-logged"
@@ -307,3 +307,92 @@ def test_the_sources_maintenances_become_windows_of_the_mapped_resources(
     runner(api).poll(api.clock())
     with api.services.sessions() as session:
         assert list(session.scalars(select(MaintenanceWindow))) == []
+
+
+def contact_outcome(api: Api, incident_id: int) -> str:
+    detail = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    return str(next(c for c in detail["clocks"] if c["name"] == "contact")["outcome"])
+
+
+def pending(api: Api) -> list[dict[str, Any]]:
+    return list(api.ok(api.get("/v1/window-changes", params={"status": "pending"})))
+
+
+def judged_incident(api: Api) -> tuple[int, datetime]:
+    """An incident detected 3 hours ago whose contact came 50 minutes late: slo_breached."""
+    seed_registry(api)
+    detected = api.clock() - timedelta(hours=3)
+    answer = api.ok(push(api, {"problem": "old", "at": detected.isoformat()}))
+    incident_id = answer["results"][0]["incident_id"]
+    contacted = (detected + timedelta(minutes=50)).isoformat()
+    api.ok(api.post(f"/v1/incidents/{incident_id}/contact",
+                    {"at": contacted, "reason": "called from the car"}))
+    assert contact_outcome(api, incident_id) == "slo_breached"
+    return incident_id, detected
+
+
+def test_a_sync_that_would_rewrite_a_judged_past_is_held_until_accepted(
+    api: Api, world: World
+) -> None:
+    incident_id, detected = judged_incident(api)
+    future = api.clock() + timedelta(hours=1)
+    world.windows = [
+        SourceWindow("late", [{"zabbix.host": "web01"}], "entered after the fact",
+                     detected - timedelta(minutes=10), detected + timedelta(minutes=30)),
+        SourceWindow("next", [{"zabbix.host": "web01"}], "tonight", future,
+                     future + timedelta(hours=1)),
+    ]
+    runner(api).poll(api.clock())
+    assert contact_outcome(api, incident_id) == "slo_breached"  # recorded: not rewritten
+    (change,) = pending(api)
+    assert (change["kind"], change["author"]) == ("create", "fake:one")
+    assert datetime.fromisoformat(change["past_start"].replace("Z", "+00:00")) == (
+        detected - timedelta(minutes=10))
+    with api.services.sessions() as session:
+        windows = {w.external_ref.split(":")[2]: w for w in session.scalars(
+            select(MaintenanceWindow)) if w.external_ref}
+    assert windows["late"].effective_from == api.clock()
+    assert windows["next"].effective_from is None  # the future part applies at once
+
+    refused = api.post(f"/v1/window-changes/{change['id']}/accept", {}, role="operator")
+    assert refused.status_code == 403
+    accepted = api.ok(api.post(f"/v1/window-changes/{change['id']}/accept",
+                               {"reason": "the maintenance was real"}, role="admin"))
+    assert accepted["status"] == "accepted" and accepted["incidents_recomputed"] == 1
+    assert contact_outcome(api, incident_id) == "met"  # counted from the window's end
+    assert pending(api) == []
+    again = api.post(f"/v1/window-changes/{change['id']}/reject", {}, role="admin")
+    assert again.status_code == 409
+
+    world.windows = world.windows[1:]  # the source deletes it: the past part is held again
+    api.clock.advance(minutes=1)
+    runner(api).poll(api.clock())
+    assert contact_outcome(api, incident_id) == "met"
+    (deletion,) = pending(api)
+    assert deletion["kind"] == "delete"
+    api.ok(api.post(f"/v1/window-changes/{deletion['id']}/reject",
+                    {"reason": "keep it"}, role="admin"))
+    api.clock.advance(minutes=1)
+    runner(api).poll(api.clock())  # the rejected deletion is not proposed again
+    assert pending(api) == [] and contact_outcome(api, incident_id) == "met"
+    with api.services.sessions() as session:
+        actions = [a.action for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                   if a.action.startswith("window_change.")]
+    assert actions == ["window_change.hold", "window_change.accept",
+                       "window_change.hold", "window_change.reject"]
+
+
+def test_a_past_change_no_judged_clock_saw_applies_at_once(api: Api, world: World) -> None:
+    seed_registry(api)
+    detected = api.clock() - timedelta(minutes=5)
+    answer = api.ok(push(api, {"problem": "fresh", "at": detected.isoformat()}))
+    incident_id = answer["results"][0]["incident_id"]
+    world.windows = [SourceWindow("now", [{"zabbix.host": "web01"}], "running",
+                                  detected - timedelta(minutes=5),
+                                  detected + timedelta(minutes=30))]
+    runner(api).poll(api.clock())
+    assert pending(api) == []
+    detail = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    contact = next(c for c in detail["clocks"] if c["name"] == "contact")
+    assert datetime.fromisoformat(contact["slo_due"].replace("Z", "+00:00")) == (
+        detected + timedelta(minutes=60))

@@ -23,7 +23,7 @@ import httpx
 from sqlalchemy import create_engine, insert, update
 
 from connectors.zabbix import SIGNATURE_HEADER
-from daemon.store.models import AlertEventRecord, OutboxMessage
+from daemon.store.models import AlertEventRecord, MaintenanceWindow, OutboxMessage, WindowChange
 from tests.connectors.aws_sns import TOPIC as AWS_TOPIC
 from tests.connectors.aws_sns import FakeSns, fixture
 
@@ -387,6 +387,60 @@ def aws_webhook(w: World) -> None:
     assert any(e["event_key"].startswith(f"aws:{arn}:") for e in events)
 
 
+def held_window_change(w: World) -> int:
+    """A pending window change as a source's sync holds it (no route makes one on demand)."""
+    now = datetime.now(UTC)
+    engine = create_engine(w.database_url)
+    try:
+        with engine.begin() as conn:
+            window_id = conn.execute(
+                insert(MaintenanceWindow)
+                .values(
+                    scope="all",
+                    kind="maintenance",
+                    description="held by the test",
+                    start_at=now - timedelta(hours=2),
+                    end_at=now + timedelta(hours=1),
+                    timezone="UTC",
+                    effective_from=now,
+                    status="active",
+                    external_ref=f"fake:rw:{next(_serial)}",
+                    author="fake:rw",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(MaintenanceWindow.id)
+            ).scalar_one()
+            change_id = conn.execute(
+                insert(WindowChange)
+                .values(
+                    kind="create",
+                    status="pending",
+                    window_id=window_id,
+                    author="fake:rw",
+                    past_start=now - timedelta(hours=2),
+                    past_end=now,
+                    detail={},
+                    created_at=now,
+                )
+                .returning(WindowChange.id)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(change_id)
+
+
+def decide_window_change(decision: str) -> Callable[[World], None]:
+    def case(w: World) -> None:
+        change_id = held_window_change(w)
+        w.ok("POST", f"/v1/window-changes/{change_id}/{decision}", json={"reason": "rw"})
+        change = w.get(f"/v1/window-changes/{change_id}")
+        assert change["status"] == f"{decision}ed"
+        assert w.audited(f"window_change.{decision}", change["window_id"])
+
+    return case
+
+
 def provider_notice(w: World, kind: str = "maintenance") -> dict[str, Any]:
     """A new provider notice about a resource of its own; the notice as answered."""
     instance = f"i-{next(_serial)}"
@@ -511,4 +565,6 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/contracts/{contract_id}/hours"): record_hours,
     ("POST", "/v1/tokens"): post_token,
     ("POST", "/v1/tokens/{token_id}/revoke"): revoke_token,
+    ("POST", "/v1/window-changes/{change_id}/accept"): decide_window_change("accept"),
+    ("POST", "/v1/window-changes/{change_id}/reject"): decide_window_change("reject"),
 }
