@@ -33,6 +33,7 @@ EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
 EXIT_DATABASE = 4
 EXIT_RUNNING = 5
+EXIT_SETUP = 6
 EXIT_PIPE = 141
 """As a shell reports a command ended by SIGPIPE."""
 
@@ -330,6 +331,75 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _connector_instance(config: Config, source: str, name: str) -> tuple[Any, Any]:
+    """The registered connector `source` and its configured instance `name`."""
+    from daemon.sources.registry import CONNECTORS
+
+    connectors = {c.name: c for c in (factory() for factory in CONNECTORS)}
+    connector = connectors.get(source)
+    if connector is None:
+        raise ConfigError(f"no source {source!r}; slad knows {', '.join(sorted(connectors))}")
+    try:
+        instances = connector.parse_config(config.sections.get(source)).instances
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if name not in instances:
+        raise ConfigError(f"no {source} instance {name!r} in [{source}.instances]")
+    return connector, instances[name]
+
+
+def _slad_url(config: Config, given: str | None) -> str:
+    return (given or f"http://{config.server.host}:{config.server.port}").rstrip("/")
+
+
+def cmd_source_setup(args: argparse.Namespace) -> int:
+    """Configure the source side of an instance through its API (idempotent)."""
+    from connectors.source import SourceUnreachable
+
+    config = _load(args)
+    connector, instance = _connector_instance(config, args.source, args.instance)
+    url = f"{_slad_url(config, args.slad_url)}/v1/webhooks/{args.source}/{args.instance}"
+    options = {"url": url, "user": args.user or "", "host_groups": ",".join(args.host_group)}
+    try:
+        steps = connector.setup(instance, options)
+    except (NotImplementedError, ValueError, SourceUnreachable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    for step in steps:
+        print(f"ok  {step}")
+    return 0
+
+
+def cmd_source_check(args: argparse.Namespace) -> int:
+    """Prove the path end to end: the source's side, then a signed test webhook."""
+    import httpx
+
+    from connectors.source import CheckStep, SourceUnreachable
+
+    config = _load(args)
+    connector, instance = _connector_instance(config, args.source, args.instance)
+    try:
+        steps = connector.check(instance)
+    except (NotImplementedError, SourceUnreachable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    test = connector.signed_test(instance)
+    if test is not None:
+        url = f"{_slad_url(config, args.slad_url)}/v1/webhooks/{args.source}/{args.instance}"
+        url += f"/{test.subpath}" if test.subpath else ""
+        try:
+            answer = httpx.post(url, content=test.body, headers=dict(test.headers), timeout=30)
+            control = answer.status_code == 200 and "note" in answer.json()
+            detail = f"{url}: HTTP {answer.status_code} {answer.text[:200]}"
+        except (httpx.HTTPError, ValueError) as exc:
+            control, detail = False, f"{url}: {exc}"
+        steps.append(CheckStep("signed test webhook accepted, nothing stored", control, detail))
+    for step in steps:
+        detail = f": {step.detail}" if step.detail else ""
+        print(f"{'ok  ' if step.ok else 'FAIL'} {step.name}{detail}")
+    return 0 if all(step.ok for step in steps) else EXIT_SETUP
+
+
 def _iso(value: object) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
@@ -462,6 +532,23 @@ def parser() -> argparse.ArgumentParser:
     charges.add_argument("--customer", help="customer id or exact name")
     charges.add_argument("--format", choices=["text", "csv", "json"], default="text")
     charges.set_defaults(func=cmd_charges)
+    source = sub.add_parser("source", help="set up or check a source instance").add_subparsers(
+        dest="source_cmd", required=True
+    )
+    setup = source.add_parser("setup", help="configure the source side through its API")
+    check = source.add_parser("check", help="prove the path from the source to slad")
+    for command in (setup, check):
+        command.add_argument("source", help="e.g. zabbix")
+        command.add_argument("instance", help="the instance name in the config")
+        command.add_argument(
+            "--slad-url", help="slad as the source reaches it (default: server.host:port)"
+        )
+    setup.add_argument("--user", help="Zabbix: the user that gets the slad media")
+    setup.add_argument(
+        "--host-group", action="append", default=[], help="Zabbix: limit the action (repeat)"
+    )
+    setup.set_defaults(func=cmd_source_setup)
+    check.set_defaults(func=cmd_source_check)
     return p
 
 

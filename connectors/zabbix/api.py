@@ -94,7 +94,7 @@ class ZabbixClient:
         if cached is not None:
             self._clocks.move_to_end(event_id)
             return cached
-        events = self._call(
+        events = self.call(
             "event.get", {"eventids": [event_id], "output": ["eventid", "clock", "ns"]}
         )
         if not events:
@@ -107,7 +107,7 @@ class ZabbixClient:
         ``event.get`` with ``problem_time_from``/``problem_time_till`` returns exactly
         that set, with hosts and tags, in one request (``problem.get`` lacks hosts).
         """
-        problems = self._call(
+        problems = self.call(
             "event.get",
             {
                 "output": "extend",
@@ -125,7 +125,7 @@ class ZabbixClient:
         recovery_ids = [str(p["r_eventid"]) for p in problems if str(p["r_eventid"]) != "0"]
         recoveries = {}
         if recovery_ids:
-            for event in self._call(
+            for event in self.call(
                 "event.get", {"eventids": recovery_ids, "output": ["eventid", "clock", "ns"]}
             ):
                 recoveries[str(event["eventid"])] = self._remember(event)
@@ -143,7 +143,7 @@ class ZabbixClient:
     def maintenances(self) -> list[Maintenance]:
         """Every maintenance with hosts, host groups and time periods."""
         groups = "selectHostGroups" if self._api().version >= (6, 2) else "selectGroups"
-        results = self._call(
+        results = self.call(
             "maintenance.get",
             {
                 "output": "extend",
@@ -157,7 +157,7 @@ class ZabbixClient:
 
     def host_maintenance(self) -> list[HostMaintenance]:
         """Which hosts Zabbix considers in maintenance right now."""
-        results = self._call(
+        results = self.call(
             "host.get",
             {
                 "output": [
@@ -180,7 +180,7 @@ class ZabbixClient:
         """
         modern = self._api().version >= (6, 2)
         select, key = ("selectHostGroups", "hostgroups") if modern else ("selectGroups", "groups")
-        hosts = self._call(
+        hosts = self.call(
             "host.get",
             {"output": ["hostid", "host"], select: ["name"], "selectTags": ["tag", "value"]},
         )
@@ -203,7 +203,7 @@ class ZabbixClient:
         """
         if not self.instance.acknowledge:
             return False
-        self._call(
+        self.call(
             "event.acknowledge",
             {
                 "eventids": [event_id],
@@ -268,7 +268,7 @@ class ZabbixClient:
             return {}
         modern = self._api().version >= (6, 2)
         select, key = ("selectHostGroups", "hostgroups") if modern else ("selectGroups", "groups")
-        hosts = self._call(
+        hosts = self.call(
             "host.get", {"hostids": sorted(host_ids), "output": ["hostid"], select: ["name"]}
         )
         return {str(h["hostid"]): [str(g["name"]) for g in h.get(key, [])] for h in hosts}
@@ -289,7 +289,8 @@ class ZabbixClient:
                 raise ZabbixApiError(f"zabbix {self.instance.name}: {exc}") from exc
         return self._caller
 
-    def _call(self, method: str, params: Mapping[str, Any]) -> Any:
+    def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        """One API call; any failure to reach the instance is a `ZabbixApiError`."""
         api = self._api()
         try:
             return api.call(method, params)

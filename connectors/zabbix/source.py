@@ -8,6 +8,7 @@ given a client over another `ApiCaller` (a fake in tests).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -15,8 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.source import (
+    CheckStep,
+    ControlAnswer,
     PollResult,
     RejectReason,
+    SignedTest,
     SourceConnector,
     SourceSettings,
     WebhookHandler,
@@ -25,14 +29,17 @@ from connectors.source import (
     WebhookResult,
     WriteBack,
 )
+from connectors.zabbix import setup as zabbix_setup
 from connectors.zabbix.api import ZabbixApiError, ZabbixClient
 from connectors.zabbix.config import ZabbixInstance, parse_instances
 from connectors.zabbix.mapping import problem_key
 from connectors.zabbix.webhook import (
     SIGNATURE_HEADER,
+    TEST_FIELD,
     MalformedWebhook,
     decode_body,
     parse_webhook,
+    sign,
     verify_signature,
 )
 from connectors.zabbix.windows import maintenance_windows
@@ -99,6 +106,12 @@ class ZabbixSource(SourceConnector[ZabbixInstance]):
                 "bad-signature",
                 f"the {SIGNATURE_HEADER} header is missing or does not match the body",
             )
+        try:
+            body = decode_body(request.body)
+        except MalformedWebhook as exc:
+            raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
+        if TEST_FIELD in body:
+            return WebhookResult(control=ControlAnswer("signed test webhook (slad source check)"))
         errors: list[str] = []
 
         def detected_at(event_id: str) -> datetime | None:
@@ -113,9 +126,7 @@ class ZabbixSource(SourceConnector[ZabbixInstance]):
                 return None
 
         try:
-            event = parse_webhook(
-                instance, decode_body(request.body), request.received_at, detected_at
-            )
+            event = parse_webhook(instance, body, request.received_at, detected_at)
         except MalformedWebhook as exc:
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
         return WebhookResult(events=[event], source_errors=errors)
@@ -153,3 +164,20 @@ class ZabbixSource(SourceConnector[ZabbixInstance]):
         with self._lock(instance):
             for event_id in event_ids:
                 client.acknowledge(event_id, step.message)
+
+    def setup(self, instance: ZabbixInstance, options: Mapping[str, str]) -> list[str]:
+        with self._lock(instance):
+            return zabbix_setup.setup(self.client(instance), instance, options)
+
+    def check(self, instance: ZabbixInstance) -> list[CheckStep]:
+        with self._lock(instance):
+            return zabbix_setup.check(self.client(instance), instance)
+
+    def signed_test(self, instance: ZabbixInstance) -> SignedTest:
+        """A body the webhook answers with a control answer: it is never ingested."""
+        body = json.dumps({TEST_FIELD: "1", "instance": instance.name}).encode()
+        headers = {
+            SIGNATURE_HEADER: sign(instance.webhook_secret, body),
+            "Content-Type": "application/json",
+        }
+        return SignedTest("", headers, body)

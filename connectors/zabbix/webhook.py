@@ -22,6 +22,8 @@ from connectors.zabbix.config import ZabbixInstance
 
 SIGNATURE_HEADER = "X-Slad-Signature"
 INSTANCE_HEADER = "X-Slad-Instance"
+TEST_FIELD = "slad_test"
+"""A signed body with this field is a test (``slad source check``): answered, never stored."""
 
 DetectionLookup = Callable[[str], datetime | None]
 """Event id -> Zabbix's own clock of that event, or None when it cannot be had."""
@@ -33,6 +35,11 @@ _SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
 
 class MalformedWebhook(ValueError):
     """The body is not a notification from the slad media type; the HTTP layer answers 422."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `SIGNATURE_HEADER` value the media type sends for `body`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:

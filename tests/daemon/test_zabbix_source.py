@@ -482,3 +482,17 @@ def test_section_is_validated(api_factory: ApiFactory) -> None:
         api_factory(sections={"zabbix": {"instances": {}, "lookbak_seconds": 1}})
     with pytest.raises(ConfigError, match="api_url"):
         api_factory(sections={"zabbix": {"instances": {"main": {"api_url": "ftp://x"}}}})
+
+
+def test_the_signed_test_webhook_is_answered_and_stores_nothing(api: Api, fake: FakeZabbix) -> None:
+    seed_registry(api)
+    runner = poller(api)
+    test = runner.connector.signed_test(runner.instance)
+    assert test is not None
+    answer = api.client.post("/v1/webhooks/zabbix/main", content=test.body,
+                             headers=dict(test.headers))
+    assert answer.status_code == 200 and answer.json()["note"].startswith("signed test")
+    assert stored_events(api) == 0 and incidents(api) == [] and fake.calls == 0
+    forged = api.client.post("/v1/webhooks/zabbix/main", content=test.body,
+                             headers=sign(test.body, "wrong"))
+    assert forged.status_code == 401
