@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,13 +57,13 @@ class FakeClock:
         return instant
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, Engine]]:
-    """An empty database on each backend, with no schema yet."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'slad.db'}"
+@contextmanager
+def unmigrated_database(backend: str, directory: Path) -> Iterator[tuple[str, Engine]]:
+    """An empty database on `backend` with no schema yet: a SQLite file in `directory`,
+    or a new PostgreSQL schema (skipped when SLAD_TEST_POSTGRES_URL is unset), dropped
+    after."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'slad.db'}"
         engine = make_engine(url)
         yield url, engine
         engine.dispose()
@@ -81,6 +82,23 @@ def empty_database(
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@contextmanager
+def migrated_database(backend: str, directory: Path) -> Iterator[tuple[str, Engine]]:
+    """A migrated, empty database on `backend` (see `unmigrated_database`)."""
+    with unmigrated_database(backend, directory) as (url, engine):
+        upgrade(engine)
+        yield url, engine
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Engine]]:
+    """An empty database on each backend, with no schema yet."""
+    with unmigrated_database(request.param, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture
@@ -136,6 +154,21 @@ class Api:
 ApiFactory = Callable[..., Api]
 
 
+def open_api(url: str, engine: Engine, clock: FakeClock, label: str, **changes: Any) -> Api:
+    """An app on database `url` with one token per role, its client entered (the caller
+    exits it); `label` keeps the token names of several apps on one database apart."""
+    services = build_services(
+        make_config(url, **changes), clock=clock, engine=engine, background=False
+    )
+    tokens: dict[str, str] = {}
+    with services.sessions.begin() as session:
+        for role in ("viewer", "operator", "admin", "ingest"):
+            tokens[role] = create_token(session, f"test-{role}-{label}", role, clock())
+    client = TestClient(create_app(services))
+    client.__enter__()
+    return Api(client, services, clock, tokens)
+
+
 @pytest.fixture
 def api_factory(database: tuple[str, Engine], clock: FakeClock) -> Iterator[ApiFactory]:
     """Build apps on the test database; `changes` replace Config fields (e.g. notify)."""
@@ -143,17 +176,9 @@ def api_factory(database: tuple[str, Engine], clock: FakeClock) -> Iterator[ApiF
     clients: list[TestClient] = []
 
     def build(**changes: Any) -> Api:
-        services = build_services(
-            make_config(url, **changes), clock=clock, engine=engine, background=False
-        )
-        tokens: dict[str, str] = {}
-        with services.sessions.begin() as session:
-            for role in ("viewer", "operator", "admin", "ingest"):
-                tokens[role] = create_token(session, f"test-{role}-{len(clients)}", role, clock())
-        client = TestClient(create_app(services))
-        client.__enter__()
-        clients.append(client)
-        return Api(client, services, clock, tokens)
+        api = open_api(url, engine, clock, str(len(clients)), **changes)
+        clients.append(api.client)
+        return api
 
     yield build
     for client in clients:
