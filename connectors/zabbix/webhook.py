@@ -13,7 +13,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.events import AlertEvent, EventKind, Severity, Source
@@ -62,6 +62,8 @@ def decode_body(body: bytes) -> dict[str, Any]:
         decoded = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedWebhook(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedWebhook("body nests too deeply to be a notification") from exc
     if not isinstance(decoded, dict):
         raise MalformedWebhook("body must be a JSON object")
     return decoded
@@ -186,7 +188,14 @@ def _local_instant(body: Mapping[str, Any], prefix: str, instance: ZabbixInstanc
         naive = datetime.strptime(f"{date} {time}", "%Y.%m.%d %H:%M:%S")  # noqa: DTZ007
     except ValueError as exc:
         raise MalformedWebhook(f"{prefix} date/time {date!r} {time!r}: {exc}") from exc
-    return naive.replace(tzinfo=instance.timezone)
+    local = naive.replace(tzinfo=instance.timezone)
+    try:
+        local.astimezone(UTC)
+    except OverflowError as exc:
+        raise MalformedWebhook(
+            f"{prefix}_date {date!r} {time!r} in {instance.timezone} is no instant in UTC"
+        ) from exc
+    return local
 
 
 def _tags(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -17,7 +17,8 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from daemon.api.problems import Problem
+from daemon.api.pages import cursor_not_issued
+from daemon.api.types import MAX_ID, instant_out_of_range
 from daemon.store.models import Incident
 
 
@@ -30,10 +31,12 @@ def decode_due_cursor(cursor: str) -> tuple[datetime | None, int]:
     try:
         due, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
         instant = None if due is None else datetime.fromisoformat(due)
-        if not isinstance(last_id, int) or (instant is not None and instant.tzinfo is None):
+        if not isinstance(last_id, int) or not 1 <= last_id <= MAX_ID:
             raise ValueError(cursor)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise Problem(422, "invalid-cursor", "the cursor is not one this API issued") from exc
+        if instant is not None and (instant.tzinfo is None or instant_out_of_range(instant)):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+        raise cursor_not_issued() from exc
     return instant, last_id
 
 

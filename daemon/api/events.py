@@ -11,15 +11,16 @@ within `ingest.wait_timeout_seconds`.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from connectors.events import AlertEvent, EventKind, Severity
@@ -34,9 +35,17 @@ from daemon.api.deps import (
     authorize,
     check_query,
 )
+from daemon.api.invalid import field_name
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
+from daemon.api.types import (
+    Id,
+    Text,
+    instant_out_of_range,
+    unstorable_character,
+    unstorable_json,
+)
 from daemon.ingest import IngestResult
 from daemon.services import Services
 from daemon.store.models import Alert, AlertEventRecord
@@ -75,8 +84,46 @@ def to_alert_event(body: EventIn, received_at: datetime) -> AlertEvent:
     )
 
 
+def unstorable_event(event: AlertEvent) -> str | None:
+    """What in `event` no store could hold, as ``field: reason``; or None.
+
+    Every source's events pass here before the inbox, so what a connector let through
+    (a lone surrogate in a signed payload, an instant that overflows once in UTC) is a
+    422 for its sender instead of a failed commit. The raw payload is looked at first:
+    the other fields are taken from it, and its paths are the names the sender used.
+    """
+    found = unstorable_json(event.raw)
+    if found is not None:
+        return f"{field_name(found[0]) or 'body'}: {found[1]}"
+    texts = {
+        "source": event.source,
+        "instance": event.instance,
+        "event_key": event.event_key,
+        "problem_key": event.problem_key,
+        "title": event.title,
+    }
+    for name, text in texts.items():
+        if (reason := unstorable_character(text)) is not None:
+            return f"{name}: {reason}"
+    found = unstorable_json(event.resource_ids, ("resource_ids",))
+    if found is not None:
+        return f"{field_name(found[0])}: {found[1]}"
+    for name, at in (("detected_at", event.detected_at), ("received_at", event.received_at)):
+        if (reason := instant_out_of_range(at)) is not None:
+            return f"{name}: {reason}"
+    return None
+
+
 async def ingest(svc: Services, events: list[AlertEvent], wait: bool) -> JSONResponse:
-    """Commit `events` to the inbox and answer; with `wait`, after correlating them too."""
+    """Commit `events` to the inbox and answer; with `wait`, after correlating them too.
+
+    Nothing is committed when one of them could not be stored (422 naming the field).
+    """
+    for index, event in enumerate(events):
+        reason = unstorable_event(event)
+        if reason is not None:
+            where = f"events[{index}]." if len(events) > 1 else ""
+            raise Problem(422, "unstorable-event", where + reason)
     acceptance = await svc.inbox.accept(events)
     results = acceptance.results
     settled = False
@@ -141,7 +188,19 @@ INGEST_RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": IngestOut, "description": "Committed; correlation pending."},
     200: {"model": IngestOut, "description": "Committed and correlated (`wait=true`)."},
 }
-EVENTS_BODY: TypeAdapter[EventBatchIn | EventIn] = TypeAdapter(EventBatchIn | EventIn)
+
+
+def _body_kind(body: Any) -> str:
+    """A body with `events` is a batch; anything else is validated as one event, so a
+    bad event is told what is wrong with it, not also why it is not a batch."""
+    return "batch" if isinstance(body, dict) and "events" in body else "event"
+
+
+EventsBody = Annotated[
+    Annotated[EventBatchIn, Tag("batch")] | Annotated[EventIn, Tag("event")],
+    Discriminator(_body_kind),
+]
+EVENTS_BODY: TypeAdapter[EventBatchIn | EventIn] = TypeAdapter(EventsBody)
 REQUEST_MODELS = (EventIn, EventBatchIn)  # their schemas join the OpenAPI components
 EVENTS_OPENAPI: dict[str, object] = {
     "parameters": [
@@ -172,13 +231,36 @@ _WAIT = frozenset({"wait"})
 
 
 def parse_events(raw: bytes) -> list[EventIn]:
-    """The events of a request body, validated straight from its bytes."""
+    """The events of a request body, validated straight from its bytes.
+
+    The fast JSON parser refuses some JSON the standard one reads (a lone surrogate,
+    deep nesting) by line and column only; such a body is read again the slow way, so
+    the answer names the field that holds it.
+    """
     try:
         body = EVENTS_BODY.validate_json(raw)
     except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from exc
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            _name_the_field(raw)
+        raise _invalid(exc) from exc
     return body.events if isinstance(body, EventBatchIn) else [body]
+
+
+def _name_the_field(raw: bytes) -> None:
+    """Raise the validation error of `raw` as the standard JSON parser reads it, if any."""
+    try:
+        EVENTS_BODY.validate_python(json.loads(raw))
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    except (ValueError, RecursionError):
+        return  # not JSON to that parser either
+
+
+def _invalid(exc: ValidationError) -> RequestValidationError:
+    """`exc` located in the body, without the name of the union member it tried."""
+    return RequestValidationError(
+        [{**e, "loc": ("body", *e["loc"][1:])} for e in exc.errors(include_url=False)]
+    )
 
 
 def wait_flag(request: Request) -> bool:
@@ -237,8 +319,8 @@ def list_events(
     session: ReaderDep,
     _who: Viewer,
     outcome: InboxState | None = None,
-    source: str | None = None,
-    cursor: str | None = None,
+    source: Text | None = None,
+    cursor: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[InboxEventOut]:
     """Accepted events, newest first; `outcome=pending` is the correlation backlog and
@@ -255,7 +337,7 @@ def list_events(
 
 
 @router.post("/events/{event_id}/retry", response_model=InboxEventOut, dependencies=[StrictQuery])
-def retry_event(event_id: int, session: SessionDep, who: Operator, now: NowDep) -> InboxEventOut:
+def retry_event(event_id: Id, session: SessionDep, who: Operator, now: NowDep) -> InboxEventOut:
     """Put an event the correlator set aside back in the inbox, once its cause is fixed.
 
     The correlator picks it up on its next pass (within `idle_poll`, a second).

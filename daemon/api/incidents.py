@@ -37,6 +37,8 @@ from daemon.api.schemas import (
     TimelineOut,
     WarningOut,
 )
+from daemon.api.types import Id, Text
+from daemon.api.utc import Instant
 from daemon.clocks import evaluate_incident, incident_bounds, refresh_incident
 from daemon.exclusions import incident_exclusions
 from daemon.owed import clock_due, earliest, incident_next_due_sql, incident_owes_sql, owes
@@ -242,36 +244,29 @@ def list_incidents(
     _who: Viewer,
     now: NowDep,
     status: Literal["open", "resolved"] | None = None,
-    customer: int | None = None,
-    contract: int | None = None,
-    plan: str | None = None,
-    resource: int | None = None,
-    source: str | None = None,
+    customer: Id | None = None,
+    contract: Id | None = None,
+    plan: Text | None = None,
+    resource: Id | None = None,
+    source: Text | None = None,
     clock_state: Literal["pending", "running", "paused", "stopped"] | None = None,
     breached: bool | None = None,
-    detected_from: datetime | None = None,
-    detected_to: datetime | None = None,
+    detected_from: Instant | None = None,
+    detected_to: Instant | None = None,
     owed: Annotated[
         bool | None, Query(description="Incidents with a clock still running (or none).")
     ] = None,
     due_before: Annotated[
-        datetime | None, Query(description="Incidents whose next due falls before this.")
+        Instant | None, Query(description="Incidents whose next due falls before this.")
     ] = None,
     sort: Annotated[
         Literal["newest", "next_due"],
         Query(description="`next_due`: what falls due first (overdue first), then the rest."),
     ] = "newest",
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[IncidentSummary]:
     """Newest first, or by next due; pass `next_cursor` back as `cursor` for the next page."""
-    for name, value in (
-        ("detected_from", detected_from),
-        ("detected_to", detected_to),
-        ("due_before", due_before),
-    ):
-        if value is not None and value.tzinfo is None:
-            raise Problem(422, "naive-instant", f"{name} needs a time zone offset")
     stmt = _filtered(
         select(Incident),
         now,
@@ -321,7 +316,7 @@ def load_incident(session: Session, incident_id: int) -> Incident:
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
 def get_incident(
-    incident_id: int, session: ReaderDep, svc: ServicesDep, _who: Viewer, now: NowDep
+    incident_id: Id, session: ReaderDep, svc: ServicesDep, _who: Viewer, now: NowDep
 ) -> IncidentDetail:
     return detail(session, svc, load_incident(session, incident_id), now)
 
@@ -363,7 +358,7 @@ def _act(
 
 @router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail)
 def record_contact(
-    incident_id: int,
+    incident_id: Id,
     body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
@@ -387,7 +382,7 @@ def record_contact(
 
 @router.post("/incidents/{incident_id}/report", response_model=IncidentDetail)
 def record_report(
-    incident_id: int,
+    incident_id: Id,
     body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
@@ -413,7 +408,7 @@ def record_report(
 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail)
 def resolve_incident(
-    incident_id: int,
+    incident_id: Id,
     body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,
@@ -438,7 +433,7 @@ def resolve_incident(
 
 @router.post("/incidents/{incident_id}/notes", response_model=TimelineOut, status_code=201)
 def add_note(
-    incident_id: int, body: NoteIn, session: SessionDep, who: Operator, now: NowDep
+    incident_id: Id, body: NoteIn, session: SessionDep, who: Operator, now: NowDep
 ) -> TimelineOut:
     incident = load_incident(session, incident_id)
     entry = add_timeline(session, incident, now, now, "note", who.name, {"text": body.text})
@@ -464,8 +459,8 @@ def list_alerts(
     _who: Viewer,
     assignment: Literal["assigned", "unassigned"] | None = None,
     status: Literal["firing", "resolved"] | None = None,
-    source: str | None = None,
-    cursor: str | None = None,
+    source: Text | None = None,
+    cursor: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[AlertOut]:
     """Alerts; `assignment=unassigned` is the queue of alerts that map to no resource."""
@@ -483,7 +478,7 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"])
 def assign_alert(
-    alert_id: int,
+    alert_id: Id,
     body: AssignIn,
     session: SessionDep,
     svc: ServicesDep,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from daemon import audit
 from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, SessionDep, StrictQuery
 from daemon.api.problems import Problem, not_found
+from daemon.api.types import Id
 from daemon.api.utc import Instant
 from daemon.store.models import OutboxMessage
 
@@ -56,7 +57,7 @@ def list_outbox(
     session: ReaderDep,
     _who: Operator,
     status: Literal["pending", "sent", "failed"] | None = None,
-    incident_id: int | None = None,
+    incident_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[OutboxOut]:
     """Newest first; `status=failed` lists deliveries that gave up."""
@@ -69,7 +70,7 @@ def list_outbox(
 
 
 @router.post("/{message_id}/retry", response_model=OutboxOut)
-def retry_outbox(message_id: int, session: SessionDep, who: Admin, now: NowDep) -> OutboxOut:
+def retry_outbox(message_id: Id, session: SessionDep, who: Admin, now: NowDep) -> OutboxOut:
     """Queue a failed delivery again (after fixing the channel's configuration)."""
     row = session.get(OutboxMessage, message_id)
     if row is None:

@@ -13,6 +13,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from daemon.api.problems import Problem
+from daemon.api.types import MAX_ID
 
 RowT = TypeVar("RowT")
 
@@ -23,9 +24,18 @@ def encode_cursor(last_id: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        last_id = int(base64.urlsafe_b64decode(cursor.encode()).decode())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(422, "invalid-cursor", "the cursor is not one this API issued") from exc
+        raise cursor_not_issued() from exc
+    if not 1 <= last_id <= MAX_ID:
+        raise cursor_not_issued()
+    return last_id
+
+
+def cursor_not_issued() -> Problem:
+    return Problem(
+        422, "invalid-cursor", "cursor: not one this API issued; pass a page's next_cursor"
+    )
 
 
 def newest_first(

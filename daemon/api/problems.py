@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from daemon.api.invalid import readable
 from daemon.store.db import unavailable
 
 MEDIA_TYPE = "application/problem+json"
@@ -107,13 +108,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            422, "validation-error", "the request body or parameters are invalid", errors=errors
-        )
+        detail, errors = readable(exc.errors())
+        return problem_response(422, "validation-error", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -32,6 +32,7 @@ from daemon.api.schemas import (
     ResourceOut,
     ResourcePatch,
 )
+from daemon.api.types import Id
 from daemon.charges import (
     charged_in_closed_month,
     check_contract,
@@ -133,13 +134,13 @@ def list_customers(session: ReaderDep, _who: Viewer) -> list[CustomerOut]:
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-def get_customer(customer_id: int, session: ReaderDep, _who: Viewer) -> CustomerOut:
+def get_customer(customer_id: Id, session: ReaderDep, _who: Viewer) -> CustomerOut:
     return customer_out(_get(session, Customer, customer_id, "customer"))
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerOut)
 def patch_customer(
-    customer_id: int, body: CustomerPatch, session: SessionDep, who: Admin, now: NowDep
+    customer_id: Id, body: CustomerPatch, session: SessionDep, who: Admin, now: NowDep
 ) -> CustomerOut:
     customer = _get(session, Customer, customer_id, "customer")
     changes = _changes(body)
@@ -159,7 +160,7 @@ def patch_customer(
 
 
 @router.delete("/customers/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_customer(customer_id: int, session: SessionDep, who: Admin, now: NowDep) -> None:
+def delete_customer(customer_id: Id, session: SessionDep, who: Admin, now: NowDep) -> None:
     customer = _get(session, Customer, customer_id, "customer")
     if session.scalar(select(func.count()).where(Contract.customer_id == customer_id)):
         raise Problem(409, "in-use", f"customer {customer_id} still has contracts")
@@ -236,7 +237,7 @@ def _today(svc: Services, now: datetime) -> date:
 
 @router.get("/contracts", response_model=list[ContractOut])
 def list_contracts(
-    session: ReaderDep, _who: Viewer, customer_id: int | None = None
+    session: ReaderDep, _who: Viewer, customer_id: Id | None = None
 ) -> list[ContractOut]:
     stmt = select(Contract).order_by(Contract.id)
     if customer_id is not None:
@@ -245,13 +246,13 @@ def list_contracts(
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractOut)
-def get_contract(contract_id: int, session: ReaderDep, _who: Viewer) -> ContractOut:
+def get_contract(contract_id: Id, session: ReaderDep, _who: Viewer) -> ContractOut:
     return contract_out(_get(session, Contract, contract_id, "contract"))
 
 
 @router.patch("/contracts/{contract_id}", response_model=ContractOut)
 def patch_contract(
-    contract_id: int,
+    contract_id: Id,
     body: ContractPatch,
     session: SessionDep,
     svc: ServicesDep,
@@ -297,7 +298,7 @@ def patch_contract(
 
 
 @router.delete("/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_contract(contract_id: int, session: SessionDep, who: Admin, now: NowDep) -> None:
+def delete_contract(contract_id: Id, session: SessionDep, who: Admin, now: NowDep) -> None:
     contract = _get(session, Contract, contract_id, "contract")
     for model in (Resource, Incident, SupportRequest):
         if session.scalar(select(func.count()).where(model.contract_id == contract_id)):
@@ -350,7 +351,7 @@ def create_resource(
 
 @router.get("/resources", response_model=list[ResourceOut])
 def list_resources(
-    session: ReaderDep, _who: Viewer, contract_id: int | None = None
+    session: ReaderDep, _who: Viewer, contract_id: Id | None = None
 ) -> list[ResourceOut]:
     stmt = select(Resource).order_by(Resource.id)
     if contract_id is not None:
@@ -359,13 +360,13 @@ def list_resources(
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceOut)
-def get_resource(resource_id: int, session: ReaderDep, _who: Viewer) -> ResourceOut:
+def get_resource(resource_id: Id, session: ReaderDep, _who: Viewer) -> ResourceOut:
     return resource_out(_get(session, Resource, resource_id, "resource"))
 
 
 @router.patch("/resources/{resource_id}", response_model=ResourceOut)
 def patch_resource(
-    resource_id: int, body: ResourcePatch, session: SessionDep, who: Admin, now: NowDep
+    resource_id: Id, body: ResourcePatch, session: SessionDep, who: Admin, now: NowDep
 ) -> ResourceOut:
     resource = _get(session, Resource, resource_id, "resource")
     changes = _changes(body)
@@ -397,7 +398,7 @@ def patch_resource(
 
 
 @router.delete("/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_resource(resource_id: int, session: SessionDep, who: Admin, now: NowDep) -> None:
+def delete_resource(resource_id: Id, session: SessionDep, who: Admin, now: NowDep) -> None:
     resource = _get(session, Resource, resource_id, "resource")
     if session.scalar(select(func.count()).where(Incident.resource_id == resource_id)):
         raise Problem(409, "in-use", f"resource {resource_id} has incidents")

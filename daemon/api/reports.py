@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,8 @@ from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, StrictQuery, 
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem
 from daemon.api.schemas import AuditOut, Page
+from daemon.api.types import Id, Text
+from daemon.api.utc import Instant
 from daemon.reports import monthly_report
 from daemon.store.models import AuditEntry
 
@@ -25,23 +26,23 @@ def sla_report(
     _who: Viewer,
     now: NowDep,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, Asia/Tokyo")],
-    customer: int | None = None,
+    customer: Id | None = None,
 ) -> dict[str, Any]:
     """Per plan and clock: count, met, slo_breached, sla_breached, ratios, median, p95."""
     try:
         return monthly_report(session, month, svc.config.calendar.timezone, now, customer)
     except ValueError as exc:
-        raise Problem(422, "invalid-month", str(exc)) from exc
+        raise Problem(422, "invalid-month", f"month: {exc}") from exc
 
 
 @router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
 def list_audit(
     session: ReaderDep,
     _who: Admin,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    since: datetime | None = None,
-    cursor: str | None = None,
+    target_type: Text | None = None,
+    target_id: Text | None = None,
+    since: Instant | None = None,
+    cursor: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[AuditOut]:
     """Newest first."""
@@ -51,8 +52,6 @@ def list_audit(
     if target_id is not None:
         stmt = stmt.where(AuditEntry.target_id == target_id)
     if since is not None:
-        if since.tzinfo is None:
-            raise Problem(422, "naive-instant", "since needs a time zone offset")
         stmt = stmt.where(AuditEntry.at >= since)
     rows, next_cursor = newest_first(session, stmt, AuditEntry.id, cursor, limit)
     items = [

@@ -28,6 +28,7 @@ from daemon.api.schemas import (
     ServiceRequestOut,
     SupportRequestOut,
 )
+from daemon.api.types import Id
 from daemon.clocks import evaluate_support_request, refresh_support_request
 from daemon.services import Services
 from daemon.store.models import Contract, ServiceRequest, SupportRequest
@@ -116,7 +117,7 @@ def _list_service(kind: Kind, session: Session, contract_id: int | None) -> list
 
 def _advance(
     kind: Kind,
-    request_id: int,
+    request_id: Id,
     step: Literal["start", "complete"],
     body: ActionIn,
     session: Session,
@@ -162,12 +163,12 @@ def _register(kind: Kind, path: str, doc: str) -> None:
         return _create_service(kind, body, session, svc, who.name, now)
 
     def list_requests(
-        session: ReaderDep, _who: Operator, contract_id: int | None = None
+        session: ReaderDep, _who: Operator, contract_id: Id | None = None
     ) -> list[ServiceRequestOut]:
         return _list_service(kind, session, contract_id)
 
     def advance(
-        request_id: int,
+        request_id: Id,
         step: Literal["start", "complete"],
         body: ActionBody,
         session: SessionDep,
@@ -295,7 +296,7 @@ def list_support_requests(
     svc: ServicesDep,
     _who: Operator,
     now: NowDep,
-    contract_id: int | None = None,
+    contract_id: Id | None = None,
     in_scope: bool | None = None,
     state: Annotated[
         Literal["running", "paused", "stopped"] | None,
@@ -319,14 +320,14 @@ def list_support_requests(
 
 @router.get("/support-requests/{request_id}", response_model=SupportRequestOut)
 def get_support_request(
-    request_id: int, session: ReaderDep, svc: ServicesDep, _who: Operator, now: NowDep
+    request_id: Id, session: ReaderDep, svc: ServicesDep, _who: Operator, now: NowDep
 ) -> SupportRequestOut:
     return support_out(_load_support(session, request_id), svc, now)
 
 
 @router.post("/support-requests/{request_id}/reply", response_model=SupportRequestOut)
 def reply_support_request(
-    request_id: int,
+    request_id: Id,
     body: ActionBody,
     session: SessionDep,
     svc: ServicesDep,

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from daemon.api.charge_schemas import ContractPricesIn, VolumeDiscountIn
+from daemon.api.types import Day, Id, JsonObject, Text
 from daemon.api.utc import Instant
 
 T = TypeVar("T")
@@ -23,19 +26,62 @@ Locale = Literal["ja", "en"]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+class Patch(Strict):
+    """A partial update: a field left out keeps its value; only the fields named in
+    `clearable` may be set to null (to clear them), any other null is refused.
+
+    The OpenAPI schema says so: null is offered for the clearable fields only.
+    """
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.clearable:
+            raise PydanticCustomError(
+                "not_nullable", "cannot be null; leave it out to keep the current value"
+            )
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name, prop in schema.get("properties", {}).items():
+            if name not in cls.clearable:
+                _drop_null(prop)
+        return schema
+
+
+def _drop_null(prop: dict[str, Any]) -> None:
+    """Make an optional property's schema `X | null` say `X`."""
+    options = [o for o in prop.get("anyOf", []) if o != {"type": "null"}]
+    if "anyOf" in prop and len(options) == 1:
+        del prop["anyOf"]
+        prop.update(options[0])
+    if prop.get("default", ...) is None:
+        del prop["default"]
+
+
 class CustomerIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     locale: Locale = "ja"
-    contact_email: str | None = Field(default=None, max_length=320)
+    contact_email: Text | None = Field(default=None, max_length=320)
 
 
-class CustomerPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+class CustomerPatch(Patch):
+    clearable = frozenset({"contact_email"})
+
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     locale: Locale | None = None
-    contact_email: str | None = Field(default=None, max_length=320)
+    contact_email: Text | None = Field(default=None, max_length=320)
 
 
 class CustomerOut(BaseModel):
@@ -47,34 +93,38 @@ class CustomerOut(BaseModel):
 
 
 class ContractIn(Strict):
-    customer_id: int
+    customer_id: Id
     plan: PlanKey
     professional_support: bool = False
     advisory: bool = False
-    billing_start: date
-    cancellation_date: date | None = None
-    contract_date: date | None = Field(default=None, description="契約成立; default billing_start")
-    notice_date: date | None = Field(
+    billing_start: Day
+    cancellation_date: Day | None = None
+    contract_date: Day | None = Field(default=None, description="契約成立; default billing_start")
+    notice_date: Day | None = Field(
         default=None,
         description="the day the customer gave notice; default today with a cancellation",
     )
     prices: ContractPricesIn = Field(default_factory=ContractPricesIn)
     volume_discount: VolumeDiscountIn | None = None
-    reason: str | None = Field(
+    reason: Text | None = Field(
         default=None, max_length=2000, description="required when a date lies in a closed month"
     )
 
 
-class ContractPatch(Strict):
+class ContractPatch(Patch):
+    clearable = frozenset(
+        {"cancellation_date", "contract_date", "notice_date", "volume_discount", "reason"}
+    )
+
     plan: PlanKey | None = None
     professional_support: bool | None = None
     advisory: bool | None = None
-    cancellation_date: date | None = None
-    contract_date: date | None = None
-    notice_date: date | None = None
+    cancellation_date: Day | None = None
+    contract_date: Day | None = None
+    notice_date: Day | None = None
     prices: ContractPricesIn | None = None
     volume_discount: VolumeDiscountIn | None = None
-    reason: str | None = Field(
+    reason: Text | None = Field(
         default=None, max_length=2000, description="required when a date moves into a closed month"
     )
 
@@ -96,47 +146,54 @@ class ContractOut(BaseModel):
     volume_discount: dict[str, Any] | None
 
 
-def check_selectors(value: list[dict[str, str]]) -> list[dict[str, str]]:
+Selector = dict[Text, Text]
+
+
+def check_selectors(value: list[Selector]) -> list[Selector]:
     for selector in value:
         if not selector or any(not k.strip() or not str(v).strip() for k, v in selector.items()):
             raise ValueError("each selector needs at least one non-empty key and value")
     return value
 
 
+SELECTORS_DOC = (
+    "Identifier sets mapping alerts to this resource, e.g. "
+    '[{"zabbix.host": "web01"}, {"aws.account": "123", "aws.alarm": "cpu"}]'
+)
+
+
 class ResourceIn(Strict):
-    contract_id: int
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(min_length=1, max_length=64)
-    selectors: list[dict[str, str]] = Field(
-        default_factory=list,
-        description="Identifier sets mapping alerts to this resource, e.g. "
-        '[{"zabbix.host": "web01"}, {"aws.account": "123", "aws.alarm": "cpu"}]',
-    )
-    added_on: date | None = Field(default=None, description="first day charged; default today")
-    retired_on: date | None = Field(default=None, description="last day charged")
-    reason: str | None = Field(
+    contract_id: Id
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text = Field(min_length=1, max_length=64)
+    selectors: list[Selector] = Field(default_factory=list, description=SELECTORS_DOC)
+    added_on: Day | None = Field(default=None, description="first day charged; default today")
+    retired_on: Day | None = Field(default=None, description="last day charged")
+    reason: Text | None = Field(
         default=None, max_length=2000, description="required when a date lies in a closed month"
     )
 
     @field_validator("selectors")
     @classmethod
-    def _selectors(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+    def _selectors(cls, value: list[Selector]) -> list[Selector]:
         return check_selectors(value)
 
 
-class ResourcePatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: str | None = Field(default=None, min_length=1, max_length=64)
-    selectors: list[dict[str, str]] | None = None
-    added_on: date | None = None
-    retired_on: date | None = Field(default=None, description="last day charged; null: active")
-    reason: str | None = Field(
+class ResourcePatch(Patch):
+    clearable = frozenset({"retired_on", "reason"})
+
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    kind: Text | None = Field(default=None, min_length=1, max_length=64)
+    selectors: list[Selector] | None = Field(default=None, description=SELECTORS_DOC)
+    added_on: Day | None = None
+    retired_on: Day | None = Field(default=None, description="last day charged; null: active")
+    reason: Text | None = Field(
         default=None, max_length=2000, description="required when a date moves into a closed month"
     )
 
     @field_validator("selectors")
     @classmethod
-    def _selectors(cls, value: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    def _selectors(cls, value: list[Selector] | None) -> list[Selector] | None:
         return None if value is None else check_selectors(value)
 
 
@@ -154,46 +211,15 @@ class ResourceOut(BaseModel):
 class EventIn(Strict):
     """One alert event from a source slad has no connector for."""
 
-    source: str = Field(default="generic", min_length=1, max_length=32)
-    event_key: str = Field(min_length=1, max_length=400)
-    problem_key: str = Field(min_length=1, max_length=400)
+    source: Text = Field(default="generic", min_length=1, max_length=32)
+    event_key: Text = Field(min_length=1, max_length=400)
+    problem_key: Text = Field(min_length=1, max_length=400)
     kind: Literal["problem", "recovery", "update"]
     detected_at: Instant
     severity: Literal["info", "warning", "average", "high", "critical"] = "average"
-    title: str = Field(default="", max_length=2000)
-    resource_ids: dict[str, str] = Field(default_factory=dict)
-    raw: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _storable(self) -> EventIn:
-        """Refuse what a store cannot hold (NUL characters, NaN and infinities), so the
-        event gets a 422 here instead of failing the commit it would share."""
-        where = _unstorable(self.model_dump(mode="python", exclude={"detected_at"}))
-        if where is not None:
-            raise ValueError(f"{where} holds a NUL character, NaN or an infinity")
-        return self
-
-
-def _unstorable(value: object, path: str = "") -> str | None:
-    """The path of the first NUL character or non-finite number in `value`, if any."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else path
-    if isinstance(value, dict):
-        items: list[tuple[object, object]] = list(value.items())
-    elif isinstance(value, list):
-        items = list(enumerate(value))
-    else:
-        return None
-    for key, item in items:
-        at = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and "\x00" in key:
-            return at
-        found = _unstorable(item, at)
-        if found is not None:
-            return found
-    return None
+    title: Text = Field(default="", max_length=2000)
+    resource_ids: dict[Text, Text] = Field(default_factory=dict)
+    raw: JsonObject = Field(default_factory=dict)
 
 
 class EventBatchIn(Strict):
@@ -234,16 +260,16 @@ class ActionIn(Strict):
     """An operator action; `at` defaults to now, a past `at` needs a reason."""
 
     at: Instant | None = None
-    reason: str | None = Field(default=None, max_length=2000)
-    note: str | None = Field(default=None, max_length=10000)
+    reason: Text | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=10000)
 
 
 class NoteIn(Strict):
-    text: str = Field(min_length=1, max_length=10000)
+    text: Text = Field(min_length=1, max_length=10000)
 
 
 class AssignIn(Strict):
-    resource_id: int
+    resource_id: Id
 
 
 class ExcusedFaultOut(BaseModel):
@@ -367,26 +393,28 @@ class WindowIn(Strict):
     """
 
     scope: ScopeKind
-    scope_ref: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    source: str | None = Field(default=None, min_length=1, max_length=200)
+    scope_ref: Id | None = None
+    source: Text | None = Field(default=None, min_length=1, max_length=200)
     kind: WindowKind = "maintenance"
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
     start: Instant
     end: Instant | None = None
-    rrule: str | None = Field(default=None, max_length=500)
+    rrule: Text | None = Field(default=None, max_length=500)
     duration_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 31)
     until: Instant | None = None
-    timezone: str = "Asia/Tokyo"
-    reason: str | None = Field(default=None, max_length=2000)
+    timezone: Text = Field(default="Asia/Tokyo", max_length=64)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
-class WindowPatch(Strict):
-    description: str | None = Field(default=None, max_length=2000)
+class WindowPatch(Patch):
+    clearable = frozenset({"end", "until", "reason"})
+
+    description: Text | None = Field(default=None, max_length=2000)
     start: Instant | None = None
     end: Instant | None = None
     until: Instant | None = None
     status: Literal["active", "rejected"] | None = None
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
 class WindowOut(BaseModel):
@@ -411,11 +439,11 @@ class WindowOut(BaseModel):
 
 
 class ServiceRequestIn(Strict):
-    contract_id: int
+    contract_id: Id
     received_at: Instant | None = None
-    channel: str = Field(min_length=1, max_length=32)
-    subject: str = Field(min_length=1, max_length=2000)
-    reason: str | None = Field(default=None, max_length=2000)
+    channel: Text = Field(min_length=1, max_length=32)
+    subject: Text = Field(min_length=1, max_length=2000)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
 class ServiceRequestOut(BaseModel):

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +23,8 @@ from daemon.api.deps import (
 from daemon.api.dry_run import DryRun, WindowImpactOut, rehearse
 from daemon.api.problems import Problem, not_found
 from daemon.api.schemas import ScopeKind, WindowIn, WindowKind, WindowOut, WindowPatch
+from daemon.api.types import Id, Text
+from daemon.api.utc import Instant
 from daemon.clocks import recompute_for_window
 from daemon.services import Services
 from daemon.store.models import Contract, Customer, MaintenanceWindow, Resource
@@ -170,12 +171,12 @@ def list_windows(
     session: ReaderDep,
     _who: Viewer,
     scope: ScopeKind | None = None,
-    scope_ref: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    source: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    scope_ref: Id | None = None,
+    source: Annotated[Text | None, Query(min_length=1, max_length=200)] = None,
     kind: WindowKind | None = None,
     status_: Annotated[Literal["active", "rejected"] | None, Query(alias="status")] = None,
     active_at: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(description="only windows that exclude this instant (RFC 3339 with offset)"),
     ] = None,
 ) -> list[WindowOut]:
@@ -207,13 +208,13 @@ def _load(session: Session, window_id: int) -> MaintenanceWindow:
 
 
 @router.get("/{window_id}", response_model=WindowOut)
-def get_window(window_id: int, session: ReaderDep, _who: Viewer) -> WindowOut:
+def get_window(window_id: Id, session: ReaderDep, _who: Viewer) -> WindowOut:
     return window_out(_load(session, window_id))
 
 
 @router.patch("/{window_id}", response_model=WindowOut | WindowImpactOut)
 def patch_window(
-    window_id: int,
+    window_id: Id,
     body: WindowPatch,
     session: SessionDep,
     svc: ServicesDep,
@@ -263,12 +264,12 @@ def patch_window(
 
 @router.delete("/{window_id}", status_code=status.HTTP_200_OK, response_model=WindowOut)
 def delete_window(
-    window_id: int,
+    window_id: Id,
     session: SessionDep,
     svc: ServicesDep,
     who: Operator,
     now: NowDep,
-    reason: Annotated[str | None, Query(max_length=2000)] = None,
+    reason: Annotated[Text | None, Query(max_length=2000)] = None,
 ) -> WindowOut:
     """Delete a window; its excluded time counts again, so a reason may be needed."""
     window = _load(session, window_id)
