@@ -33,7 +33,8 @@ from daemon.api.deps import (
 )
 from daemon.api.pages import newest_first
 from daemon.api.problems import Problem, not_found
-from daemon.api.schemas import Page, Strict, _unstorable
+from daemon.api.schemas import Page, Strict
+from daemon.api.types import Id, JsonObject, Text
 from daemon.api.utc import Instant
 from daemon.auth import Principal
 from daemon.notices import record_notices
@@ -54,7 +55,7 @@ router = APIRouter(
 Ingest = Annotated[Principal, Depends(requires("ingest"))]
 Kind = Literal["maintenance", "incident", "informational"]
 Status = Literal["scheduled", "active", "resolved", "cancelled"]
-Texts = dict[Annotated[str, Field(min_length=1, max_length=16)], str]
+Texts = dict[Annotated[Text, Field(min_length=1, max_length=16)], Text]
 
 
 class NoticeIn(Strict):
@@ -66,28 +67,25 @@ class NoticeIn(Strict):
     registry's selectors.
     """
 
-    source: str = Field(default="generic", min_length=1, max_length=32)
-    instance: str = Field(default="", max_length=128)
-    event_id: str = Field(min_length=1, max_length=400)
-    update_id: str = Field(min_length=1, max_length=400)
+    source: Text = Field(default="generic", min_length=1, max_length=32)
+    instance: Text = Field(default="", max_length=128)
+    event_id: Text = Field(min_length=1, max_length=400)
+    update_id: Text = Field(min_length=1, max_length=400)
     kind: Kind
     status: Status
     title: Texts = Field(min_length=1, description="By language, e.g. {'en': ..., 'ja': ...}.")
     description: Texts = Field(default_factory=dict)
-    services: list[str] = Field(default_factory=list, max_length=200)
-    regions: list[str] = Field(default_factory=list, max_length=200)
-    affected_resources: list[dict[str, str]] = Field(default_factory=list, max_length=10_000)
+    services: list[Text] = Field(default_factory=list, max_length=200)
+    regions: list[Text] = Field(default_factory=list, max_length=200)
+    affected_resources: list[dict[Text, Text]] = Field(default_factory=list, max_length=10_000)
     starts_at: Instant
     ends_at: Instant | None = None
-    raw: dict[str, Any] = Field(default_factory=dict)
+    raw: JsonObject = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _coherent(self) -> NoticeIn:
         if self.ends_at is not None and self.ends_at < self.starts_at:
             raise ValueError("ends_at lies before starts_at")
-        where = _unstorable(self.model_dump(mode="python", exclude={"starts_at", "ends_at"}))
-        if where is not None:
-            raise ValueError(f"{where} holds a NUL character, NaN or an infinity")
         return self
 
     def notice(self) -> ProviderNotice:
@@ -110,7 +108,7 @@ class NoticeIn(Strict):
 
 
 class ConfirmIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class NoticeSummary(BaseModel):
@@ -381,22 +379,20 @@ def _filtered(
 def list_notices(
     session: ReaderDep,
     _who: Viewer,
-    source: str | None = None,
+    source: Text | None = None,
     kind: Kind | None = None,
     status: Status | None = None,
-    customer: int | None = None,
+    customer: Id | None = None,
     active_at: Annotated[
-        datetime | None, Query(description="Notices whose span covers this instant.")
+        Instant | None, Query(description="Notices whose span covers this instant.")
     ] = None,
     mapped: Annotated[
         bool | None, Query(description="false: the notices that map to no resource.")
     ] = None,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[NoticeSummary]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    if active_at is not None and active_at.tzinfo is None:
-        raise Problem(422, "naive-instant", "active_at needs a time zone offset")
     stmt = _filtered(
         select(ProviderNoticeRecord).options(selectinload(ProviderNoticeRecord.resources)),
         source,
@@ -411,13 +407,13 @@ def list_notices(
 
 
 @router.get("/{notice_id}", response_model=NoticeDetail)
-def get_notice(notice_id: int, session: ReaderDep, _who: Viewer) -> NoticeDetail:
+def get_notice(notice_id: Id, session: ReaderDep, _who: Viewer) -> NoticeDetail:
     return detail(session, _load(session, notice_id))
 
 
 @router.post("/{notice_id}/confirm-impact", response_model=NoticeDetail)
 def confirm_impact(
-    notice_id: int,
+    notice_id: Id,
     body: ConfirmIn,
     session: SessionDep,
     svc: ServicesDep,

@@ -41,6 +41,16 @@ FAR_EAST_YEAR_1 = "0001-01-01T00:00:00+14:00"  # before datetime.min once in UTC
 FAR_WEST_YEAR_9999 = "9999-12-31T23:59:59-12:00"  # after datetime.max once in UTC
 NUL = "a\x00b"
 SURROGATE = b'"a\\ud800b"'  # a JSON string holding a lone UTF-16 surrogate
+NOTICE = {
+    "source": "aws",
+    "event_id": "arn:aws:health:ap-northeast-1::event/EC2/MAINT/1",
+    "update_id": "u1",
+    "kind": "maintenance",
+    "status": "scheduled",
+    "title": {"en": "EC2 host maintenance"},
+    "starts_at": "2026-11-25T00:00:00Z",
+    "ends_at": "2026-11-25T01:00:00Z",
+}
 
 
 @dataclass(frozen=True)
@@ -325,6 +335,21 @@ CASES = [
          f"/v1/incidents?sort=next_due&cursor={due_cursor(None, 10**30)}", "cursor"),
     Case("due-order cursor in year 1", "get",
          f"/v1/incidents?sort=next_due&cursor={due_cursor(FAR_EAST_YEAR_1, 1)}", "cursor"),
+    # provider notices posted by a source slad has no connector for
+    Case("notice beyond 64 bits", "get", f"/v1/provider-notices/{BEYOND_64}", "notice_id"),
+    Case("notices of customer 10^20", "get", f"/v1/provider-notices?customer={HUGE}",
+         "customer"),
+    Case("notices active in year 9999", "get",
+         "/v1/provider-notices?active_at=9999-12-31T23:59:59-12:00", "active_at"),
+    Case("notice starting in year 1", "post", "/v1/provider-notices", "starts_at",
+         NOTICE | {"starts_at": FAR_EAST_YEAR_1}, role="ingest"),
+    Case("NUL in a notice title", "post", "/v1/provider-notices", "title",
+         NOTICE | {"title": {"en": NUL}}, role="ingest"),
+    Case("NUL in a notice's affected resource", "post", "/v1/provider-notices",
+         "affected_resources", NOTICE | {"affected_resources": [{"aws.instance": NUL}]},
+         role="ingest"),
+    Case("NUL in a notice's raw payload", "post", "/v1/provider-notices", "raw",
+         NOTICE | {"raw": {"detail": [NUL]}}, role="ingest"),
     # lone surrogates: no UTF-8 encoding exists for them
     Case("lone surrogate in a customer name", "post", "/v1/customers", "name",
          raw_json('{"name": @}', SURROGATE)),
