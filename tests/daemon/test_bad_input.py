@@ -437,12 +437,16 @@ def seed(api: Api) -> dict[str, int]:
     return ids
 
 
+TRACES = {"source_instances"}  # a refused webhook leaves its "last rejected" there, by design
+
+
 def snapshot(api: Api) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, so "the store is unchanged" means exactly that."""
+    """Every row of every table but `TRACES`, so "the store is unchanged" means that."""
     with api.services.sessions() as session:
         return {
             table.name: [tuple(row) for row in session.execute(select(table).order_by(*table.c))]
             for table in Base.metadata.sorted_tables
+            if table.name not in TRACES
         }
 
 
