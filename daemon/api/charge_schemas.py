@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from daemon.api.types import Text
 from daemon.api.utc import Instant
 
 OptionKey = Literal["professional_support", "advisory"]
@@ -109,8 +110,8 @@ class HoursIn(_Strict):
         decimal_places=2,
         description="hours worked; a negative entry corrects an earlier one",
     )
-    note: str = Field(min_length=1, max_length=2000, description="what the hours were for")
-    reason: str | None = Field(
+    note: Text = Field(min_length=1, max_length=2000, description="what the hours were for")
+    reason: Text | None = Field(
         default=None, max_length=2000, description="required for a month already closed"
     )
 

@@ -22,6 +22,7 @@ from daemon.api.deps import (
     Viewer,
 )
 from daemon.api.problems import Problem, not_found, problem_response
+from daemon.api.types import Id
 from daemon.charges import ChargesRefused
 from daemon.store.models import Contract, Customer, OptionHours
 from sla_engine.charges import BillingMonth
@@ -54,7 +55,7 @@ def get_charges(
     svc: ServicesDep,
     _who: Viewer,
     month: MonthText,
-    customer: int | None = None,
+    customer: Id | None = None,
 ) -> dict[str, Any]:
     """The month's charges, contract by contract and line by line.
 
@@ -106,7 +107,7 @@ def _hours_out(entry: OptionHours, total_centihours: int) -> HoursOut:
     response_model=HoursOut,
 )
 def record_hours(
-    contract_id: int,
+    contract_id: Id,
     body: HoursIn,
     session: SessionDep,
     svc: ServicesDep,
@@ -135,7 +136,7 @@ def record_hours(
 
 @router.get("/contracts/{contract_id}/hours", response_model=list[HoursOut])
 def list_hours(
-    contract_id: int, session: ReaderDep, _who: Viewer, month: MonthText
+    contract_id: Id, session: ReaderDep, _who: Viewer, month: MonthText
 ) -> list[HoursOut]:
     """The hours recorded for a contract's options in a month, oldest first."""
     if session.get(Contract, contract_id) is None:
