@@ -60,8 +60,11 @@ def evaluate_incident(
     """Each clock of the incident's policy snapshot judged at `now`.
 
     A clock whose start event has not happened yet (the report clock before the first
-    contact) is None: it is pending, with no due instants.
+    contact) is None: it is pending, with no due instants. An incident merged into
+    another has no clocks: its alerts and promises are the other's now.
     """
+    if incident.status == "merged":
+        return {}
     facts = incident_facts(incident)
     result: dict[str, ClockEvaluation | None] = {}
     for raw in incident.policy:
@@ -214,9 +217,9 @@ def recompute_for_window(
         stmt = stmt.where(Incident.detected_at < window.end_at)
     changed = 0
     for incident in session.scalars(stmt):
-        before = _fingerprint(incident)
+        before = fingerprint(incident)
         refresh_incident(session, incident, now, horizon)
-        after = _fingerprint(incident)
+        after = fingerprint(incident)
         if before != after:
             changed += 1
             add_timeline(
@@ -231,7 +234,9 @@ def recompute_for_window(
     return changed
 
 
-def _fingerprint(incident: Incident) -> dict[str, object]:
+def fingerprint(incident: Incident) -> dict[str, object]:
+    """Each clock's due instants and outcome: what a timeline entry shows before and
+    after a recompute."""
     return {
         c.name: [
             c.slo_due_at.isoformat() if c.slo_due_at else None,

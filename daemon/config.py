@@ -86,6 +86,7 @@ class IngestConfig:
     window_horizon_days: int = 31
     correlation_pass_ms: int = 5
     wait_timeout_seconds: int = 30
+    max_clock_skew_seconds: int = 300
     correlator: str = "process"
 
 
@@ -275,6 +276,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     ingest = _build(IngestConfig, _section(raw, "ingest"), "ingest")
     if not 1 <= ingest.max_batch_events <= 10_000:
         raise ConfigError("[ingest] max_batch_events must be 1-10000")
+    if ingest.max_clock_skew_seconds < 0:
+        raise ConfigError("[ingest] max_clock_skew_seconds must be 0 or more")
     if ingest.correlator not in ("process", "thread"):
         raise ConfigError(
             f"[ingest] correlator must be 'process' or 'thread', got {ingest.correlator!r}"

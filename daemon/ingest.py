@@ -2,8 +2,17 @@
 
 Events reach this module after the inbox has committed them (`daemon.inbox`), so
 redelivery never gets here. The partial unique indexes (one firing alert per problem,
-one open incident per resource and problem) keep two correlators that raced from
+one open incident per resource and group key) keep two correlators that raced from
 producing a second row: the loser's transaction fails and is retried on fresh state.
+
+Which incident an alert joins is its plan's `group_by` (`sla_engine.policy.GroupBy`):
+by resource (the default), the open incident of its resource whatever the problem, or
+the resource's incident resolved less than `reopen_minutes` before the alert's
+detection, re-opened with its first detection, recorded contact and report and policy
+snapshot; by problem, the open incident of its resource and problem. A detection
+instant later than its receipt by more than `max_skew` is not trusted: the alert, and
+an incident it opens, start at receipt, marked `detected_at_estimated`, and the
+timeline keeps the source's claim.
 
 `correlate` is the fast path: it reads what all its records need with a few queries up
 front (`_Lookups`), so each event costs one flush at most, and runs no savepoints, so
@@ -15,8 +24,8 @@ of blocking the inbox.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import (
@@ -45,13 +54,14 @@ from daemon.store.models import (
 from daemon.timeline import insert_timeline, timeline_row
 from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
 from sla_engine.faults import FaultExclusion
-from sla_engine.policy import PlanPolicy, clocks_for
+from sla_engine.policy import GroupBy, PlanPolicy, clocks_for
 
 Status = Literal[
     "accepted",
     "duplicate",
     "created",
     "attached",
+    "reopened",
     "repeated",
     "resolved",
     "updated",
@@ -103,6 +113,37 @@ def stored_event(record: AlertEventRecord) -> AlertEvent:
     )
 
 
+def group_key(plan: PlanPolicy, problem_key: str) -> str:
+    """The `Incident.group_key` of the incident an alert of `problem_key` joins."""
+    return problem_key if plan.group_by is GroupBy.PROBLEM else ""
+
+
+def reopens(plan: PlanPolicy, incident: Incident, detected_at: datetime) -> bool:
+    """Whether an alert detected at `detected_at` re-opens the resolved `incident`:
+    grouping by resource, and less than `reopen_minutes` after its resolution."""
+    return (
+        plan.group_by is GroupBy.RESOURCE
+        and incident.status == "resolved"
+        and incident.resolved_at is not None
+        and detected_at - incident.resolved_at < timedelta(minutes=plan.reopen_minutes)
+    )
+
+
+def skew_detail(record: AlertEventRecord, event: AlertEvent) -> dict[str, object]:
+    """What a timeline entry says when the event's detection instant was not trusted
+    (`Ingestor.trusted_event`); nothing when it was."""
+    if event.detected_at == record.detected_at:
+        return {}
+    ahead = (record.detected_at - record.received_at).total_seconds()
+    return {
+        "source_detected_at": record.detected_at.isoformat(),
+        "estimated_because": (
+            f"the source's detection instant is {ahead:.0f} s after receipt, beyond "
+            "max_clock_skew_seconds: the clock starts at receipt"
+        ),
+    }
+
+
 def _still_firing(incident: Incident) -> bool:
     """Whether an alert of `incident` still fires. Correlation adds alerts to an incident
     only through the relationship, so its collection (new, or loaded now) holds them all
@@ -151,20 +192,34 @@ class _Lookups:
     windows: dict[WindowScope, list[MaintenanceWindow]] = field(default_factory=dict)
     firing: dict[str, dict[str, Alert]] = field(default_factory=dict)
     orphans: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)
+    incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)  # open ones
+    recent: dict[tuple[int, str], Incident] = field(default_factory=dict)  # last resolved
     held: list[Incident] = field(default_factory=list)  # read, whether open or not
     entries: list[dict[str, Any]] = field(default_factory=list)  # written by `_settle`
     loaded: bool = False  # whether the touched alerts and incidents have been read
 
     @classmethod
-    def read(cls, session: Session, records: Sequence[AlertEventRecord]) -> _Lookups:
+    def read(
+        cls,
+        session: Session,
+        records: Sequence[AlertEventRecord],
+        plans: dict[str, PlanPolicy],
+    ) -> _Lookups:
         """The lookups for `records`: their resources, the ids of the rows their
         problem keys touch, and the windows of the incidents their problems may open."""
         resources = ResourceLookup(session)
         problems = [r for r in records if r.kind == EventKind.PROBLEM.value]
         resources.preload(r.resource_ids for r in problems)
-        opened_by = _opened_by(resources, problems)
-        touched = _Touched.read(session, records, problems, opened_by)
+        opened_by = _opened_by(resources, problems, plans)
+        reopen = max((plan.reopen_minutes for plan in plans.values()), default=0)
+        since = min((r.detected_at for r in problems), default=None)
+        touched = _Touched.read(
+            session,
+            records,
+            problems,
+            opened_by,
+            None if since is None else since - timedelta(minutes=reopen),
+        )
         lookups = cls(session, resources, touched, orphans=touched.waiting)
         lookups.windows.update(windows_by_scope(session, opened_by.values()))
         return lookups
@@ -180,7 +235,7 @@ class _Lookups:
             self.fired(alert)
             if alert.incident is not None:
                 self.hold(alert.incident)
-        for incident in self.touched.open_incidents(self.session, self.held):
+        for incident in self.touched.group_incidents(self.session, self.held):
             self.hold(incident)
 
     def firing_alert(self, event: AlertEvent) -> Alert | None:
@@ -209,17 +264,36 @@ class _Lookups:
         self.held.append(incident)
         if incident.status == "open":
             self.opened(incident)
+        elif incident.status == "resolved":
+            self.closed(incident)
 
-    def open_incident(self, resource: Resource, problem_key: str) -> Incident | None:
+    def open_incident(self, resource: Resource, key: str) -> Incident | None:
+        """The open incident of `resource` and group `key`, if any."""
         if self.touched.open:
             self._load()
-        return self.incidents.get((resource.id, problem_key))
+        return self.incidents.get((resource.id, key))
+
+    def resolved_incident(self, resource: Resource, key: str) -> Incident | None:
+        """The incident of `resource` and group `key` resolved last, among those that
+        may still re-open."""
+        if self.touched.recent:
+            self._load()
+        return self.recent.get((resource.id, key))
 
     def opened(self, incident: Incident) -> None:
-        self.incidents[(incident.resource_id, incident.problem_key)] = incident
+        group = (incident.resource_id, incident.group_key)
+        self.incidents[group] = incident
+        if self.recent.get(group) is incident:
+            del self.recent[group]
 
     def closed(self, incident: Incident) -> None:
-        self.incidents.pop((incident.resource_id, incident.problem_key), None)
+        group = (incident.resource_id, incident.group_key)
+        if self.incidents.get(group) is incident:
+            del self.incidents[group]
+        last = self.recent.get(group)
+        assert incident.resolved_at is not None
+        if last is None or (last.resolved_at or incident.resolved_at) <= incident.resolved_at:
+            self.recent[group] = incident
 
     def windows_for(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
         """The windows that may cover `incident`, read once per scope a window can name."""
@@ -230,17 +304,18 @@ class _Lookups:
 
 
 def _opened_by(
-    resources: ResourceLookup, problems: Sequence[AlertEventRecord]
+    resources: ResourceLookup, problems: Sequence[AlertEventRecord], plans: dict[str, PlanPolicy]
 ) -> dict[tuple[int, str], WindowScope]:
-    """The resources and problem keys of the incidents `problems` may open or join,
-    each with the window scope such an incident has."""
+    """The resources and group keys of the incidents `problems` may open, join or
+    re-open, each with the window scope such an incident has."""
     opened_by: dict[tuple[int, str], WindowScope] = {}
     for record in problems:
         resource = resources.resolve(record.resource_ids)
         if resource is not None:
             contract = resource.contract
             scope = (record.source, record.instance, contract.customer_id, contract.id)
-            opened_by[(resource.id, record.problem_key)] = (*scope, resource.id)
+            key = group_key(plans[contract.plan], record.problem_key)
+            opened_by[(resource.id, key)] = (*scope, resource.id)
     return opened_by
 
 
@@ -258,7 +333,14 @@ _TOUCHED: CompoundSelect[str, int, str, str, bool] = union_all(
     select(literal("open"), Incident.id, Incident.source, Incident.problem_key, true()).where(
         Incident.status == "open",
         Incident.resource_id.in_(_in("resources")),
-        Incident.problem_key.in_(_in("open_keys")),
+        Incident.group_key.in_(_in("open_keys")),
+    ),
+    # Incidents resolved recently enough to re-open; only by-resource groups re-open.
+    select(literal("recent"), Incident.id, Incident.source, Incident.problem_key, true()).where(
+        Incident.status == "resolved",
+        Incident.resource_id.in_(_in("resources")),
+        Incident.group_key == "",
+        Incident.resolved_at >= bindparam("since"),
     ),
     # `alert_id IS NULL` is selected, not a condition: SQLite would then read the index
     # of `alert_id`, where a backlog of pending events sits.
@@ -295,6 +377,7 @@ class _Touched:
 
     firing: dict[tuple[str, str], int] = field(default_factory=dict)
     open: list[int] = field(default_factory=list)
+    recent: list[int] = field(default_factory=list)
     waiting: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @classmethod
@@ -304,16 +387,19 @@ class _Touched:
         records: Sequence[AlertEventRecord],
         problems: Sequence[AlertEventRecord],
         opened_by: Collection[tuple[int, str]],
+        since: datetime | None,
     ) -> _Touched:
-        """What `records` may touch; `opened_by` holds the resources and problem keys of
-        the incidents their problems would open or join."""
-        params = {
+        """What `records` may touch; `opened_by` holds the resources and group keys of
+        the incidents their problems would open or join, `since` the earliest
+        resolution a problem of theirs may re-open (None: they have no problem)."""
+        params: dict[str, object] = {
             "sources": sorted({r.source for r in records}),
             "keys": sorted({r.problem_key for r in records}),
             "resources": sorted({resource for resource, _ in opened_by}),
             "open_keys": sorted({key for _, key in opened_by}),
             "orphan_sources": sorted({r.source for r in problems}),
             "orphan_keys": sorted({r.problem_key for r in problems}),
+            "since": since or datetime.max.replace(tzinfo=UTC),
         }
         touched = cls()
         for kind, row_id, source, problem_key, unlinked in session.execute(_TOUCHED, params):
@@ -321,6 +407,8 @@ class _Touched:
                 touched.firing[(source, problem_key)] = row_id
             elif kind == "open":
                 touched.open.append(row_id)
+            elif kind == "recent":
+                touched.recent.append(row_id)
             elif unlinked:
                 touched.waiting.setdefault((source, problem_key), []).append(row_id)
         for waiting in touched.waiting.values():
@@ -333,22 +421,49 @@ class _Touched:
             return []
         return list(session.scalars(_ALERTS, {"ids": sorted(self.firing.values())}).unique())
 
-    def open_incidents(self, session: Session, held: Sequence[Incident]) -> list[Incident]:
-        """The open incidents, with their clocks, bar those already `held`."""
-        ids = set(self.open) - {incident.id for incident in held}
+    def group_incidents(self, session: Session, held: Sequence[Incident]) -> list[Incident]:
+        """The open and recently resolved incidents, with their clocks, bar those
+        already `held`."""
+        ids = set(self.open) | set(self.recent)
+        ids -= {incident.id for incident in held}
         if not ids:
             return []
         return list(session.scalars(_INCIDENTS, {"ids": sorted(ids)}).unique())
 
 
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """The incident a new alert went to, and how: `created`, `attached` or
+    `reopened` (then `resolved_at` is when it had been resolved)."""
+
+    incident: Incident
+    how: Literal["created", "attached", "reopened"]
+    resolved_at: datetime | None = None
+
+
 @dataclass
 class Ingestor:
-    """Applies events to the store. Stateless apart from configuration."""
+    """Applies events to the store. Stateless apart from configuration.
+
+    `max_skew` is how far after its receipt a source may place a detection before it
+    is no longer trusted (`[ingest] max_clock_skew_seconds`).
+    """
 
     plans: dict[str, PlanPolicy]
     horizon: timedelta
     hooks: IngestHooks | None = None
     fault_exclusion: FaultExclusion = FaultExclusion.HIDDEN
+    max_skew: timedelta = timedelta(seconds=300)
+
+    def trusted_event(self, record: AlertEventRecord) -> AlertEvent:
+        """The event of `record`; a problem's detection too far after its receipt is
+        replaced by the receipt and marked estimated. (A recovery's or update's instant
+        starts no clock, so it stays the source's.)"""
+        event = stored_event(record)
+        late = event.detected_at - event.received_at > self.max_skew
+        if late and event.kind is EventKind.PROBLEM:
+            return replace(event, detected_at=event.received_at, detected_at_estimated=True)
+        return event
 
     def correlate(
         self,
@@ -364,10 +479,10 @@ class Ingestor:
         """
         if not records:
             return []
-        lookups = _Lookups.read(session, records)
+        lookups = _Lookups.read(session, records, self.plans)
         done: list[tuple[AlertEventRecord, IngestResult]] = []
         for record in records:
-            event = stored_event(record)
+            event = self.trusted_event(record)
             done.append((record, self._correlate(session, event, record, now, lookups)))
             if enough():
                 break
@@ -378,8 +493,8 @@ class Ingestor:
     ) -> IngestResult:
         """Correlate one record inside a savepoint of the open transaction."""
         with session.begin_nested():
-            event = stored_event(record)  # first: a row it cannot read fails as it always has
-            lookups = _Lookups.read(session, [record])
+            event = self.trusted_event(record)  # first: a row it cannot read fails as always
+            lookups = _Lookups.read(session, [record], self.plans)
             done = [(record, self._correlate(session, event, record, now, lookups))]
             return _settle(session, lookups, done, now)[0]
 
@@ -411,9 +526,11 @@ class Ingestor:
         resource = lookups.resources.resolve(event.resource_ids)
         alert = _new_alert(event, resource)
         early_recovery = lookups.take_orphan(event)
+        recovered_at = None
         if early_recovery is not None:
+            recovered_at = early_recovery.detected_at
             alert.status = "resolved"
-            alert.resolved_at = early_recovery.detected_at
+            alert.resolved_at = recovered_at
         else:
             lookups.fired(alert)
         joined = None
@@ -427,69 +544,84 @@ class Ingestor:
             if self.hooks is not None:
                 self.hooks.alert_unassigned(session, alert, now)
             return IngestResult(event.event_key, "unassigned", alert.id, None)
-        incident, created = joined
-        self._joined(session, incident, alert, created, now, f"source:{event.source}", lookups)
-        if early_recovery is not None:
-            self._maybe_resolve(
-                session, incident, early_recovery.detected_at, event.source, now, lookups
-            )
-        return IngestResult(
-            event.event_key, "created" if created else "attached", alert.id, incident.id
-        )
+        actor = f"source:{event.source}"
+        self._joined(session, joined, alert, now, actor, lookups, skew_detail(record, event))
+        if recovered_at is not None:
+            self._maybe_resolve(session, joined.incident, recovered_at, event.source, now, lookups)
+        return IngestResult(event.event_key, joined.how, alert.id, joined.incident.id)
 
     def _incident_for(
         self, session: Session, alert: Alert, resource: Resource, now: datetime, lookups: _Lookups
-    ) -> tuple[Incident, bool]:
-        """The open incident the new (still unsaved) `alert` joins, opened if there is
-        none.
+    ) -> _Joined:
+        """The incident the new (still unsaved) `alert` joins: the open one of its
+        group, the group's last one re-opened, or a new one.
 
         The alert joins through the relationship, so the incident's alerts, loaded or
         not, stay complete for `_still_firing`. A new incident's clocks are judged at
         once: its facts and windows are known, and its clock rows then go out in the
         flush that writes it and the alert.
         """
-        incident = lookups.open_incident(resource, alert.problem_key)
+        plan = self.plans[resource.contract.plan]
+        key = group_key(plan, alert.problem_key)
+        incident = lookups.open_incident(resource, key)
         if incident is not None:
             alert.incident = incident
-            return incident, False
-        incident = self._new_incident(session, alert, resource, now)
+            return _Joined(incident, "attached")
+        incident = lookups.resolved_incident(resource, key)
+        if incident is not None and reopens(plan, incident, alert.detected_at):
+            resolved_at = incident.resolved_at
+            _reopen(incident)
+            alert.incident = incident
+            lookups.opened(incident)
+            return _Joined(incident, "reopened", resolved_at)
+        incident = self._new_incident(session, alert, resource, key, now)
         alert.incident = incident
         lookups.opened(incident)
         windows = lookups.windows_for(session, incident)
         refresh_incident(session, incident, now, self.horizon, windows)
-        return incident, True
+        return _Joined(incident, "created")
 
     def attach(
         self, session: Session, alert: Alert, resource: Resource, now: datetime, actor: str
     ) -> tuple[Incident, bool]:
-        """Attach `alert` to the open incident of its resource and problem, or open one.
+        """Attach `alert` to the incident its group on `resource` has open (or re-opens
+        as `_incident_for` does), or open one; whether one was opened.
 
         A new incident takes the alert's detection instant and snapshots the clock
         policy in force now, so later policy changes never re-judge it.
         """
-        stmt = select(Incident).where(
-            Incident.resource_id == resource.id,
-            Incident.problem_key == alert.problem_key,
-            Incident.status == "open",
+        plan = self.plans[resource.contract.plan]
+        key = group_key(plan, alert.problem_key)
+        group = select(Incident).where(
+            Incident.resource_id == resource.id, Incident.group_key == key
         )
-        incident = session.scalar(stmt)
-        created = incident is None
-        if incident is None:
-            incident = self._new_incident(session, alert, resource, now)
+        incident = session.scalar(group.where(Incident.status == "open"))
+        joined = None if incident is None else _Joined(incident, "attached")
+        if joined is None:
+            last = session.scalar(
+                group.where(Incident.status == "resolved").order_by(Incident.resolved_at.desc())
+            )
+            if last is not None and reopens(plan, last, alert.detected_at):
+                joined = _Joined(last, "reopened", last.resolved_at)
+                _reopen(last)
+        if joined is None:
+            joined = _Joined(self._new_incident(session, alert, resource, key, now), "created")
             session.flush()
-        session.add(TimelineEntry(**_joined_entry(incident, alert, created, now, actor)))
-        alert.incident_id = incident.id
+        for row in _joined_entries(joined, alert, now, actor, {}):
+            session.add(TimelineEntry(**row))
+        alert.incident_id = joined.incident.id
         alert.assignment = "assigned"
         session.flush()
-        refresh_incident(session, incident, now, self.horizon)
-        if created and self.hooks is not None:
-            self.hooks.incident_opened(session, incident, now)
-        return incident, created
+        refresh_incident(session, joined.incident, now, self.horizon)
+        if joined.how == "created" and self.hooks is not None:
+            self.hooks.incident_opened(session, joined.incident, now)
+        return joined.incident, joined.how == "created"
 
     def _new_incident(
-        self, session: Session, alert: Alert, resource: Resource, now: datetime
+        self, session: Session, alert: Alert, resource: Resource, key: str, now: datetime
     ) -> Incident:
-        """An open incident for `alert` on `resource`, added to the session.
+        """An open incident for `alert` on `resource` in group `key`, added to the
+        session.
 
         Its clocks start as an empty collection, so the first refresh creates them
         without asking the store for clocks a new incident cannot have.
@@ -505,6 +637,7 @@ class Ingestor:
             source=alert.source,
             instance=alert.instance,
             problem_key=alert.problem_key,
+            group_key=key,
             title=alert.title,
             severity=alert.severity,
             status="open",
@@ -522,21 +655,21 @@ class Ingestor:
     def _joined(
         self,
         session: Session,
-        incident: Incident,
+        joined: _Joined,
         alert: Alert,
-        created: bool,
         now: datetime,
         actor: str,
         lookups: _Lookups,
+        skew: dict[str, object],
     ) -> None:
-        """Record the flushed `alert` joining `incident`; an incident it joined late has
-        its clocks re-judged now, one it opened announced."""
-        lookups.entries.append(_joined_entry(incident, alert, created, now, actor))
-        if not created:
-            windows = lookups.windows_for(session, incident)
-            refresh_incident(session, incident, now, self.horizon, windows)
+        """Record the flushed `alert` joining its incident; an incident it joined late
+        has its clocks re-judged now, one it opened announced."""
+        lookups.entries.extend(_joined_entries(joined, alert, now, actor, skew))
+        if joined.how != "created":
+            windows = lookups.windows_for(session, joined.incident)
+            refresh_incident(session, joined.incident, now, self.horizon, windows)
         elif self.hooks is not None:
-            self.hooks.incident_opened(session, incident, now)
+            self.hooks.incident_opened(session, joined.incident, now)
 
     def _recovery(
         self,
@@ -625,20 +758,39 @@ class Ingestor:
         return IngestResult(event.event_key, "updated", alert.id, alert.incident_id)
 
 
-def _joined_entry(
-    incident: Incident, alert: Alert, created: bool, now: datetime, actor: str
-) -> dict[str, Any]:
-    """The timeline entry of `alert` opening (`created`) or joining `incident`."""
-    if created:
-        kind = "detected"
+def _reopen(incident: Incident) -> None:
+    """Open the resolved `incident` again: its detection, recorded contact and report
+    and policy snapshot stay, so the failure still owes one contact and one report."""
+    incident.status = "open"
+    incident.resolved_at = None
+
+
+def _joined_entries(
+    joined: _Joined, alert: Alert, now: datetime, actor: str, skew: dict[str, object]
+) -> list[dict[str, Any]]:
+    """The timeline entries of `alert` opening, joining or re-opening its incident;
+    `skew` (`skew_detail`) says why its detection was not trusted."""
+    incident = joined.incident
+    if joined.how == "created":
         detail: dict[str, object] = {
             "alert_id": alert.id,
             "title": alert.title,
             "detected_at_estimated": alert.detected_at_estimated,
+            **skew,
         }
-    else:
-        kind, detail = "alert_attached", {"alert_id": alert.id, "title": alert.title}
-    return timeline_row(incident, alert.detected_at, now, kind, actor, detail)
+        return [timeline_row(incident, alert.detected_at, now, "detected", actor, detail)]
+    rows = []
+    if joined.how == "reopened":
+        assert joined.resolved_at is not None
+        reason = {
+            "alert_id": alert.id,
+            "resolved_at": joined.resolved_at.isoformat(),
+            "reason": "an alert of the resource fired within reopen_minutes of its resolution",
+        }
+        rows.append(timeline_row(incident, alert.detected_at, now, "reopened", actor, reason))
+    detail = {"alert_id": alert.id, "title": alert.title, **skew}
+    rows.append(timeline_row(incident, alert.detected_at, now, "alert_attached", actor, detail))
+    return rows
 
 
 def _settle(

@@ -377,4 +377,5 @@ def notifying_ingestor(config: Config, notifier: Notifier) -> Ingestor:
         horizon=timedelta(days=config.ingest.window_horizon_days),
         hooks=NotifyingHooks(notifier, plans),
         fault_exclusion=config.sla.fault_exclusion,
+        max_skew=timedelta(seconds=config.ingest.max_clock_skew_seconds),
     )

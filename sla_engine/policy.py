@@ -31,6 +31,13 @@ class ClockName(StrEnum):
     SUPPORT_REPLY = "support_reply"  # 技術支援・回答: request received -> first reply
 
 
+class GroupBy(StrEnum):
+    """What one incident of a plan stands for (`PlanPolicy.group_by`)."""
+
+    RESOURCE = "resource"  # one failure of a resource, whatever its alerts' problems
+    PROBLEM = "problem"  # one problem of a resource
+
+
 class CalendarKind(StrEnum):
     """What a clock counts: elapsed wall time, or business days."""
 
@@ -204,6 +211,12 @@ class PlanPolicy:
     `initial_fee_yen` is the price list's "from" figure; `monthly_fee_yen` is per
     monitored resource. `auto_contact` marks plans whose service *is* the automated
     failure notification, so the notification itself is the first contact.
+
+    `group_by` says what one incident stands for: `resource` (the default) collects
+    every alert of a resource into its open incident, and re-opens the incident it had
+    resolved less than `reopen_minutes` before the new alert's detection (0: never), so
+    the customer is contacted once per failure; `problem` opens one incident per
+    resource and problem and never re-opens one.
     """
 
     key: str
@@ -214,9 +227,13 @@ class PlanPolicy:
     accepts_operations_requests: bool
     auto_contact: bool
     clocks: tuple[ClockPolicy, ...]
+    group_by: GroupBy = GroupBy.RESOURCE
+    reopen_minutes: int = 30
 
     def __post_init__(self) -> None:
         where = f"plan {self.key!r}"
+        object.__setattr__(self, "group_by", _member(GroupBy, self.group_by, "group_by"))
+        _non_negative_int(self.reopen_minutes, f"{where} reopen_minutes")
         _text(self.key, "plan key")
         _text(self.name, f"{where} name")
         _non_negative_int(self.initial_fee_yen, f"{where} initial_fee_yen")
@@ -245,7 +262,7 @@ def clocks_for(plan: PlanPolicy, options: Collection[str]) -> tuple[ClockPolicy,
 
 
 _PLAN_BOOL_KEYS = ("accepts_customer_incidents", "accepts_operations_requests", "auto_contact")
-_PLAN_FEE_KEYS = ("initial_fee_yen", "monthly_fee_yen")
+_PLAN_COUNT_KEYS = ("initial_fee_yen", "monthly_fee_yen", "reopen_minutes")  # whole numbers >= 0
 # Config names a target in a human unit; each maps to (field, seconds or days per unit).
 _TARGET_KEYS = {
     CalendarKind.ELAPSED: {"slo_minutes": ("slo", 60), "sla_minutes": ("sla", 60)},
@@ -261,11 +278,12 @@ def apply_overrides(
 ) -> dict[str, PlanPolicy]:
     """Plans with config overrides applied; the inputs are left untouched.
 
-    `overrides` maps a plan key to changed plan fields (`name`, fees, the three flags)
-    and, under `clocks`, a clock name to changed clock settings: `enabled`,
-    `warn_fractions`, and the targets as `slo_minutes`/`sla_minutes` for elapsed clocks
-    or `slo_business_days`/`sla_business_days` for business-day clocks. Anything unknown
-    or ill-typed raises ValueError naming its place, e.g. `plans.basic.clocks.contact`.
+    `overrides` maps a plan key to changed plan fields (`name`, fees, the three flags,
+    `group_by`, `reopen_minutes`) and, under `clocks`, a clock name to changed clock
+    settings: `enabled`, `warn_fractions`, and the targets as `slo_minutes`/`sla_minutes`
+    for elapsed clocks or `slo_business_days`/`sla_business_days` for business-day
+    clocks. Anything unknown or ill-typed raises ValueError naming its place, e.g.
+    `plans.basic.clocks.contact`.
     """
     result = dict(plans)
     for plan_key, changes in overrides.items():
@@ -288,10 +306,12 @@ def _override_plan(plan: PlanPolicy, changes: Mapping[str, object], where: str) 
             fields["name"] = _text(value, place)
         elif key in _PLAN_BOOL_KEYS:
             fields[key] = _boolean(value, place)
-        elif key in _PLAN_FEE_KEYS:
+        elif key in _PLAN_COUNT_KEYS:
             fields[key] = _non_negative_int(value, place)
+        elif key == "group_by":
+            fields[key] = _member(GroupBy, value, place)
         else:
-            allowed = ", ".join(["name", *_PLAN_FEE_KEYS, *_PLAN_BOOL_KEYS, "clocks"])
+            allowed = ", ".join(["name", *_PLAN_COUNT_KEYS, *_PLAN_BOOL_KEYS, "group_by", "clocks"])
             raise ValueError(f"unknown setting {place}; allowed: {allowed}")
     try:
         return replace(plan, **fields)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from daemon import audit
+from daemon import audit, regroup
 from daemon.api.deps import (
     NowDep,
     Operator,
@@ -32,8 +32,10 @@ from daemon.api.schemas import (
     ExcusedFaultOut,
     IncidentDetail,
     IncidentSummary,
+    MergeIn,
     NoteIn,
     Page,
+    SplitIn,
     TimelineOut,
     WarningOut,
 )
@@ -144,6 +146,7 @@ def summary(incident: Incident, clocks: list[ClockOut], now: datetime) -> Incide
         resolved_at=incident.resolved_at,
         owed=owes(c.state for c in clocks),
         next_due=next_due_out(clocks, now),
+        merged_into_id=incident.merged_into_id,
         clocks=clocks,
     )
 
@@ -243,7 +246,7 @@ def list_incidents(
     svc: ServicesDep,
     _who: Viewer,
     now: NowDep,
-    status: Literal["open", "resolved"] | None = None,
+    status: Literal["open", "resolved", "merged"] | None = None,
     customer: Id | None = None,
     contract: Id | None = None,
     plan: Text | None = None,
@@ -431,6 +434,29 @@ def resolve_incident(
     return _act(session, svc, incident, body, who.name, now, "resolved", at, backdated)
 
 
+@router.post("/incidents/{incident_id}/merge", response_model=IncidentDetail)
+def merge_incidents(
+    incident_id: Id,
+    body: MergeIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Merge incident `incident_id` into `body.incident_id`, or that one into this: the
+    earlier detection stands. Answers the incident that stands, clocks recomputed."""
+    first = load_incident(session, incident_id)
+    second = load_incident(session, body.incident_id)
+    try:
+        kept = regroup.merge(
+            session, first, second, now=now, horizon=svc.horizon, actor=who.name, reason=body.reason
+        )
+    except regroup.Refused as exc:
+        raise Problem(exc.status, exc.kind, str(exc)) from exc
+    session.expire(kept)
+    return detail(session, svc, load_incident(session, kept.id), now)
+
+
 @router.post("/incidents/{incident_id}/notes", response_model=TimelineOut, status_code=201)
 def add_note(
     incident_id: Id, body: NoteIn, session: SessionDep, who: Operator, now: NowDep
@@ -514,4 +540,34 @@ def assign_alert(
         detail={"resource_id": resource.id, "incident_id": incident.id},
     )
     session.flush()
+    return detail(session, svc, load_incident(session, incident.id), now)
+
+
+@router.post("/alerts/{alert_id}/split", response_model=IncidentDetail, tags=["alerts"])
+def split_alert(
+    alert_id: Id,
+    body: SplitIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Give the alert an incident of its own, detected at its own detection; answers
+    the new incident. The incident it leaves has its clocks recomputed."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise not_found("alert", alert_id)
+    try:
+        incident = regroup.split(
+            session,
+            alert,
+            now=now,
+            horizon=svc.horizon,
+            actor=who.name,
+            reason=body.reason,
+            hooks=svc.ingestor.hooks,
+        )
+    except regroup.Refused as exc:
+        raise Problem(exc.status, exc.kind, str(exc)) from exc
+    session.expire(incident)
     return detail(session, svc, load_incident(session, incident.id), now)

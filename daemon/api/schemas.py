@@ -288,6 +288,17 @@ class WarningOut(BaseModel):
     at: Instant | None
 
 
+class MergeIn(Strict):
+    """The incident to merge with; the one detected first stands."""
+
+    incident_id: Id
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SplitIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class ClockOut(BaseModel):
     """One clock. `outcome` is set once it stopped; while it runs, `passed` names the
     targets (`slo`, `sla`) it has already gone beyond. Due instants are null while a
@@ -363,6 +374,7 @@ class IncidentSummary(BaseModel):
         description="A clock still runs (contact or report owed), whatever the status."
     )
     next_due: DueOut | None
+    merged_into_id: int | None
     clocks: list[ClockOut]
 
 

@@ -155,6 +155,15 @@ class ResourceSelector(Base):
 
 
 class Incident(Base):
+    """One failure the customer is told about once, with its clocks.
+
+    `group_key` says which later alerts join it while it is open: "" for every alert
+    of its resource (a plan's `group_by = "resource"`), the problem key when the plan
+    groups per problem, `alert:<id>` for an incident an operator split out. At most one
+    incident is open per resource and group key. An incident merged into another keeps
+    its timeline, loses its clocks and points at the one it joined (`merged_into_id`).
+    """
+
     __tablename__ = "incidents"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -165,9 +174,11 @@ class Incident(Base):
     source: Mapped[str] = mapped_column(String(32))
     instance: Mapped[str] = mapped_column(String(128), default="")
     problem_key: Mapped[str] = mapped_column(String(512))
+    group_key: Mapped[str] = mapped_column(String(512), default="")
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="open")
+    merged_into_id: Mapped[int | None] = mapped_column(BigId)  # no foreign key: see migration 0011
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     detected_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -191,9 +202,9 @@ class Incident(Base):
 
     __table_args__ = (
         Index(
-            "uq_incidents_open_problem",
+            "uq_incidents_open_group",
             "resource_id",
-            "problem_key",
+            "group_key",
             unique=True,
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),

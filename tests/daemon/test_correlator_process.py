@@ -17,7 +17,7 @@ from daemon.app import create_app
 from daemon.auth import create_token
 from daemon.correlator_process import CorrelatorProcess
 from daemon.services import build_services
-from daemon.store.models import AlertEventRecord, Incident
+from daemon.store.models import Alert, AlertEventRecord, Incident
 from tests.daemon.conftest import Api, FakeClock, event, make_config, seed_registry
 from tests.e2e.slad_process import wait_for
 
@@ -77,7 +77,7 @@ def test_a_killed_child_is_restarted_and_nothing_accepted_is_lost(process_api: A
 
     later = event("e2", "problem", DETECTED, problem="p2")
     answer = api.ok(api.post("/v1/events?wait=true", later, role="ingest"))
-    assert answer["results"][0]["status"] == "created"
+    assert answer["results"][0]["status"] == "attached", "it joins its resource's incident"
     assert child(api)._process is not process
 
 
@@ -97,7 +97,8 @@ def test_stopping_leaves_nothing_lost_and_a_restart_finishes_the_backlog(
     with api.services.sessions() as session:
         pending = select(func.count()).where(AlertEventRecord.outcome.is_(None))
         assert session.scalar(pending) == 0
-        assert session.scalar(select(func.count()).select_from(Incident)) == 301
+        assert session.scalar(select(func.count()).select_from(Alert)) == 301
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
 
 
 def test_a_child_killed_with_a_wake_up_unread_is_restarted_and_readiness_says_so(

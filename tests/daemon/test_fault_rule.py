@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from daemon.config import ConfigError, load_config
+from sla_engine.policy import DEFAULT_PLANS, apply_overrides
 from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
 from tests.daemon.test_enforcement import LITERAL_FAULTS, MARKS, timeline
 from tests.daemon.test_incident_flow import clocks, iso
@@ -18,6 +19,10 @@ T0 = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)
 
 def minutes(value: float) -> datetime:
     return T0 + timedelta(minutes=value)
+
+
+# Each alert of these tests is a failure of its own, with an incident of its own.
+PER_PROBLEM = apply_overrides(DEFAULT_PLANS, {"standard": {"group_by": "problem"}})
 
 
 def receive(api: Api, key: str, detected: datetime, received: datetime) -> int:
@@ -109,7 +114,7 @@ def test_under_the_literal_rule_an_open_fault_pauses_with_no_due_instant(
 def test_downtime_excuses_the_alerts_it_delayed_and_not_the_incidents_already_known(
     api_factory: ApiFactory,
 ) -> None:
-    api = api_factory()
+    api = api_factory(plans=PER_PROBLEM)
     seed_registry(api)
     known = receive(api, "known", detected=T0, received=T0)
     api.services.downtime.beat(minutes(1))
@@ -138,11 +143,11 @@ def test_downtime_excuses_the_alerts_it_delayed_and_not_the_incidents_already_kn
 def test_each_incident_keeps_the_rule_in_force_when_it_was_detected(
     api_factory: ApiFactory,
 ) -> None:
-    hidden_rule = api_factory()
+    hidden_rule = api_factory(plans=PER_PROBLEM)
     seed_registry(hidden_rule)
     known = receive(hidden_rule, "known", detected=T0, received=minutes(1))
     hidden_rule.services.correlator.stop()  # slad restarts with the provider's new reading:
-    literal_rule = api_factory(sla=LITERAL_FAULTS)
+    literal_rule = api_factory(sla=LITERAL_FAULTS, plans=PER_PROBLEM)
     later = receive(literal_rule, "later", detected=minutes(2), received=minutes(3))
     open_fault(literal_rule, minutes(10))
 

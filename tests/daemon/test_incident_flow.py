@@ -100,8 +100,8 @@ def test_later_alert_of_same_problem_attaches_to_open_incident(api: Api) -> None
     other = api.ok(
         api.post("/v1/events?wait=true", event("e3", "problem", T0, problem="p2"), role="ingest")
     )
-    assert other["results"][0]["status"] == "created"
-    assert other["results"][0]["incident_id"] != first["results"][0]["incident_id"]
+    assert other["results"][0]["status"] == "attached", "another problem of the resource joins"
+    assert other["results"][0]["incident_id"] == first["results"][0]["incident_id"]
 
 
 def test_batch_ingest_and_update_events_reach_the_timeline(api: Api) -> None:

@@ -86,11 +86,13 @@ def series(samples: Samples, name: str) -> dict[frozenset[tuple[str, str]], floa
     return {labels: v for (n, labels), v in samples.items() if n == name}
 
 
-def open_incident(api: Api, key: str, problem: str, detected_at: datetime) -> int:
+def open_incident(
+    api: Api, key: str, problem: str, detected_at: datetime, host: str = "web01"
+) -> int:
     body = api.ok(
         api.post(
             "/v1/events?wait=true",
-            event(key, "problem", detected_at, problem=problem),
+            event(key, "problem", detected_at, problem=problem, host=host),
             role="ingest",
         )
     )
@@ -100,10 +102,17 @@ def open_incident(api: Api, key: str, problem: str, detected_at: datetime) -> in
 
 def test_store_figures_follow_incidents_through_rest(metered: tuple[Api, Metrics]) -> None:
     api, _metrics = metered
-    seed_registry(api)
+    ids = seed_registry(api)
+    web02 = {
+        "contract_id": ids["contract"],
+        "name": "web02",
+        "kind": "vm",
+        "selectors": [{"zabbix.host": "web02"}],
+    }
+    api.ok(api.post("/v1/resources", web02, role="admin"), 201)
     api.clock.set(T0 + timedelta(minutes=20))
     late = open_incident(api, "e1", "p1", T0)
-    prompt = open_incident(api, "e2", "p2", T0 + timedelta(minutes=20))
+    prompt = open_incident(api, "e2", "p2", T0 + timedelta(minutes=20), host="web02")
     unknown = event("u1", "problem", T0, problem="p3", host="unknown-host", source="nagios")
     assert (
         api.ok(api.post("/v1/events?wait=true", unknown, role="ingest"))["results"][0]["status"]

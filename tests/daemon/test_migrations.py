@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from daemon.store.db import upgrade
 
@@ -20,6 +20,40 @@ _WINDOW = (
 def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(text(sql))]
+
+
+def _registry_with_incidents(conn: Connection, problems: list[str]) -> None:
+    """A customer, contract and resource, and one open incident per problem key."""
+    conn.execute(
+        text(
+            "INSERT INTO customers (id, name, locale, created_at)"
+            " VALUES (1, 'acme', 'ja', '2026-11-01 00:00:00')"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO contracts (id, customer_id, plan, professional_support, advisory,"
+            " billing_start, created_at) VALUES (1, 1, 'standard', false, false,"
+            " '2026-04-01', '2026-11-01 00:00:00')"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO resources (id, contract_id, name, kind, created_at)"
+            " VALUES (1, 1, 'web01', 'vm', '2026-11-01 00:00:00')"
+        )
+    )
+    for n, problem in enumerate(problems, start=1):
+        conn.execute(
+            text(
+                "INSERT INTO incidents (id, resource_id, contract_id, customer_id, plan, source,"
+                " instance, problem_key, title, severity, status, detected_at, received_at,"
+                " detected_at_estimated, policy, created_at) VALUES (:id, 1, 1, 1, 'standard',"
+                " 'zabbix', '', :problem, 't', 'high', 'open', '2026-11-01 00:00:00',"
+                " '2026-11-01 00:00:00', false, '[]', '2026-11-01 00:00:00')"
+            ),
+            {"id": n, "problem": problem},
+        )
 
 
 def test_window_vocabulary_migration_keeps_every_window(
@@ -53,34 +87,7 @@ def test_window_vocabulary_migration_renames_the_timeline_reason(
     _, engine = empty_database
     upgrade(engine, "0003")
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO customers (id, name, locale, created_at)"
-                " VALUES (1, 'acme', 'ja', '2026-11-01 00:00:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO contracts (id, customer_id, plan, professional_support, advisory,"
-                " billing_start, created_at) VALUES (1, 1, 'standard', false, false,"
-                " '2026-04-01', '2026-11-01 00:00:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO resources (id, contract_id, name, kind, created_at)"
-                " VALUES (1, 1, 'web01', 'vm', '2026-11-01 00:00:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO incidents (id, resource_id, contract_id, customer_id, plan, source,"
-                " instance, problem_key, title, severity, status, detected_at, received_at,"
-                " detected_at_estimated, policy, created_at) VALUES (1, 1, 1, 1, 'standard',"
-                " 'zabbix', '', 'p', 't', 'high', 'open', '2026-11-01 00:00:00',"
-                " '2026-11-01 00:00:00', false, '[]', '2026-11-01 00:00:00')"
-            )
-        )
+        _registry_with_incidents(conn, ["p"])
         for entry_id, kind in ((1, "clocks_recomputed"), (2, "note")):
             conn.execute(
                 text(
@@ -137,3 +144,18 @@ def test_charges_migration_dates_existing_resources_from_their_billing_start(
     ]
     prices = [p for (p,) in _rows(engine, "SELECT prices FROM contracts ORDER BY id")]
     assert [p if isinstance(p, dict) else json.loads(p) for p in prices] == [{}, {}]
+
+
+def test_incidents_opened_before_grouping_by_resource_keep_their_problems(
+    empty_database: tuple[str, Engine],
+) -> None:
+    """Two open incidents of one resource stay open side by side, grouped per problem."""
+    _, engine = empty_database
+    upgrade(engine, "0007")
+    with engine.begin() as conn:
+        _registry_with_incidents(conn, ["cpu", "disk"])
+    upgrade(engine)
+    assert _rows(engine, "SELECT id, status, group_key, merged_into_id FROM incidents") == [
+        (1, "open", "cpu", None),
+        (2, "open", "disk", None),
+    ]

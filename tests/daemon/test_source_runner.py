@@ -169,8 +169,10 @@ def test_webhook_and_its_sub_route_open_incidents(api: Api) -> None:
     first = api.ok(push(api, {"problem": "a", "at": at.isoformat()}))
     assert first["results"][0]["status"] == "created"
     other = push(api, {"problem": "b", "at": at.isoformat()}, path="/v1/webhooks/fake/one/events")
-    assert api.ok(other)["results"][0]["status"] == "created"
-    assert sorted(i["title"] for i in incidents(api)) == ["fake problem a", "fake problem b"]
+    joined = api.ok(other)["results"][0]  # another problem of the resource joins its incident
+    assert joined["status"] == "attached"
+    assert joined["incident_id"] == first["results"][0]["incident_id"]
+    assert [i["title"] for i in incidents(api)] == ["fake problem a"]
     accepted = status(api)["last_accepted"]
     assert accepted["note"].startswith("1 event(s)")
 

@@ -91,6 +91,8 @@ def test_monthly_report_counts_outcomes_per_plan_and_clock(api: Api) -> None:
         )["results"][0]["incident_id"]
         api.clock.set(detected + delay)
         api.ok(api.post(f"/v1/incidents/{incident}/contact", {}))
+        recovery = event(f"m{n}r", "recovery", detected + delay, problem=f"p{n}")
+        api.ok(api.post("/v1/events?wait=true", recovery, role="ingest"))  # one failure a day
     api.clock.set(t0 + timedelta(days=10))
     report = api.ok(api.get("/v1/reports/sla", params={"month": "2026-11"}))
     rows = {(r["plan"], r["clock"]): r for r in report["rows"]}

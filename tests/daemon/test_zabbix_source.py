@@ -21,6 +21,7 @@ from connectors.zabbix import SIGNATURE_HEADER, ZabbixClient
 from connectors.zabbix.source import ZabbixSource
 from daemon.sources.runner import InstanceRunner, build_sources
 from daemon.store.models import AlertEventRecord, AuditEntry, MaintenanceWindow
+from sla_engine.policy import DEFAULT_PLANS, apply_overrides
 from tests.daemon.conftest import Api, ApiFactory, seed_registry
 
 SECRET = "s3cret-for-tests"
@@ -98,8 +99,13 @@ def fake() -> FakeZabbix:
     return FakeZabbix()
 
 
-def zabbix_api(api_factory: ApiFactory, fake: FakeZabbix, **instance: Any) -> Api:
-    api = api_factory(sections={"zabbix": section(**instance)})
+def zabbix_api(
+    api_factory: ApiFactory,
+    fake: FakeZabbix,
+    changes: Mapping[str, Any] | None = None,
+    **instance: Any,
+) -> Api:
+    api = api_factory(sections={"zabbix": section(**instance)}, **(changes or {}))
     use_fake(api.services.sources.runner("zabbix", "main"), fake)
     return api
 
@@ -113,6 +119,14 @@ def use_fake(runner: InstanceRunner | None, fake: FakeZabbix) -> None:
 @pytest.fixture
 def api(api_factory: ApiFactory, fake: FakeZabbix) -> Api:
     return zabbix_api(api_factory, fake)
+
+
+@pytest.fixture
+def per_problem(api_factory: ApiFactory, fake: FakeZabbix) -> Api:
+    """The plan opens an incident per problem, so each Zabbix problem can be followed
+    to an incident of its own."""
+    plans = apply_overrides(DEFAULT_PLANS, {"standard": {"group_by": "problem"}})
+    return zabbix_api(api_factory, fake, {"plans": plans})
 
 
 def poller(api: Api) -> InstanceRunner:
@@ -249,8 +263,9 @@ def test_api_down_falls_back_to_the_estimated_local_time(api: Api, fake: FakeZab
 
 
 def test_poll_creates_a_missed_problem_and_resolves_a_missed_recovery(
-    api: Api, fake: FakeZabbix
+    per_problem: Api, fake: FakeZabbix
 ) -> None:
+    api = per_problem
     seed_registry(api)
     fake.problem("29", DETECTED)
     api.ok(deliver(api, body()))
@@ -272,8 +287,9 @@ def test_poll_creates_a_missed_problem_and_resolves_a_missed_recovery(
 
 
 def test_a_fresh_process_reaches_back_to_the_last_stored_event(
-    api: Api, fake: FakeZabbix
+    per_problem: Api, fake: FakeZabbix
 ) -> None:
+    api = per_problem
     seed_registry(api)
     fake.problem("29", DETECTED)
     api.ok(deliver(api, body()))

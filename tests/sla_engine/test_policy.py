@@ -10,6 +10,7 @@ from sla_engine.policy import (
     CalendarKind,
     ClockName,
     ClockPolicy,
+    GroupBy,
     apply_overrides,
     clocks_for,
     clocks_from_dicts,
@@ -140,6 +141,9 @@ def test_fees_and_flags_can_be_overridden() -> None:
         ({"basic": {"clocks": {"contact": {"warn_fractions": [0.9, 0.5]}}}}, "strictly increasing"),
         ({"basic": {"clocks": {"contact": {"warn_fractions": [0.5, 1.0]}}}}, "strictly between"),
         ({"basic": {"clocks": {"contact": {"warn_fractions": "0.5"}}}}, "list of fractions"),
+        ({"basic": {"group_by": "host"}}, "unknown plans.basic.group_by 'host'"),
+        ({"basic": {"reopen_minutes": -1}}, "plans.basic.reopen_minutes must be a whole number"),
+        ({"basic": {"reopen_minutes": True}}, "plans.basic.reopen_minutes must be a whole number"),
     ],
 )
 def test_bad_overrides_name_the_offending_setting(
@@ -147,6 +151,17 @@ def test_bad_overrides_name_the_offending_setting(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         apply_overrides(DEFAULT_PLANS, overrides)
+
+
+def test_plans_group_by_resource_and_reopen_within_30_minutes_unless_told() -> None:
+    assert {(p.group_by, p.reopen_minutes) for p in DEFAULT_PLANS.values()} == {
+        (GroupBy.RESOURCE, 30)
+    }
+    plans = apply_overrides(
+        DEFAULT_PLANS, {"standard": {"group_by": "problem"}, "basic": {"reopen_minutes": 0}}
+    )
+    assert plans["standard"].group_by is GroupBy.PROBLEM
+    assert (plans["basic"].group_by, plans["basic"].reopen_minutes) == (GroupBy.RESOURCE, 0)
 
 
 def test_snapshot_round_trips_through_json() -> None:
