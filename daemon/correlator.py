@@ -2,17 +2,19 @@
 
 It runs on its own thread and wakes when the inbox commits (and every `idle_poll`
 seconds, which picks up events another replica accepted). Each pass takes the oldest
-pending events, correlates them in one transaction and commits; passes are cut short
-after `pass_seconds` so that a burst never holds the store's write lock (SQLite has
-one) long enough to delay the inbox's next commit.
+pending events, correlates them in one transaction and commits. A pass has a fixed
+cost (reading the pending rows and what they touch, the commit) that no event pays
+alone: the batch is the backlog, as much of it as `BatchSize` says the per-event work
+of `pass_seconds` covers at the cost an event was measured to take, so a storm's
+backlog is correlated in large batches and a lone alert at once.
 
 Ingest comes first: a source waits for its answer, an incident can wait a moment for
 its alert. When the inbox spends a fifth of its time waiting for the store's write
 lock (only SQLite has one), it says so (`yield_to_ingest`), and the correlator doubles
 the pause between its passes, up to `YIELD_GAP_MAX`; once the inbox has not said so
 for `YIELD_HOLD` seconds the pause halves back towards `PASS_GAP` (`Pacing`). So under
-an alert storm correlation keeps about a quarter of the store's time or more (a pass
-holds it for ~10 ms), and at any lesser load it runs at full speed.
+an alert storm correlation keeps a share of the store's time that grows with the
+batch a pass takes, and at any lesser load it runs at full speed.
 
 On PostgreSQL every replica runs a correlator; a transaction-scoped advisory lock makes
 them take turns, so events are correlated in inbox order and two replicas never race
@@ -43,7 +45,9 @@ from daemon.store.models import AlertEventRecord
 
 log = logging.getLogger("slad.ingest")
 
-PASS_EVENTS = 8  # most events one pass reads; a pass rarely gets through more
+PASS_EVENTS_MIN = 16  # a pass reads at least this many pending events (if there are)
+PASS_EVENTS_MAX = 2000  # and at most this many, however cheap events were measured
+FIRST_EVENT_COST = 0.001  # seconds an event is taken to cost before one was measured
 RETRY_PAUSE = 1.0  # seconds before retrying after the store failed a whole pass
 PASS_GAP = 0.002  # seconds between passes, in which a waiting inbox commit gets the store
 YIELD_GAP_MAX = 0.032  # longest pause between passes while the inbox waits for the store
@@ -113,6 +117,26 @@ class Pacing:
         return self.gap
 
 
+class BatchSize:
+    """How many pending events a pass reads: enough that the per-event work fills
+    `budget` seconds at the cost per event measured so far (a moving average over
+    passes), between `PASS_EVENTS_MIN` and `PASS_EVENTS_MAX`. The pass's fixed cost
+    is measured apart and does not shrink the batch: a pass whose fixed cost alone
+    exceeds the budget still takes many events."""
+
+    def __init__(self, budget: float) -> None:
+        self._budget = budget
+        self.per_event = FIRST_EVENT_COST
+
+    def limit(self) -> int:
+        return max(PASS_EVENTS_MIN, min(PASS_EVENTS_MAX, int(self._budget / self.per_event)))
+
+    def measured(self, events: int, seconds: float) -> None:
+        """A pass correlated `events` in `seconds` (its fixed cost left out)."""
+        if events:
+            self.per_event = 0.7 * self.per_event + 0.3 * max(seconds / events, 1e-6)
+
+
 class Correlator:
     """Drains the inbox; `run_pending` is the whole job, `serve` only schedules it.
 
@@ -128,7 +152,7 @@ class Correlator:
         ingestor: Ingestor,
         clock: Callable[[], datetime],
         *,
-        pass_seconds: float = 0.005,
+        pass_seconds: float = 0.05,
         idle_poll: float = 1.0,
         after_commit: Callable[[], None] | None = None,
         readers: sessionmaker[Session] | None = None,
@@ -136,11 +160,11 @@ class Correlator:
         self._sessions = sessions
         self._ingestor = ingestor
         self._clock = clock
-        self._pass_seconds = pass_seconds
         self._idle_poll = idle_poll
         self._after_commit = after_commit
         self._signal = ThreadSignal()
         self._pacing = Pacing()
+        self._batch = BatchSize(pass_seconds)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._waiters = Waiters(readers or sessions)
@@ -225,12 +249,10 @@ class Correlator:
         try:
             with self._sessions.begin() as session:
                 self._take_turn(session)
-                deadline = time.monotonic() + self._pass_seconds  # reading counts too
-                records = self._read(session)
-                results = self._ingestor.correlate(
-                    session, records, self._clock(), lambda: time.monotonic() >= deadline
-                )
-                count = len(results)
+                records = self._read(session, self._batch.limit())
+                began = time.monotonic()
+                count = len(self._ingestor.correlate(session, records, self._clock()))
+                self._batch.measured(count, time.monotonic() - began)
         except Exception:
             log.warning("a correlation pass failed; retrying event by event", exc_info=True)
             count = self._pass_one_by_one()
@@ -244,19 +266,19 @@ class Correlator:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("correlator")}
             )
 
-    def _read(self, session: Session) -> list[AlertEventRecord]:
+    def _read(self, session: Session, limit: int) -> list[AlertEventRecord]:
         stmt = (
             select(AlertEventRecord)
             .where(AlertEventRecord.outcome.is_(None))
             .order_by(AlertEventRecord.id)
-            .limit(PASS_EVENTS)
+            .limit(limit)
         )
         return list(session.scalars(stmt))
 
     def _pass_one_by_one(self) -> int:
         with self._sessions.begin() as session:
             self._take_turn(session)
-            records = self._read(session)
+            records = self._read(session, self._batch.limit())
             now = self._clock()
             for record in records:
                 try:

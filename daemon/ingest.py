@@ -15,10 +15,14 @@ an incident it opens, start at receipt, marked `detected_at_estimated`, and the
 timeline keeps the source's claim.
 
 `correlate` is the fast path: it reads what all its records need with a few queries up
-front (`_Lookups`), so each event costs one flush at most, and runs no savepoints, so
-any error fails the whole transaction. `correlate_one` is the careful path the
-correlator falls back to, one event at a time, so a poisoned event is set aside instead
-of blocking the inbox.
+front (`_Lookups`), correlates them in memory, and writes the whole batch at its end:
+one flush, in which the unit of work inserts each table's new rows (incidents, alerts,
+clocks) with one multi-row statement, then the timeline with one more. Nothing that
+needs a row's id (timeline entries, outcomes, notifications) is built before that
+flush. It runs no savepoints, so any error fails the whole transaction.
+`correlate_one` is the careful path the correlator falls back to, the same code one
+event at a time in a savepoint, so a poisoned event is set aside instead of blocking
+the inbox.
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from functools import partial
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import (
     BindParameter,
     CompoundSelect,
     bindparam,
+    func,
     literal,
     select,
+    text,
     true,
     union_all,
 )
@@ -45,6 +52,7 @@ from daemon.registry import ResourceLookup
 from daemon.store.models import (
     Alert,
     AlertEventRecord,
+    Clock,
     Contract,
     Incident,
     MaintenanceWindow,
@@ -69,6 +77,33 @@ Status = Literal[
     "orphan",
     "failed",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What became of one event, read into an `IngestResult` once the batch is
+    flushed and its new rows have ids."""
+
+    status: Status
+    alert: Alert | None = None
+    incident: Incident | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A timeline entry waiting for the batch's flush: its `alert` (if any) is named
+    in the detail by the id it then has."""
+
+    incident: Incident
+    at: datetime
+    kind: str
+    actor: str
+    detail: dict[str, object]
+    alert: Alert | None = None
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        detail = self.detail if self.alert is None else {"alert_id": self.alert.id, **self.detail}
+        return timeline_row(self.incident, self.at, now, self.kind, self.actor, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +179,45 @@ def skew_detail(record: AlertEventRecord, event: AlertEvent) -> dict[str, object
     }
 
 
+def number_rows(session: Session, rows: Sequence[Incident | Alert]) -> None:
+    """Give the new `rows`, and the clocks of the new incidents among them, ids in the
+    order given, taken as the store would hand them out: the next values of each
+    table's sequence on PostgreSQL, the ones after its highest id on SQLite (which the
+    writer's lock keeps to one transaction at a time)."""
+    incidents: list[Incident] = []
+    alerts: list[Alert] = []
+    for row in rows:
+        if row.id is None:
+            if isinstance(row, Incident):
+                incidents.append(row)
+            else:
+                alerts.append(row)
+    clocks = [clock for incident in incidents for clock in incident.clocks if clock.id is None]
+    with session.no_autoflush:
+        _number(session, incidents)
+        _number(session, alerts)
+        _number(session, clocks)
+
+
+_Row = TypeVar("_Row", Incident, Alert, Clock)
+
+
+def _number(session: Session, rows: Sequence[_Row]) -> None:
+    if not rows:
+        return
+    model = type(rows[0])
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        )
+        ids = list(session.scalars(stmt, {"table": model.__tablename__, "n": len(rows)}))
+    else:
+        highest = session.scalar(select(func.max(model.id))) or 0
+        ids = list(range(highest + 1, highest + 1 + len(rows)))
+    for row, ident in zip(rows, ids, strict=True):
+        row.id = ident
+
+
 def _still_firing(incident: Incident) -> bool:
     """Whether an alert of `incident` still fires. Correlation adds alerts to an incident
     only through the relationship, so its collection (new, or loaded now) holds them all
@@ -172,13 +246,14 @@ def _new_alert(event: AlertEvent, resource: Resource | None) -> Alert:
 class _Lookups:
     """What the events of one `correlate` call read, fetched once for all of them.
 
-    A pass has a time budget of a few milliseconds, so what each event would query
-    (its resource, windows, the alert firing for its problem, the open incident it
-    joins, a recovery that came first) is read for the whole batch with a handful of
-    queries, and then kept current in memory as the events create and resolve rows:
-    correlating an event issues no query, and flushes only to get the ids of the rows
-    it inserts. Holding the rows also keeps them in the session's (weak) identity map,
-    so `session.get` of them costs no SQL.
+    What each event would query (its resource, windows, the alert firing for its
+    problem, the open incident it joins, a recovery that came first) is read for the
+    whole batch with a handful of queries, and then kept current in memory as the
+    events create and resolve rows: correlating an event issues no query and no flush.
+    What needs ids waits for the batch's flush: timeline `entries`, the recoveries to
+    `link` to the alerts they resolved, and `later`, the hooks to call (`drain`).
+    Holding the rows also keeps them in the session's (weak) identity map, so
+    `session.get` of them costs no SQL.
 
     An event only touches rows of its own problem key, and only correlators (taking
     turns) write them, bar an operator's edit through the API: that now goes unseen for
@@ -195,7 +270,11 @@ class _Lookups:
     incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)  # open ones
     recent: dict[tuple[int, str], Incident] = field(default_factory=dict)  # last resolved
     held: list[Incident] = field(default_factory=list)  # read, whether open or not
-    entries: list[dict[str, Any]] = field(default_factory=list)  # written by `_settle`
+    latest: dict[tuple[str, str], Alert] = field(default_factory=dict)  # new this batch
+    new: list[Incident | Alert] = field(default_factory=list)  # in the order made
+    entries: list[_Entry] = field(default_factory=list)  # written by `_settle`
+    links: list[tuple[AlertEventRecord, Alert]] = field(default_factory=list)
+    later: list[Callable[[], None]] = field(default_factory=list)
     loaded: bool = False  # whether the touched alerts and incidents have been read
 
     @classmethod
@@ -294,6 +373,21 @@ class _Lookups:
         assert incident.resolved_at is not None
         if last is None or (last.resolved_at or incident.resolved_at) <= incident.resolved_at:
             self.recent[group] = incident
+
+    def drain(self) -> None:
+        """Flush the batch so far, then call the hooks waiting for its ids, in order.
+
+        The new rows get their ids first, in the order they were made (as one event at
+        a time would have them), so the flush writes each table's new rows with one
+        multi-row statement instead of one statement a row to learn its id.
+        """
+        added = [row for row in self.new if row in self.session]
+        self.new = [row for row in self.new if row not in self.session]
+        number_rows(self.session, added)
+        self.session.flush()
+        waiting, self.later = self.later, []
+        for call in waiting:
+            call()
 
     def windows_for(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
         """The windows that may cover `incident`, read once per scope a window can name."""
@@ -466,26 +560,17 @@ class Ingestor:
         return event
 
     def correlate(
-        self,
-        session: Session,
-        records: Sequence[AlertEventRecord],
-        now: datetime,
-        enough: Callable[[], bool] = lambda: False,
+        self, session: Session, records: Sequence[AlertEventRecord], now: datetime
     ) -> list[IngestResult]:
-        """Correlate `records` in order, recording each outcome on its row.
-
-        `enough` is asked after each record; when it answers true the rest are left
-        pending for a later call.
-        """
+        """Correlate `records` in order, recording each outcome on its row."""
         if not records:
             return []
         lookups = _Lookups.read(session, records, self.plans)
-        done: list[tuple[AlertEventRecord, IngestResult]] = []
-        for record in records:
-            event = self.trusted_event(record)
-            done.append((record, self._correlate(session, event, record, now, lookups)))
-            if enough():
-                break
+        done: list[tuple[AlertEventRecord, _Outcome]] = []
+        with session.no_autoflush:
+            for record in records:
+                event = self.trusted_event(record)
+                done.append((record, self._correlate(session, event, record, now, lookups)))
         return _settle(session, lookups, done, now)
 
     def correlate_one(
@@ -495,7 +580,8 @@ class Ingestor:
         with session.begin_nested():
             event = self.trusted_event(record)  # first: a row it cannot read fails as always
             lookups = _Lookups.read(session, [record], self.plans)
-            done = [(record, self._correlate(session, event, record, now, lookups))]
+            with session.no_autoflush:
+                done = [(record, self._correlate(session, event, record, now, lookups))]
             return _settle(session, lookups, done, now)[0]
 
     def _correlate(
@@ -505,7 +591,7 @@ class Ingestor:
         record: AlertEventRecord,
         now: datetime,
         lookups: _Lookups,
-    ) -> IngestResult:
+    ) -> _Outcome:
         if event.kind is EventKind.PROBLEM:
             return self._problem(session, event, record, now, lookups)
         if event.kind is EventKind.RECOVERY:
@@ -519,12 +605,14 @@ class Ingestor:
         record: AlertEventRecord,
         now: datetime,
         lookups: _Lookups,
-    ) -> IngestResult:
+    ) -> _Outcome:
         alert = lookups.firing_alert(event)
         if alert is not None:
-            return IngestResult(event.event_key, "repeated", alert.id, alert.incident_id)
+            return _Outcome("repeated", alert, alert.incident)
         resource = lookups.resources.resolve(event.resource_ids)
         alert = _new_alert(event, resource)
+        lookups.latest[(alert.source, alert.problem_key)] = alert
+        lookups.new.append(alert)
         early_recovery = lookups.take_orphan(event)
         recovered_at = None
         if early_recovery is not None:
@@ -537,18 +625,17 @@ class Ingestor:
         if resource is not None:  # the incident goes out in the flush that writes the alert
             joined = self._incident_for(session, alert, resource, now, lookups)
         session.add(alert)
-        session.flush()
         if early_recovery is not None:
-            early_recovery.alert_id = alert.id
+            lookups.links.append((early_recovery, alert))
         if joined is None:
             if self.hooks is not None:
-                self.hooks.alert_unassigned(session, alert, now)
-            return IngestResult(event.event_key, "unassigned", alert.id, None)
+                lookups.later.append(partial(self.hooks.alert_unassigned, session, alert, now))
+            return _Outcome("unassigned", alert)
         actor = f"source:{event.source}"
         self._joined(session, joined, alert, now, actor, lookups, skew_detail(record, event))
         if recovered_at is not None:
             self._maybe_resolve(session, joined.incident, recovered_at, event.source, now, lookups)
-        return IngestResult(event.event_key, joined.how, alert.id, joined.incident.id)
+        return _Outcome(joined.how, alert, joined.incident)
 
     def _incident_for(
         self, session: Session, alert: Alert, resource: Resource, now: datetime, lookups: _Lookups
@@ -569,12 +656,15 @@ class Ingestor:
             return _Joined(incident, "attached")
         incident = lookups.resolved_incident(resource, key)
         if incident is not None and reopens(plan, incident, alert.detected_at):
+            if lookups.later:  # hooks waiting to see it resolved see it so
+                lookups.drain()
             resolved_at = incident.resolved_at
             _reopen(incident)
             alert.incident = incident
             lookups.opened(incident)
             return _Joined(incident, "reopened", resolved_at)
         incident = self._new_incident(session, alert, resource, key, now)
+        lookups.new.append(incident)
         alert.incident = incident
         lookups.opened(incident)
         windows = lookups.windows_for(session, incident)
@@ -607,8 +697,8 @@ class Ingestor:
         if joined is None:
             joined = _Joined(self._new_incident(session, alert, resource, key, now), "created")
             session.flush()
-        for row in _joined_entries(joined, alert, now, actor, {}):
-            session.add(TimelineEntry(**row))
+        for entry in _joined_entries(joined, alert, actor, {}):
+            session.add(TimelineEntry(**entry.row(now)))
         alert.incident_id = joined.incident.id
         alert.assignment = "assigned"
         session.flush()
@@ -664,12 +754,12 @@ class Ingestor:
     ) -> None:
         """Record the flushed `alert` joining its incident; an incident it joined late
         has its clocks re-judged now, one it opened announced."""
-        lookups.entries.extend(_joined_entries(joined, alert, now, actor, skew))
+        lookups.entries.extend(_joined_entries(joined, alert, actor, skew))
         if joined.how != "created":
             windows = lookups.windows_for(session, joined.incident)
             refresh_incident(session, joined.incident, now, self.horizon, windows)
         elif self.hooks is not None:
-            self.hooks.incident_opened(session, joined.incident, now)
+            lookups.later.append(partial(self.hooks.incident_opened, session, joined.incident, now))
 
     def _recovery(
         self,
@@ -678,30 +768,23 @@ class Ingestor:
         record: AlertEventRecord,
         now: datetime,
         lookups: _Lookups,
-    ) -> IngestResult:
+    ) -> _Outcome:
         alert = lookups.firing_alert(event)
         if alert is None:
             lookups.orphaned(record)
-            return IngestResult(event.event_key, "orphan")
+            return _Outcome("orphan")
         alert.status = "resolved"
         alert.resolved_at = event.detected_at
         lookups.recovered(alert)
-        if alert.incident_id is None:
-            return IngestResult(event.event_key, "resolved", alert.id, None)
-        incident = session.get(Incident, alert.incident_id)
-        assert incident is not None
+        incident = alert.incident
+        if incident is None:
+            return _Outcome("resolved", alert)
+        actor = f"source:{event.source}"
         lookups.entries.append(
-            timeline_row(
-                incident,
-                event.detected_at,
-                now,
-                "alert_resolved",
-                f"source:{event.source}",
-                {"alert_id": alert.id},
-            )
+            _Entry(incident, event.detected_at, "alert_resolved", actor, {}, alert)
         )
         self._maybe_resolve(session, incident, event.detected_at, event.source, now, lookups)
-        return IngestResult(event.event_key, "resolved", alert.id, incident.id)
+        return _Outcome("resolved", alert, incident)
 
     def _maybe_resolve(
         self,
@@ -716,46 +799,34 @@ class Ingestor:
             incident.status = "resolved"
             incident.resolved_at = at
             lookups.closed(incident)
-            lookups.entries.append(
-                timeline_row(
-                    incident,
-                    at,
-                    now,
-                    "resolved",
-                    f"source:{source}",
-                    {"reason": "all alerts recovered"},
-                )
-            )
+            reason: dict[str, object] = {"reason": "all alerts recovered"}
+            lookups.entries.append(_Entry(incident, at, "resolved", f"source:{source}", reason))
             windows = lookups.windows_for(session, incident)
             refresh_incident(session, incident, now, self.horizon, windows)
             if self.hooks is not None:
-                self.hooks.incident_resolved(session, incident, now)
+                lookups.later.append(partial(self.hooks.incident_resolved, session, incident, now))
 
     def _update(
         self, session: Session, event: AlertEvent, now: datetime, lookups: _Lookups
-    ) -> IngestResult:
-        stmt = (
-            select(Alert)
-            .where(Alert.source == event.source, Alert.problem_key == event.problem_key)
-            .order_by(Alert.id.desc())
-        )
-        alert = session.scalars(stmt).first()
-        if alert is None:
-            return IngestResult(event.event_key, "orphan")
-        if alert.incident_id is not None:
-            incident = session.get(Incident, alert.incident_id)
-            assert incident is not None
-            lookups.entries.append(
-                timeline_row(
-                    incident,
-                    event.detected_at,
-                    now,
-                    "source_update",
-                    f"source:{event.source}",
-                    {"alert_id": alert.id, "title": event.title, "raw": event.raw},
-                )
+    ) -> _Outcome:
+        alert = lookups.latest.get((event.source, event.problem_key))
+        if alert is None:  # none new in this batch: the latest stored one
+            stmt = (
+                select(Alert)
+                .where(Alert.source == event.source, Alert.problem_key == event.problem_key)
+                .order_by(Alert.id.desc())
             )
-        return IngestResult(event.event_key, "updated", alert.id, alert.incident_id)
+            alert = session.scalars(stmt).first()
+        if alert is None:
+            return _Outcome("orphan")
+        incident = alert.incident
+        if incident is not None:
+            detail: dict[str, object] = {"title": event.title, "raw": event.raw}
+            actor = f"source:{event.source}"
+            lookups.entries.append(
+                _Entry(incident, event.detected_at, "source_update", actor, detail, alert)
+            )
+        return _Outcome("updated", alert, incident)
 
 
 def _reopen(incident: Incident) -> None:
@@ -766,46 +837,56 @@ def _reopen(incident: Incident) -> None:
 
 
 def _joined_entries(
-    joined: _Joined, alert: Alert, now: datetime, actor: str, skew: dict[str, object]
-) -> list[dict[str, Any]]:
+    joined: _Joined, alert: Alert, actor: str, skew: dict[str, object]
+) -> list[_Entry]:
     """The timeline entries of `alert` opening, joining or re-opening its incident;
     `skew` (`skew_detail`) says why its detection was not trusted."""
-    incident = joined.incident
+    incident, at = joined.incident, alert.detected_at
     if joined.how == "created":
         detail: dict[str, object] = {
-            "alert_id": alert.id,
             "title": alert.title,
             "detected_at_estimated": alert.detected_at_estimated,
             **skew,
         }
-        return [timeline_row(incident, alert.detected_at, now, "detected", actor, detail)]
-    rows = []
+        return [_Entry(incident, at, "detected", actor, detail, alert)]
+    entries = []
     if joined.how == "reopened":
         assert joined.resolved_at is not None
-        reason = {
-            "alert_id": alert.id,
+        reason: dict[str, object] = {
             "resolved_at": joined.resolved_at.isoformat(),
             "reason": "an alert of the resource fired within reopen_minutes of its resolution",
         }
-        rows.append(timeline_row(incident, alert.detected_at, now, "reopened", actor, reason))
-    detail = {"alert_id": alert.id, "title": alert.title, **skew}
-    rows.append(timeline_row(incident, alert.detected_at, now, "alert_attached", actor, detail))
-    return rows
+        entries.append(_Entry(incident, at, "reopened", actor, reason, alert))
+    detail = {"title": alert.title, **skew}
+    entries.append(_Entry(incident, at, "alert_attached", actor, detail, alert))
+    return entries
 
 
 def _settle(
     session: Session,
     lookups: _Lookups,
-    done: Sequence[tuple[AlertEventRecord, IngestResult]],
+    done: Sequence[tuple[AlertEventRecord, _Outcome]],
     now: datetime,
 ) -> list[IngestResult]:
-    """Write what the correlated records left for the end: their timeline entries, in
-    order, and each record's outcome and alert (a statement each for the batch instead
-    of a little in every flush). Returns the results."""
-    insert_timeline(session, lookups.entries)
-    for record, result in done:
+    """Write the batch: flush its new and changed rows (and call the hooks waiting for
+    their ids), then its timeline entries, in order, with one statement, and each
+    record's outcome and alert. Returns the results."""
+    lookups.drain()
+    insert_timeline(session, [entry.row(now) for entry in lookups.entries])
+    for recovery, resolved in lookups.links:
+        recovery.alert_id = resolved.id
+    results = []
+    for record, outcome in done:
+        alert, incident = outcome.alert, outcome.incident
+        result = IngestResult(
+            record.event_key,
+            outcome.status,
+            None if alert is None else alert.id,
+            None if incident is None else incident.id,
+        )
         record.outcome = result.status
         record.correlated_at = now
         if result.alert_id is not None:
             record.alert_id = result.alert_id
-    return [result for _, result in done]
+        results.append(result)
+    return results
