@@ -291,7 +291,9 @@ class _Lookups:
         resources.preload(r.resource_ids for r in problems)
         opened_by = _opened_by(resources, problems, plans)
         reopen = max((plan.reopen_minutes for plan in plans.values()), default=0)
-        since = min((r.detected_at for r in problems), default=None)
+        # A detection is never trusted later than its receipt plus the skew allowed, so
+        # the earlier of the two bounds how far back a problem may re-open.
+        since = min((min(r.detected_at, r.received_at) for r in problems), default=None)
         touched = _Touched.read(
             session,
             records,
