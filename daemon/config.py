@@ -84,7 +84,7 @@ class IngestConfig:
     max_batch_events: int = 1000
     commit_batch_max: int = 500
     window_horizon_days: int = 31
-    correlation_pass_ms: int = 50
+    correlation_pass_ms: int = 100
     wait_timeout_seconds: int = 30
     max_clock_skew_seconds: int = 300
     correlator: str = "process"

@@ -275,6 +275,7 @@ class _Lookups:
     entries: list[_Entry] = field(default_factory=list)  # written by `_settle`
     links: list[tuple[AlertEventRecord, Alert]] = field(default_factory=list)
     later: list[Callable[[], None]] = field(default_factory=list)
+    refreshed: dict[int, Incident] = field(default_factory=dict)  # by id(), held alive
     loaded: bool = False  # whether the touched alerts and incidents have been read
 
     @classmethod
@@ -390,6 +391,17 @@ class _Lookups:
         waiting, self.later = self.later, []
         for call in waiting:
             call()
+
+    def refresh(self, incident: Incident, now: datetime, horizon: timedelta) -> None:
+        """Re-judge `incident`'s clocks, once a batch: its clocks follow from its
+        detection, contact, report and windows, which correlation never changes, and
+        the batch has one `now`, so a second judgement would find the same."""
+        if id(incident) in self.refreshed:
+            return
+        self.refreshed[id(incident)] = incident
+        refresh_incident(
+            self.session, incident, now, horizon, self.windows_for(self.session, incident)
+        )
 
     def windows_for(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
         """The windows that may cover `incident`, read once per scope a window can name."""
@@ -562,12 +574,21 @@ class Ingestor:
         return event
 
     def correlate(
-        self, session: Session, records: Sequence[AlertEventRecord], now: datetime
+        self,
+        session: Session,
+        records: Sequence[AlertEventRecord],
+        now: datetime,
+        started: Callable[[], None] = lambda: None,
     ) -> list[IngestResult]:
-        """Correlate `records` in order, recording each outcome on its row."""
+        """Correlate `records` in order, recording each outcome on its row.
+
+        `started` is called once what the batch touches has been read: what follows
+        is the work each event adds (`daemon.correlator.BatchSize` measures it).
+        """
         if not records:
             return []
         lookups = _Lookups.read(session, records, self.plans)
+        started()
         done: list[tuple[AlertEventRecord, _Outcome]] = []
         with session.no_autoflush:
             for record in records:
@@ -669,8 +690,7 @@ class Ingestor:
         lookups.new.append(incident)
         alert.incident = incident
         lookups.opened(incident)
-        windows = lookups.windows_for(session, incident)
-        refresh_incident(session, incident, now, self.horizon, windows)
+        lookups.refresh(incident, now, self.horizon)
         return _Joined(incident, "created")
 
     def attach(
@@ -758,8 +778,7 @@ class Ingestor:
         has its clocks re-judged now, one it opened announced."""
         lookups.entries.extend(_joined_entries(joined, alert, actor, skew))
         if joined.how != "created":
-            windows = lookups.windows_for(session, joined.incident)
-            refresh_incident(session, joined.incident, now, self.horizon, windows)
+            lookups.refresh(joined.incident, now, self.horizon)
         elif self.hooks is not None:
             lookups.later.append(partial(self.hooks.incident_opened, session, joined.incident, now))
 
@@ -803,8 +822,7 @@ class Ingestor:
             lookups.closed(incident)
             reason: dict[str, object] = {"reason": "all alerts recovered"}
             lookups.entries.append(_Entry(incident, at, "resolved", f"source:{source}", reason))
-            windows = lookups.windows_for(session, incident)
-            refresh_incident(session, incident, now, self.horizon, windows)
+            lookups.refresh(incident, now, self.horizon)
             if self.hooks is not None:
                 lookups.later.append(partial(self.hooks.incident_resolved, session, incident, now))
 
