@@ -267,6 +267,36 @@ def assign(w: World) -> None:
     assert alert not in [a["id"] for a in unassigned["items"]]
 
 
+def merge(w: World) -> None:
+    contract = w.contract()
+    incidents = []
+    for _ in range(2):
+        host = f"h{next(_serial)}"
+        body = {
+            "contract_id": contract,
+            "name": host,
+            "kind": "vm",
+            "selectors": [{"zabbix.host": host}],
+        }
+        w.ok("POST", "/v1/resources", json=body)
+        incidents.append(int(w.correlated(host)["incident_id"]))
+    first, second = incidents
+    body = {"incident_id": first, "reason": "one failure"}
+    kept = w.ok("POST", f"/v1/incidents/{second}/merge", "operator", json=body)["id"]
+    gone = second if kept == first else first
+    assert len(w.get(f"/v1/incidents/{kept}")["alerts"]) == 2
+    assert w.get(f"/v1/incidents/{gone}")["status"] == "merged"
+
+
+def split(w: World) -> None:
+    _, host = w.resource()
+    incident = int(w.correlated(host)["incident_id"])
+    alert = int(w.correlated(host)["alert_id"])  # another problem: it joins the incident
+    own = w.ok("POST", f"/v1/alerts/{alert}/split", "operator", json={"reason": "unrelated"})
+    assert [a["id"] for a in w.get(f"/v1/incidents/{own['id']}")["alerts"]] == [alert]
+    assert alert not in [a["id"] for a in w.get(f"/v1/incidents/{incident}")["alerts"]]
+
+
 def post_window(w: World) -> None:
     window = w.window()
     assert window in [x["id"] for x in w.get("/v1/maintenance-windows")]
@@ -547,6 +577,8 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/incidents/{incident_id}/resolve"): resolve,
     ("POST", "/v1/incidents/{incident_id}/notes"): note,
     ("POST", "/v1/alerts/{alert_id}/assign"): assign,
+    ("POST", "/v1/incidents/{incident_id}/merge"): merge,
+    ("POST", "/v1/alerts/{alert_id}/split"): split,
     ("POST", "/v1/maintenance-windows"): post_window,
     ("PATCH", "/v1/maintenance-windows/{window_id}"): patch_window,
     ("DELETE", "/v1/maintenance-windows/{window_id}"): delete_window,
