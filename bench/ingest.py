@@ -1,4 +1,4 @@
-"""Benchmark: committed ingest rate and latency of `POST /v1/events` on SQLite.
+"""Benchmark: committed ingest rate, latency, and how fast alerts become incidents.
 
 A webhook answer means "committed" (to the inbox: `202`), so ingest is bounded by the
 store, not by HTTP. The budget says how much of the HTTP stack's own speed slad keeps:
@@ -7,6 +7,18 @@ same POST and does nothing (`bench/bare_app.py`, measured in the same run under 
 load), and a p99 below 50 ms at a steady 1,000 alerts/s. Correlation (turning the
 inbox into alerts and incidents) runs in slad's correlator process meanwhile; after the
 load the run waits for it to clear the backlog and prints how fast it did.
+
+Correlation must keep up with acceptance: during every closed-loop round of slad the
+run counts the events committed and the events correlated, and prints the correlator's
+rate as a ratio of the committed accept rate (budget: at least 1.0, so a sustained storm
+leaves no growing backlog). During the fixed-rate phase it polls `GET /v1/alerts` every
+`POLL` seconds and prints the alert-to-incident latency of every new mapped problem:
+from the instant its request was sent to the first poll that shows its alert in an
+incident (budget: p99 below 1 s at 1,000 alerts/s).
+
+`--database postgresql://...` runs the same measurements against PostgreSQL (a fresh
+schema, dropped afterwards) with one replica and then two (`slad run` twice on one
+database, the load split between them), and prints them side by side.
 
 The run starts `slad migrate` and `slad run` on a fresh SQLite file in a temporary
 directory, seeds a customer, contract and resource through the REST API, then drives
@@ -26,19 +38,20 @@ bare app has the machine that slad had, not less.
     .venv/bin/python bench/ingest.py              # print the figures
     .venv/bin/python bench/ingest.py --check      # ... and exit 1 when over budget
     .venv/bin/python bench/ingest.py --client python --duration 5
+    .venv/bin/python bench/ingest.py --database postgresql://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,11 +64,20 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.stores import fresh_database  # noqa: E402
+
 RATIO_BUDGET = 0.5
 FIXED_RATE = 1_000  # alerts/s in the open-loop phase
 P99_BUDGET_MS = 50.0
+CORRELATION_BUDGET = 1.0  # correlated / committed per second during the closed-loop rounds
+INCIDENT_P99_BUDGET_S = 1.0  # request sent -> its alert in an incident over REST
+POLL = 0.05  # seconds between looks at GET /v1/alerts in the fixed-rate phase
 MAX_IN_FLIGHT = 256  # open-loop requests on the wire at once
 MAPPED_HOST = "bench-web01"
 UNMAPPED_HOST = "bench-unknown"
@@ -351,16 +373,20 @@ class Target:
         return [protocol for _transport, protocol in made]
 
 
-async def _closed_loop(target: Target, seconds: float, connections: int) -> Figures:
-    """Closed loop: each connection sends its next event as soon as the last is answered."""
+async def _closed_loop(targets: list[Target], seconds: float, connections: int) -> Figures:
+    """Closed loop: each connection sends its next event as soon as the last is answered;
+    the connections are spread over the `targets` (replicas) in turn."""
     latencies: list[float] = []
     errors = 0
     counter = 0
-    pool = await target.connect(connections)
+    pool: list[tuple[Target, _Connection]] = []
+    for n, target in enumerate(targets):
+        share = connections // len(targets) + (n < connections % len(targets))
+        pool += [(target, conn) for conn in await target.connect(share)]
     began = time.perf_counter()
     deadline = began + seconds
 
-    async def worker(conn: _Connection) -> None:
+    async def worker(target: Target, conn: _Connection) -> None:
         nonlocal errors, counter
         while time.perf_counter() < deadline:
             request = target.request(counter)
@@ -370,44 +396,116 @@ async def _closed_loop(target: Target, seconds: float, connections: int) -> Figu
             latencies.append(time.perf_counter() - sent)
             errors += not 200 <= status < 300
 
-    await asyncio.gather(*(worker(conn) for conn in pool))
+    await asyncio.gather(*(worker(target, conn) for target, conn in pool))
     elapsed = time.perf_counter() - began
-    for conn in pool:
+    for _target, conn in pool:
         conn.close()
     return summarise(latencies, elapsed, errors)
 
 
-async def _fixed_rate(target: Target, seconds: float, rate: int, grace: float) -> Figures:
+class Visibility:
+    """When each new mapped problem of the fixed-rate phase was sent, and when a look at
+    `GET /v1/alerts` first showed its alert in an incident."""
+
+    def __init__(self, phase: str, url: str, token: str, wait: float) -> None:
+        self._phase = phase
+        self._url = url
+        self._token = token
+        self._wait = wait
+        self.sent: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
+        self.sending = True
+
+    def sent_at(self, i: int, at: float) -> None:
+        if i % 10 < 8:  # a new problem of the mapped host (see `event_body`)
+            self.sent[f"generic:{self._phase}-p{i}"] = at
+
+    def latencies(self) -> list[float]:
+        """Seconds from send to visible, infinite for those never seen."""
+        return sorted(self.seen.get(k, math.inf) - sent for k, sent in self.sent.items())
+
+    async def watch(self) -> None:
+        """Look every `POLL` seconds until every sent problem was seen, or `wait`
+        seconds after the sending ended."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        newest, give_up = 0, math.inf
+        async with httpx.AsyncClient(base_url=self._url, headers=headers, timeout=30) as client:
+            while time.perf_counter() < give_up:
+                newest = await self._look(client, newest)
+                if not self.sending:
+                    if len(self.seen) >= len(self.sent):
+                        return
+                    give_up = min(give_up, time.perf_counter() + self._wait)
+                await asyncio.sleep(POLL)
+
+    async def _look(self, client: httpx.AsyncClient, newest: int) -> int:
+        """Read the alerts made since the one numbered `newest`; the newest one now."""
+        cursor: str | None = None
+        top = newest
+        while True:
+            params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/alerts", params=params)).json()
+            now = time.perf_counter()
+            for alert in page["items"]:
+                if alert["id"] <= newest:
+                    return top
+                top = max(top, alert["id"])
+                key = alert["problem_key"]
+                if alert["incident_id"] is not None and key in self.sent:
+                    self.seen.setdefault(key, now)
+            cursor = page["next_cursor"]
+            if not cursor:
+                return top
+
+
+async def _fixed_rate(
+    targets: list[Target],
+    seconds: float,
+    rate: int,
+    grace: float,
+    visibility: Visibility | None = None,
+) -> Figures:
     """Open loop: request `i` is due at `i / rate`; its latency counts from then.
 
-    Requests go out on `MAX_IN_FLIGHT` connections; one waiting for a free connection
-    is already late, and its wait counts. Whatever has not been answered `grace`
-    seconds after the last request fell due counts as an error of infinite latency.
+    Request `i` goes to target `i mod len(targets)`, each on `MAX_IN_FLIGHT`
+    connections; one waiting for a free connection is already late, and its wait
+    counts. Whatever has not been answered `grace` seconds after the last request fell
+    due counts as an error of infinite latency. `visibility` meanwhile watches the
+    alerts become incidents.
     """
     latencies: list[float] = []
     errors = 0
-    idle: asyncio.Queue[_Connection] = asyncio.Queue()
-    pool = await target.connect(MAX_IN_FLIGHT)
-    for conn in pool:
-        idle.put_nowait(conn)
+    idle: list[asyncio.Queue[_Connection]] = []
+    pool: list[_Connection] = []
+    for target in targets:
+        conns = await target.connect(MAX_IN_FLIGHT)
+        queue: asyncio.Queue[_Connection] = asyncio.Queue()
+        for conn in conns:
+            queue.put_nowait(conn)
+        idle.append(queue)
+        pool += conns
+    watching = asyncio.create_task(visibility.watch()) if visibility else None
 
-    async def send(request: bytes, due: float) -> None:
+    async def send(i: int, request: bytes, due: float) -> None:
         nonlocal errors
-        conn = await idle.get()
+        queue = idle[i % len(targets)]
+        conn = await queue.get()
+        if visibility is not None:
+            visibility.sent_at(i, time.perf_counter())
         status = await conn.send(request)
-        idle.put_nowait(conn)
+        queue.put_nowait(conn)
         latencies.append(time.perf_counter() - due)
         errors += not 200 <= status < 300
 
     tasks: list[asyncio.Task[None]] = []
     began = time.perf_counter()
     for i in range(round(seconds * rate)):
-        request = target.request(i)
+        request = targets[i % len(targets)].request(i)
         due = began + i / rate
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(request, due)))
+        tasks.append(asyncio.create_task(send(i, request, due)))
     _answered, late = await asyncio.wait(tasks, timeout=grace)
     for task in late:
         task.cancel()
@@ -415,6 +513,9 @@ async def _fixed_rate(target: Target, seconds: float, rate: int, grace: float) -
     elapsed = time.perf_counter() - began
     for conn in pool:
         conn.close()
+    if visibility is not None and watching is not None:
+        visibility.sending = False
+        await watching
     return summarise(latencies + [math.inf] * len(late), elapsed, errors + len(late))
 
 
@@ -444,25 +545,30 @@ def run_async(coro: Coroutine[Any, Any, Figures]) -> Figures:
 
 
 def closed_loop(
-    client: str, target: Target, seconds: float, connections: int, tmp: Path
+    client: str, targets: list[Target], seconds: float, connections: int, tmp: Path
 ) -> Figures:
-    if client == "wrk":
-        return run_wrk(target, seconds, connections, tmp)
-    return run_async(_closed_loop(target, seconds, connections))
+    if client == "wrk" and len(targets) == 1:
+        return run_wrk(targets[0], seconds, connections, tmp)
+    return run_async(_closed_loop(targets, seconds, connections))
 
 
-def stored_events(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        count: int = conn.execute("SELECT count(*) FROM alert_events").fetchone()[0]
-        return count
+class Store:
+    """The bench's database, read directly: how many events are committed, correlated."""
 
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine = create_engine(url)
 
-def pending_events(db: Path) -> int:
-    with sqlite3.connect(db, timeout=30) as conn:
-        count: int = conn.execute(
-            "SELECT count(*) FROM alert_events WHERE outcome IS NULL"
-        ).fetchone()[0]
-        return count
+    def counts(self) -> tuple[int, int]:
+        """Events committed to the inbox, and how many of them are correlated."""
+        with self._engine.connect() as conn:
+            committed, correlated = conn.execute(
+                text("SELECT count(*), count(outcome) FROM alert_events")
+            ).one()
+        return int(committed), int(correlated)
+
+    def dispose(self) -> None:
+        self._engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -478,15 +584,31 @@ class Drain:
         return self.correlated / self.seconds if self.seconds > 0 else math.inf
 
 
-def drain(db: Path, limit: float) -> Drain:
+def drain(store: Store, limit: float) -> Drain:
     """Wait (up to `limit` s) for the correlator to clear the backlog the load left."""
-    backlog = pending_events(db)
+    committed, correlated = store.counts()
+    backlog = committed - correlated
     began = time.perf_counter()
     left = backlog
     while left and time.perf_counter() - began < limit:
         time.sleep(0.2)
-        left = pending_events(db)
+        committed, correlated = store.counts()
+        left = committed - correlated
     return Drain(backlog, time.perf_counter() - began, backlog - left)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Events committed and correlated while slad's closed-loop rounds ran."""
+
+    committed: int
+    correlated: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        """The correlator's rate as a share of the committed accept rate."""
+        return self.correlated / self.committed if self.committed else math.nan
 
 
 def median_run(runs: list[Figures]) -> Figures:
@@ -516,29 +638,218 @@ class Load:
     rate_seconds: float
     tmp: Path
 
-    def target(self, port: int, phase: str) -> Target:
-        return Target("127.0.0.1", port, self.token, phase, self.detected)
+    def targets(self, ports: list[int], phase: str) -> list[Target]:
+        return [Target("127.0.0.1", port, self.token, phase, self.detected) for port in ports]
 
-    def closed(self, port: int, phase: str) -> tuple[Figures, int]:
+    def closed(self, ports: list[int], phase: str) -> tuple[Figures, int]:
         """Warm up, then measure; also returns how many answers (warm-up too) were 2xx."""
         ok = 0
         if self.warmup > 0:
             warm = closed_loop(
                 self.client,
-                self.target(port, f"{phase}-warm"),
+                self.targets(ports, f"{phase}-warm"),
                 self.warmup,
                 self.connections,
                 self.tmp,
             )
             ok += warm.requests - warm.errors
         figures = closed_loop(
-            self.client, self.target(port, phase), self.seconds, self.connections, self.tmp
+            self.client, self.targets(ports, phase), self.seconds, self.connections, self.tmp
         )
         return figures, ok + figures.requests - figures.errors
 
-    def fixed(self, port: int, phase: str) -> Figures:
+    def fixed(self, ports: list[int], phase: str, visibility: Visibility | None = None) -> Figures:
         grace = max(5.0, self.rate_seconds)
-        return run_async(_fixed_rate(self.target(port, phase), self.rate_seconds, self.rate, grace))
+        targets = self.targets(ports, phase)
+        return run_async(_fixed_rate(targets, self.rate_seconds, self.rate, grace, visibility))
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything one setup (a backend and a number of replicas) measured."""
+
+    name: str
+    slad_runs: list[Figures]
+    bare_runs: list[Figures]
+    slad_fixed: Figures
+    bare_fixed: Figures
+    incident_latency: list[float]
+    pace: Pace
+    drained: Drain
+    committed: int
+    answered: int
+
+    @property
+    def slad_closed(self) -> Figures:
+        return median_run(self.slad_runs)
+
+    @property
+    def bare_closed(self) -> Figures:
+        return median_run(self.bare_runs)
+
+    @property
+    def ratio(self) -> float:
+        return self.slad_closed.rate / self.bare_closed.rate
+
+
+def measure(args: argparse.Namespace, client: str, url: str, replicas: int, tmp: Path) -> Result:
+    """Run the whole load against slad (`replicas` processes on the store at `url`) and
+    the bare app, alternated."""
+    folder = tmp / f"{replicas}r"
+    folder.mkdir()
+    ports = [free_port() for _ in range(replicas)]
+    bare_port = free_port()
+    configs = []
+    for port in ports:
+        config = folder / f"slad-{port}.toml"
+        config.write_text(
+            f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
+            f'[database]\nurl = "{url}"\n\n'
+            '[log]\nformat = "text"\nlevel = "WARNING"\n'
+        )
+        configs.append(config)
+    slad(configs[0], "migrate")
+    token = slad(configs[0], "token", "create", "--role", "ingest", "--name", "bench")
+    admin = slad(configs[0], "token", "create", "--role", "admin", "--name", "bench-admin")
+    detected = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    load = Load(
+        client,
+        token,
+        detected,
+        args.duration,
+        args.warmup,
+        args.connections,
+        args.rate,
+        args.rate_duration,
+        folder,
+    )
+    store = Store(url)
+    answered = 0
+    slad_runs: list[Figures] = []
+    bare_runs: list[Figures] = []
+    committed = correlated = 0
+    paced = 0.0
+    bare_cmd = [sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(bare_port)]
+    with contextlib.ExitStack() as stack:
+        procs = [
+            stack.enter_context(
+                server(
+                    [sys.executable, "-m", "daemon.cli", "--config", str(config), "run"],
+                    f"http://127.0.0.1:{port}",
+                    folder / f"slad-{port}.log",
+                )
+            )
+            for port, config in zip(ports, configs, strict=True)
+        ]
+        stack.enter_context(server(bare_cmd, f"http://127.0.0.1:{bare_port}", folder / "bare.log"))
+        slad_url = f"http://127.0.0.1:{ports[0]}"
+        seed(slad_url, admin)
+        for round_no in range(args.rounds):
+            before, began = store.counts(), time.perf_counter()
+            figures, ok = load.closed(ports, f"slad{round_no}")
+            after, paced = store.counts(), paced + time.perf_counter() - began
+            committed += after[0] - before[0]
+            correlated += after[1] - before[1]
+            slad_runs.append(figures)
+            answered += ok
+            with contextlib.ExitStack() as frozen:
+                for proc in procs:
+                    frozen.enter_context(paused(proc))
+                bare_runs.append(load.closed([bare_port], f"bare{round_no}")[0])
+        drain(store, args.drain_limit)  # the fixed-rate phase starts with no backlog
+        visibility = Visibility("slad-fixed", slad_url, admin, args.incident_wait)
+        slad_fixed = load.fixed(ports, "slad-fixed", visibility)
+        with contextlib.ExitStack() as frozen:
+            for proc in procs:
+                frozen.enter_context(paused(proc))
+            bare_fixed = load.fixed([bare_port], "bare-fixed")
+        answered += slad_fixed.requests - slad_fixed.errors
+        drained = drain(store, args.drain_limit)
+        stored = store.counts()[0]
+    store.dispose()
+    name = f"{'SQLite' if url.startswith('sqlite') else 'PostgreSQL'}, {replicas} replica"
+    return Result(
+        name + ("s" if replicas > 1 else ""),
+        slad_runs,
+        bare_runs,
+        slad_fixed,
+        bare_fixed,
+        visibility.latencies(),
+        Pace(committed, correlated, paced),
+        drained,
+        stored,
+        answered,
+    )
+
+
+def report(result: Result, args: argparse.Namespace) -> bool:
+    """Print one setup's figures; whether they are within budget."""
+    fixed = f"@ {args.rate:,}/s"
+    print(f"--- {result.name}")
+    for round_no, (slad_run, bare_run) in enumerate(
+        zip(result.slad_runs, result.bare_runs, strict=True)
+    ):
+        print(
+            f"round {round_no + 1}:  slad {slad_run.rate:,.0f} alerts/s, bare {bare_run.rate:,.0f}"
+            f" alerts/s ({slad_run.rate / bare_run.rate:.0%})"
+        )
+    print(line("slad", result.slad_closed) + "  <- median round")
+    print(
+        line("bare", result.bare_closed) + "  <- FastAPI app that accepts the POST and does nothing"
+    )
+    print(f"ratio:    slad ingests at {result.ratio:.0%} of the bare app's rate (medians)")
+    print(line(f"slad {fixed}", result.slad_fixed))
+    print(line(f"bare {fixed}", result.bare_fixed) + "  <- client and HTTP floor")
+    pace = result.pace
+    print(
+        f"pace:     during slad's rounds {pace.committed / pace.seconds:,.0f} events/s committed,"
+        f" {pace.correlated / pace.seconds:,.0f} events/s correlated -> correlation at"
+        f" {pace.ratio:.2f}x the committed accept rate"
+    )
+    seen = result.incident_latency
+    unseen = sum(1 for value in seen if math.isinf(value))
+    print(
+        f"incident: alert sent -> in its incident over REST, {len(seen):,} new problems {fixed}:"
+        f" p50 {percentile(seen, 0.5) * 1e3:,.0f} ms, p99 {percentile(seen, 0.99) * 1e3:,.0f} ms"
+        f" (polled every {POLL * 1e3:.0f} ms"
+        + (f"; {unseen:,} not seen within {args.incident_wait:g} s" if unseen else "")
+        + ")"
+    )
+    drained = result.drained
+    print(
+        f"store:    {result.committed:,} events committed; {result.answered:,} were answered"
+        f" 2xx -> {'none lost' if result.committed >= result.answered else 'LOST EVENTS'}"
+    )
+    print(
+        f"correlate: {drained.backlog:,} events still uncorrelated when the load stopped;"
+        f" {drained.correlated:,} correlated in the next {drained.seconds:.1f} s"
+        f" ({drained.rate:,.0f} events/s, the correlator on its own)"
+    )
+    ratio_ok = result.ratio >= RATIO_BUDGET and all(r.errors == 0 for r in result.slad_runs)
+    p99_ok = result.slad_fixed.p99_ms < P99_BUDGET_MS and result.slad_fixed.errors == 0
+    pace_ok = pace.ratio >= CORRELATION_BUDGET
+    incident_ok = percentile(seen, 0.99) < INCIDENT_P99_BUDGET_S
+    verdicts = (
+        (f"committed ingest >= {RATIO_BUDGET:.0%} of bare", ratio_ok, f"{result.ratio:.0%}"),
+        (
+            f"slad p99 < {P99_BUDGET_MS:.0f} ms at {args.rate:,} alerts/s",
+            p99_ok,
+            f"{result.slad_fixed.p99_ms:.1f} ms",
+        ),
+        (
+            f"correlation >= {CORRELATION_BUDGET:.1f}x committed accept rate",
+            pace_ok,
+            f"{pace.ratio:.2f}x",
+        ),
+        (
+            f"alert-to-incident p99 < {INCIDENT_P99_BUDGET_S:.0f} s at {args.rate:,} alerts/s",
+            incident_ok,
+            f"{percentile(seen, 0.99):.2f} s",
+        ),
+    )
+    for what, ok, figure in verdicts:
+        print(f"budget:   {what} -> {'PASS' if ok else 'FAIL'} ({figure})")
+    return all(ok for _, ok, _ in verdicts) and result.committed >= result.answered
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -553,116 +864,68 @@ def main(argv: list[str] | None = None) -> int:
         "--client",
         choices=["auto", "wrk", "python"],
         default="auto",
-        help="closed-loop load generator (auto: wrk when installed)",
+        help="closed-loop load generator (auto: wrk when installed; two replicas: python)",
     )
     parser.add_argument(
         "--drain-limit", type=float, default=300, help="seconds to wait for correlation"
     )
     parser.add_argument(
+        "--incident-wait",
+        type=float,
+        default=60,
+        help="seconds after the fixed-rate phase to wait for its incidents",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="closed-loop runs of each server, alternated"
+    )
+    parser.add_argument(
+        "--database",
+        help="postgresql://... to measure PostgreSQL with one and two replicas (default: SQLite)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.database is not None and not args.database.startswith("postgresql"):
+        parser.error("--database must be a postgresql:// URL")
     client = args.client
     if client == "auto":
         client = "wrk" if shutil.which("wrk") else "python"
     elif client == "wrk" and not shutil.which("wrk"):
         parser.error("wrk is not installed")
 
+    replicas = [1] if args.database is None else [1, 2]
     tmp = Path(tempfile.mkdtemp(prefix="slad-bench-"))
+    results: list[Result] = []
     try:
-        db = tmp / "slad.db"
-        slad_port, bare_port = free_port(), free_port()
-        config = tmp / "slad.toml"
-        config.write_text(
-            f'[server]\nhost = "127.0.0.1"\nport = {slad_port}\n\n'
-            f'[database]\nurl = "sqlite:///{db}"\n\n'
-            '[log]\nformat = "text"\nlevel = "WARNING"\n'
-        )
-        slad(config, "migrate")
-        token = slad(config, "token", "create", "--role", "ingest", "--name", "bench")
-        admin = slad(config, "token", "create", "--role", "admin", "--name", "bench-admin")
-        detected = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        answered = 0
-        load = Load(
-            client,
-            token,
-            detected,
-            args.duration,
-            args.warmup,
-            args.connections,
-            args.rate,
-            args.rate_duration,
-            tmp,
-        )
-        slad_url, bare_url = f"http://127.0.0.1:{slad_port}", f"http://127.0.0.1:{bare_port}"
-        slad_cmd = [sys.executable, "-m", "daemon.cli", "--config", str(config), "run"]
-        bare_cmd = [sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(bare_port)]
-        slad_runs: list[Figures] = []
-        bare_runs: list[Figures] = []
-        with (
-            server(slad_cmd, slad_url, tmp / "slad.log") as slad_proc,
-            server(bare_cmd, bare_url, tmp / "bare.log"),
-        ):
-            seed(slad_url, admin)
-            for round_no in range(args.rounds):
-                figures, ok = load.closed(slad_port, f"slad{round_no}")
-                slad_runs.append(figures)
-                answered += ok
-                with paused(slad_proc):
-                    bare_runs.append(load.closed(bare_port, f"bare{round_no}")[0])
-            slad_fixed = load.fixed(slad_port, "slad-fixed")
-            with paused(slad_proc):
-                bare_fixed = load.fixed(bare_port, "bare-fixed")
-            answered += slad_fixed.requests - slad_fixed.errors
-            drained = drain(db, args.drain_limit)
-        committed = stored_events(db)
+        for count in replicas:
+            with fresh_database(args.database, tmp, f"r{count}") as url:
+                results.append(measure(args, client, url, count, tmp))
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    slad_closed, bare_closed = median_run(slad_runs), median_run(bare_runs)
-    ratio = slad_closed.rate / bare_closed.rate
-    ratio_ok = ratio >= RATIO_BUDGET and all(run.errors == 0 for run in slad_runs)
-    p99_ok = slad_fixed.p99_ms < P99_BUDGET_MS and slad_fixed.errors == 0
-    fixed = f"@ {args.rate:,}/s"
     print(
-        f"setup:    SQLite, {os.cpu_count()} cores; closed loop: {client}, "
+        f"setup:    {os.cpu_count()} cores; closed loop: {client} (python with two replicas), "
         f"{args.connections} connections, {args.duration:g} s after {args.warmup:g} s warm-up,"
         f" {args.rounds} rounds per server, alternated; "
         f"fixed rate: python client, open loop, {args.rate_duration:g} s"
     )
     print(f"events:   {MIX}")
-    for round_no, (slad_run, bare_run) in enumerate(zip(slad_runs, bare_runs, strict=True)):
-        print(
-            f"round {round_no + 1}:  slad {slad_run.rate:,.0f} alerts/s, bare {bare_run.rate:,.0f}"
-            f" alerts/s ({slad_run.rate / bare_run.rate:.0%})"
-        )
-    print(line("slad", slad_closed) + "  <- median round")
-    print(line("bare", bare_closed) + "  <- FastAPI app that accepts the POST and does nothing")
-    print(f"ratio:    slad ingests at {ratio:.0%} of the bare app's rate (medians)")
-    print(line(f"slad {fixed}", slad_fixed))
-    print(line(f"bare {fixed}", bare_fixed) + "  <- client and HTTP floor")
-    print(
-        f"store:    {committed:,} events committed; {answered:,} were answered 2xx -> "
-        f"{'none lost' if committed >= answered else 'LOST EVENTS'}"
-    )
-    print(
-        f"correlate: {drained.backlog:,} events still uncorrelated when the load stopped;"
-        f" {drained.correlated:,} correlated in the next {drained.seconds:.1f} s"
-        f" ({drained.rate:,.0f} events/s, the correlator process on its own)"
-    )
-    print(
-        f"budget:   committed ingest >= {RATIO_BUDGET:.0%} of bare -> "
-        f"{'PASS' if ratio_ok else 'FAIL'} ({ratio:.0%})"
-    )
-    print(
-        f"budget:   slad p99 < {P99_BUDGET_MS:.0f} ms at {args.rate:,} alerts/s -> "
-        f"{'PASS' if p99_ok else 'FAIL'} ({slad_fixed.p99_ms:.1f} ms)"
-    )
-    ok = ratio_ok and p99_ok and committed >= answered
+    ok = all([report(result, args) for result in results])
+    if len(results) > 1:
+        print("side by side (median closed-loop round, fixed rate, correlation):")
+        for result in results:
+            seen = result.incident_latency
+            print(
+                f"  {result.name:<26} {result.slad_closed.rate:>7,.0f} alerts/s committed"
+                f" (bare {result.bare_closed.rate:,.0f}), p99 {result.slad_fixed.p99_ms:.0f} ms,"
+                f" correlation {result.pace.ratio:.2f}x,"
+                f" alert-to-incident p99 {percentile(seen, 0.99):.2f} s"
+            )
+        more = results[1].slad_closed.rate > results[0].slad_closed.rate
+        print(f"budget:   two replicas accept more than one -> {'PASS' if more else 'FAIL'}")
+        ok = ok and more
     return 1 if args.check and not ok else 0
 
 
