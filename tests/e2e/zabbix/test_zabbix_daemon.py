@@ -78,6 +78,10 @@ api_token = "{zabbix.token}"
 timezone = "{zabbix.server_tz}"
 webhook_secret = "{SECRET}"
 poll_interval_seconds = 2
+
+# Each test fires the one trigger anew and follows that problem's own incident.
+[plans.standard]
+group_by = "problem"
 """,
     )
     slad.prepare()
