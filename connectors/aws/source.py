@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from connectors.aws import sns
 from connectors.aws.alarms import UnmappableMessage, alarm_event
-from connectors.aws.config import AwsInstance, parse_instances
+from connectors.aws.config import AwsInstance, parse_instance
+from connectors.config_values import parse_section
 from connectors.source import (
     ControlAnswer,
     PollResult,
@@ -36,8 +37,6 @@ from connectors.source import (
 
 log = logging.getLogger("slad.sources.aws")
 
-_SECTION_KEYS = frozenset({"instances", "lookback_seconds"})
-_DEFAULT_LOOKBACK = 86400
 MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
 
 
@@ -52,18 +51,7 @@ class AwsSource(SourceConnector[AwsInstance]):
 
     def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[AwsInstance]:
         """Validate ``[aws]``; an absent table means no AWS at all."""
-        if section is None:
-            return SourceSettings(instances={})
-        unknown = sorted(set(section) - _SECTION_KEYS)
-        if unknown:
-            raise ValueError(f"aws: unknown key(s) {', '.join(unknown)}")
-        lookback = section.get("lookback_seconds", _DEFAULT_LOOKBACK)
-        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback <= 0:
-            raise ValueError("aws.lookback_seconds: must be a positive integer")
-        instances = section.get("instances", {})
-        if not isinstance(instances, Mapping):
-            raise ValueError("aws.instances: must be a table")
-        return SourceSettings(parse_instances(instances), timedelta(seconds=lookback))
+        return parse_section("aws", section, parse_instance)
 
     def routes(self) -> Mapping[str, WebhookHandler[AwsInstance]]:
         return {"": self.sns_message}

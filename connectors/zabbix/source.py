@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.config_values import parse_section
 from connectors.source import (
     CheckStep,
     ControlAnswer,
@@ -31,7 +32,7 @@ from connectors.source import (
 )
 from connectors.zabbix import setup as zabbix_setup
 from connectors.zabbix.api import ZabbixApiError, ZabbixClient
-from connectors.zabbix.config import ZabbixInstance, parse_instances
+from connectors.zabbix.config import ZabbixInstance, parse_instance
 from connectors.zabbix.mapping import problem_key
 from connectors.zabbix.webhook import (
     SIGNATURE_HEADER,
@@ -45,9 +46,6 @@ from connectors.zabbix.webhook import (
 from connectors.zabbix.windows import maintenance_windows
 
 log = logging.getLogger("slad.sources.zabbix")
-
-_SECTION_KEYS = frozenset({"instances", "lookback_seconds"})
-_DEFAULT_LOOKBACK = 86400
 
 
 class ZabbixSource(SourceConnector[ZabbixInstance]):
@@ -63,18 +61,7 @@ class ZabbixSource(SourceConnector[ZabbixInstance]):
 
     def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[ZabbixInstance]:
         """Validate ``[zabbix]``; an absent table means no Zabbix at all."""
-        if section is None:
-            return SourceSettings(instances={})
-        unknown = sorted(set(section) - _SECTION_KEYS)
-        if unknown:
-            raise ValueError(f"zabbix: unknown key(s) {', '.join(unknown)}")
-        lookback = section.get("lookback_seconds", _DEFAULT_LOOKBACK)
-        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback <= 0:
-            raise ValueError("zabbix.lookback_seconds: must be a positive integer")
-        instances = section.get("instances", {})
-        if not isinstance(instances, Mapping):
-            raise ValueError("zabbix.instances: must be a table")
-        return SourceSettings(parse_instances(instances), timedelta(seconds=lookback))
+        return parse_section("zabbix", section, parse_instance)
 
     def routes(self) -> Mapping[str, WebhookHandler[ZabbixInstance]]:
         return {"": self.notification}
