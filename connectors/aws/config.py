@@ -3,6 +3,11 @@
 An instance is one SNS subscription endpoint (``/v1/webhooks/aws/<name>``) and the topics
 it accepts messages from. Only the topics listed in `topic_arns` are accepted: anybody
 can subscribe any URL to a topic of their own account, and SNS signs their messages too.
+Beside it, ``/v1/webhooks/aws/<name>/events`` takes EventBridge events from an API
+destination, authenticated by the connection's API-key header or basic auth (`events`);
+an instance with neither refuses that route. `region`, `endpoint_url` and `public_url`
+are what the AWS API clients (setup, check) need: the region (default: the first topic's),
+an endpoint override (a local emulator), and the base URL by which SNS reaches slad.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from connectors.config_values import (
     flag,
     parse_instance_tables,
     positive_int,
+    secret,
     strings,
+    text,
 )
 from connectors.events import EventKind, Severity
 
@@ -33,9 +40,36 @@ _KEYS = frozenset(
         "http_timeout_seconds",
         "poll_interval_seconds",
         "failure_threshold",
+        "region",
+        "endpoint_url",
+        "public_url",
+        "certificate_base_url",
+        "events_api_key_header",
+        "events_api_key",
+        "events_api_key_file",
+        "events_basic_user",
+        "events_basic_password",
+        "events_basic_password_file",
     }
 )
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_URL = re.compile(r"^https?://[^/@\s]+(/\S*)?$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _INSUFFICIENT_DATA = {kind.value: kind for kind in EventKind}
+
+
+@dataclass(frozen=True, slots=True)
+class EventsAuth:
+    """How an EventBridge API destination authenticates to ``/events``: the connection's
+    API-key header (`header` lower-case, `value`) or basic auth (`user`, `password`)."""
+
+    header: str | None = None
+    value: str | None = None
+    user: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"EventsAuth(header={self.header!r}, user={self.user!r}, secrets=hidden)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +78,9 @@ class AwsInstance:
 
     `trusted_url_prefixes` admits certificate and subscription URLs outside AWS's own
     ``https://sns.<region>.amazonaws.com`` hosts (a local SNS emulator); empty in
-    production. `insufficient_data` is what an alarm entering ``INSUFFICIENT_DATA`` means.
+    production. `certificate_base_url` fetches signing certificates from an emulator that
+    names AWS's hosts in its messages (moto); the URL is checked as if fetched from AWS.
+    `insufficient_data` is what an alarm entering ``INSUFFICIENT_DATA`` means.
     """
 
     name: str
@@ -56,6 +92,18 @@ class AwsInstance:
     http_timeout_seconds: int = 10
     poll_interval_seconds: int = 300
     failure_threshold: int = 3
+    region: str | None = None
+    endpoint_url: str | None = None
+    public_url: str | None = None
+    certificate_base_url: str | None = None
+    events: EventsAuth | None = None
+
+    @property
+    def api_region(self) -> str:
+        """The region the API clients talk to: `region`, else the first topic's."""
+        if self.region is not None:
+            return self.region
+        return min(self.topic_arns).split(":")[3] if self.topic_arns else "us-east-1"
 
 
 def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
@@ -63,8 +111,12 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
     where = f"aws.instances.{name}"
     check_instance(where, name, table, _KEYS)
     topics = strings(table, "topic_arns", where)
-    if not topics:
-        raise ValueError(f"{where}.topic_arns: required, at least one SNS topic ARN")
+    events = _events_auth(table, where)
+    if not topics and events is None:
+        raise ValueError(
+            f"{where}.topic_arns: required (at least one SNS topic ARN) unless EventBridge "
+            "events are authenticated (events_api_key_header or events_basic_user)"
+        )
     for topic in topics:
         if not _TOPIC_ARN.match(topic):
             raise ValueError(f"{where}.topic_arns: {topic!r} is not an SNS topic ARN")
@@ -86,7 +138,59 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
         http_timeout_seconds=positive_int(table, "http_timeout_seconds", 10, where),
         poll_interval_seconds=positive_int(table, "poll_interval_seconds", 300, where),
         failure_threshold=positive_int(table, "failure_threshold", 3, where),
+        region=_region(table, where),
+        endpoint_url=_url(table, "endpoint_url", where),
+        public_url=_url(table, "public_url", where),
+        certificate_base_url=_url(table, "certificate_base_url", where),
+        events=events,
     )
+
+
+def _region(table: Mapping[str, Any], where: str) -> str | None:
+    if "region" not in table:
+        return None
+    region = text(table, "region", where)
+    if not _REGION.match(region):
+        raise ValueError(f"{where}.region: {region!r} is not an AWS region code (us-east-1)")
+    return region
+
+
+def _url(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    if key not in table:
+        return None
+    url = text(table, key, where)
+    if not _URL.match(url):
+        raise ValueError(f"{where}.{key}: {url!r} must be an http(s)://host[:port][/path] URL")
+    return url.rstrip("/")
+
+
+def _events_auth(table: Mapping[str, Any], where: str) -> EventsAuth | None:
+    """The EventBridge route's credentials: one API-key header, or basic auth, or none."""
+    by_key = "events_api_key_header" in table
+    by_user = "events_basic_user" in table
+    if by_key and by_user:
+        raise ValueError(f"{where}: give events_api_key_header or events_basic_user, not both")
+    if by_key:
+        header = text(table, "events_api_key_header", where)
+        if not _HEADER_NAME.match(header) or header.lower() in _RESERVED_HEADERS:
+            raise ValueError(
+                f"{where}.events_api_key_header: {header!r} must be a custom HTTP header name"
+            )
+        return EventsAuth(header=header.lower(), value=secret(table, "events_api_key", where))
+    if by_user:
+        user = text(table, "events_basic_user", where)
+        if ":" in user:
+            raise ValueError(f"{where}.events_basic_user: must not contain ':'")
+        return EventsAuth(user=user, password=secret(table, "events_basic_password", where))
+    stray = [k for k in table if k.startswith(("events_api_key", "events_basic"))]
+    if stray:
+        raise ValueError(
+            f"{where}.{stray[0]}: needs events_api_key_header or events_basic_user beside it"
+        )
+    return None
+
+
+_RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
 
 
 def parse_instances(tables: Mapping[str, Any]) -> dict[str, AwsInstance]:

@@ -155,12 +155,43 @@ def test_defaults() -> None:
         ({"topic_arns": [TOPIC], "severity": "urgent"}, "severity: must be"),
         ({"topic_arns": [TOPIC], "confirm_subscriptions": "yes"}, "confirm_subscriptions"),
         ({"topic_arns": [TOPIC], "trusted_url_prefixes": ["localhost"]}, "trusted_url_prefixes"),
-        ({"topic_arns": [TOPIC], "region": "x"}, "unknown key"),
+        ({"topic_arns": [TOPIC], "regions": "x"}, "unknown key"),
+        ({"topic_arns": [TOPIC], "region": "Tokyo"}, "region: 'Tokyo' is not an AWS region"),
+        ({"topic_arns": [TOPIC], "endpoint_url": "localhost:5000"}, "endpoint_url: "),
+        ({"topic_arns": [TOPIC], "public_url": "https://u:p@slad/"}, "public_url: "),
+        ({"events_api_key": "k"}, "events_api_key: needs events_api_key_header"),
+        ({"events_api_key_header": "X-Key"}, "events_api_key: required"),
+        ({"events_api_key_header": "Authorization", "events_api_key": "k"}, "custom HTTP"),
+        ({"events_basic_user": "a:b", "events_basic_password": "p"}, "must not contain"),
+        (
+            {"events_basic_user": "a", "events_basic_password": "p",
+             "events_api_key_header": "X-Key", "events_api_key": "k"},
+            "not both",
+        ),
     ],
 )
 def test_bad_instance_tables_name_the_key(table: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         parse_instance("prod", table)
+
+
+def test_region_defaults_to_the_first_topics() -> None:
+    assert INSTANCE.api_region == "ap-northeast-1"
+    assert parse_instance("p", {"topic_arns": [TOPIC], "region": "us-west-2"}).api_region == (
+        "us-west-2"
+    )
+
+
+def test_an_eventbridge_only_instance_needs_no_topic(tmp_path: Any) -> None:
+    key = tmp_path / "key"
+    key.write_text("s3cret\n")
+    instance = parse_instance(
+        "eb", {"events_api_key_header": "X-Slad-Key", "events_api_key_file": str(key)}
+    )
+    assert instance.topic_arns == frozenset()
+    assert instance.events is not None
+    assert (instance.events.header, instance.events.value) == ("x-slad-key", "s3cret")
+    assert "s3cret" not in repr(instance)
 
 
 def test_section() -> None:
