@@ -5,9 +5,8 @@ it accepts messages from. Only the topics listed in `topic_arns` are accepted: a
 can subscribe any URL to a topic of their own account, and SNS signs their messages too.
 Beside it, ``/v1/webhooks/aws/<name>/events`` takes EventBridge events from an API
 destination, authenticated by the connection's API-key header or basic auth (`events`);
-an instance with neither refuses that route. `region`, `endpoint_url` and `public_url`
-are what the AWS API clients (setup, check) need: the region (default: the first topic's),
-an endpoint override (a local emulator), and the base URL by which SNS reaches slad.
+an instance with neither refuses that route. `endpoint_url` sends the AWS API calls of
+setup and check to an emulator; `public_url` is the base URL by which SNS reaches slad.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ _KEYS = frozenset(
         "http_timeout_seconds",
         "poll_interval_seconds",
         "failure_threshold",
-        "region",
         "endpoint_url",
         "public_url",
         "certificate_base_url",
@@ -52,7 +50,6 @@ _KEYS = frozenset(
         "events_basic_password_file",
     }
 )
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _URL = re.compile(r"^https?://[^/@\s]+(/\S*)?$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _INSUFFICIENT_DATA = {kind.value: kind for kind in EventKind}
@@ -92,18 +89,10 @@ class AwsInstance:
     http_timeout_seconds: int = 10
     poll_interval_seconds: int = 300
     failure_threshold: int = 3
-    region: str | None = None
-    endpoint_url: str | None = None
+    endpoint_url: str = ""
     public_url: str | None = None
     certificate_base_url: str | None = None
     events: EventsAuth | None = None
-
-    @property
-    def api_region(self) -> str:
-        """The region the API clients talk to: `region`, else the first topic's."""
-        if self.region is not None:
-            return self.region
-        return min(self.topic_arns).split(":")[3] if self.topic_arns else "us-east-1"
 
 
 def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
@@ -138,21 +127,11 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
         http_timeout_seconds=positive_int(table, "http_timeout_seconds", 10, where),
         poll_interval_seconds=positive_int(table, "poll_interval_seconds", 300, where),
         failure_threshold=positive_int(table, "failure_threshold", 3, where),
-        region=_region(table, where),
-        endpoint_url=_url(table, "endpoint_url", where),
+        endpoint_url=_url(table, "endpoint_url", where) or "",
         public_url=_url(table, "public_url", where),
         certificate_base_url=_url(table, "certificate_base_url", where),
         events=events,
     )
-
-
-def _region(table: Mapping[str, Any], where: str) -> str | None:
-    if "region" not in table:
-        return None
-    region = text(table, "region", where)
-    if not _REGION.match(region):
-        raise ValueError(f"{where}.region: {region!r} is not an AWS region code (us-east-1)")
-    return region
 
 
 def _url(table: Mapping[str, Any], key: str, where: str) -> str | None:
