@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from daemon.exclusions import IncidentExclusions, incident_exclusions
 from daemon.store.models import Clock, Incident, MaintenanceWindow, SupportRequest
@@ -199,28 +200,29 @@ def recompute_for_window(
     horizon: timedelta,
     why: dict[str, object],
     since: datetime | None = None,
+    before: MaintenanceWindow | None = None,
 ) -> int:
     """Re-derive the clocks of every incident the window can touch; returns how many changed.
 
-    Incidents whose clocks all stopped before the window (or `since`, the earliest
-    instant an edit affected) cannot be touched and are skipped. Each incident whose
-    due instants or outcomes moved gets a timeline entry saying which window and why.
+    `before` is the window as it was before an edit (`daemon.windows.as_it_was`): the
+    incidents it covered then are re-derived too, since a window that was shortened no
+    longer reaches the ones only its old span covered, and they must count that time
+    again. Incidents whose clocks all stopped before the window (or `since`, the
+    earliest instant an edit affected) cannot be touched and are skipped. Each incident
+    whose due instants or outcomes moved gets a timeline entry saying which window and why.
     """
-    earliest = min(window.start_at, since) if since else window.start_at
+    shapes = [window] if before is None else [window, before]
+    earliest = min([w.start_at for w in shapes] + ([since] if since else []))
     stmt = select(Incident).where(
-        or_(Incident.reported_at.is_(None), Incident.reported_at > earliest)
+        or_(Incident.reported_at.is_(None), Incident.reported_at > earliest),
+        or_(*(_reachable(shape) for shape in shapes)),
     )
-    condition = incident_scope(window)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    if window.rrule is None and window.end_at is not None:
-        stmt = stmt.where(Incident.detected_at < window.end_at)
     changed = 0
     for incident in session.scalars(stmt):
-        before = fingerprint(incident)
+        clocks_before = fingerprint(incident)
         refresh_incident(session, incident, now, horizon)
-        after = fingerprint(incident)
-        if before != after:
+        clocks_after = fingerprint(incident)
+        if clocks_before != clocks_after:
             changed += 1
             add_timeline(
                 session,
@@ -229,9 +231,17 @@ def recompute_for_window(
                 now,
                 RECOMPUTED,
                 str(why.get("actor", "slad")),
-                {**why, "window_id": window.id, "before": before, "after": after},
+                {**why, "window_id": window.id, "before": clocks_before, "after": clocks_after},
             )
     return changed
+
+
+def _reachable(window: MaintenanceWindow) -> ColumnElement[bool]:
+    """The incidents `window` may cover: in its scope, and detected before it ends."""
+    conditions = [c for c in (incident_scope(window),) if c is not None]
+    if window.rrule is None and window.end_at is not None:
+        conditions.append(Incident.detected_at < window.end_at)
+    return and_(true(), *conditions)
 
 
 def fingerprint(incident: Incident) -> dict[str, object]:

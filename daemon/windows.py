@@ -184,3 +184,19 @@ def incident_scope(window: MaintenanceWindow) -> ColumnElement[bool] | None:
         case "resource":
             return Incident.resource_id == window.scope_ref
     return None
+
+
+def as_it_was(window: MaintenanceWindow) -> MaintenanceWindow:
+    """A copy of `window`'s scope and span, never added to a session: taken before an
+    edit, it says which incidents the window covered until then
+    (`daemon.clocks.recompute_for_window`'s `before`)."""
+    return MaintenanceWindow(
+        id=window.id,
+        scope=window.scope,
+        scope_ref=window.scope_ref,
+        source=window.source,
+        start_at=window.start_at,
+        end_at=window.end_at,
+        rrule=window.rrule,
+        until_at=window.until_at,
+    )

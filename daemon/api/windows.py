@@ -28,7 +28,7 @@ from daemon.api.utc import Instant
 from daemon.clocks import recompute_for_window
 from daemon.services import Services
 from daemon.store.models import Contract, Customer, MaintenanceWindow, Resource
-from daemon.windows import recurring_window, window_intervals
+from daemon.windows import as_it_was, recurring_window, window_intervals
 from sla_engine.recurrence import expand
 
 router = APIRouter(
@@ -228,6 +228,7 @@ def patch_window(
         return rehearse(session, lambda: patch_window(window_id, body, session, svc, who, now))
     window = _load(session, window_id)
     before = window_out(window).model_dump(mode="json")
+    was = as_it_was(window)
     earliest = window.start_at
     changes = body.model_dump(exclude_unset=True)
     for key, column in (("start", "start_at"), ("end", "end_at"), ("until", "until_at")):
@@ -258,6 +259,7 @@ def patch_window(
         svc.horizon,
         {"actor": who.name, "action": "window.update", "reason": body.reason},
         since=earliest,
+        before=was,
     )
     return window_out(window, changed)
 

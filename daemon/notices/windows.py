@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from daemon import audit
 from daemon.clocks import recompute_for_window
 from daemon.store.models import MaintenanceWindow, ProviderNoticeRecord
+from daemon.windows import as_it_was
 from sla_engine.intervals import Interval, IntervalSet
 
 KIND = "provider_maintenance"
@@ -219,14 +220,7 @@ def _move(
     horizon: timedelta,
 ) -> None:
     """Give the window a new span and re-derive the clocks of both its old and new span."""
-    before = MaintenanceWindow(
-        id=window.id,
-        scope=window.scope,
-        scope_ref=window.scope_ref,
-        source=window.source,
-        start_at=window.start_at,
-        end_at=window.end_at,
-    )  # never added to the session: it only says which incidents the old span touched
+    before = as_it_was(window)
     window.start_at, window.end_at = span
     window.updated_at = now
     session.flush()
@@ -241,9 +235,7 @@ def _move(
         detail={"before": _span_text(before.start_at, before.end_at), "after": _span_text(*span)},
     )
     detail: dict[str, object] = {"actor": AUTHOR, "action": "window.update", "reason": why}
-    since = min(before.start_at, window.start_at)
-    for touched in (window, before):
-        recompute_for_window(session, touched, now, horizon, detail, since=since)
+    recompute_for_window(session, window, now, horizon, detail, before=before)
 
 
 def _span_text(start: datetime, end: datetime | None) -> list[str | None]:

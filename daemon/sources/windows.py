@@ -26,6 +26,7 @@ from daemon.clocks import recompute_for_window
 from daemon.registry import resolve_resource
 from daemon.sources.window_changes import hold, past_change, touches_judged
 from daemon.store.models import MaintenanceWindow
+from daemon.windows import as_it_was
 
 _SHAPE = (
     "scope_ref",
@@ -141,10 +142,10 @@ def _recompute(
     now: datetime,
     horizon: timedelta,
     since: datetime | None = None,
+    before: MaintenanceWindow | None = None,
 ) -> None:
-    recompute_for_window(
-        session, window, now, horizon, {"actor": author, "action": action, "reason": why}, since
-    )
+    why_detail: dict[str, object] = {"actor": author, "action": action, "reason": why}
+    recompute_for_window(session, window, now, horizon, why_detail, since, before)
 
 
 def _cut_at(window: MaintenanceWindow, now: datetime) -> None:
@@ -211,6 +212,7 @@ def _update(
         _recompute(session, wanted, "window.update", author, why, now, horizon, since)
         hold(session, "update", wanted, window, author, span, now, detail)
         return
+    was = as_it_was(window)
     for name, value in want.shape().items():
         setattr(window, name, value)
     if held:
@@ -218,7 +220,7 @@ def _update(
     window.updated_at = now
     session.flush()
     _audit_update(session, window, author, why, now, {**detail, "past_held": held})
-    _recompute(session, window, "window.update", author, why, now, horizon, since)
+    _recompute(session, window, "window.update", author, why, now, horizon, since, was)
     if held:
         hold(session, "create", window, None, author, span, now, detail)
 

@@ -35,7 +35,7 @@ from connectors.source import (
 )
 from daemon.sources import runner as runner_module
 from daemon.sources.runner import InstanceRunner
-from daemon.store.models import AuditEntry, MaintenanceWindow
+from daemon.store.models import AuditEntry, Clock, MaintenanceWindow
 from tests.daemon.conftest import Api, ApiFactory, seed_registry
 
 TOKEN = "fake-token-never-logged"
@@ -398,3 +398,30 @@ def test_a_past_change_no_judged_clock_saw_applies_at_once(api: Api, world: Worl
     contact = next(c for c in detail["clocks"] if c["name"] == "contact")
     assert datetime.fromisoformat(contact["slo_due"].replace("Z", "+00:00")) == (
         detected + timedelta(minutes=60))
+
+
+def test_a_window_the_source_shortens_releases_what_only_its_old_span_covered(
+    api: Api, world: World
+) -> None:
+    seed_registry(api)
+    detected = api.clock() - timedelta(minutes=5)
+    answer = api.ok(push(api, {"problem": "fresh", "at": detected.isoformat()}))
+    incident_id = answer["results"][0]["incident_id"]
+    began = detected - timedelta(minutes=20)
+    world.windows = [SourceWindow("long", [{"zabbix.host": "web01"}], "running", began,
+                                  detected + timedelta(minutes=30))]
+    runner(api).poll(api.clock())
+    world.windows = [SourceWindow("long", [{"zabbix.host": "web01"}], "ended early", began,
+                                  detected - timedelta(minutes=10))]
+    api.clock.advance(minutes=1)
+    runner(api).poll(api.clock())
+    assert pending(api) == []
+    with api.services.sessions() as session:  # what the scheduler wakes for
+        stored = session.scalar(
+            select(Clock).where(Clock.incident_id == incident_id, Clock.name == "contact")
+        )
+        assert stored is not None and stored.slo_due_at == detected + timedelta(minutes=30)
+    detail = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    recomputed = [t for t in detail["timeline"] if t["kind"] == "clocks_recomputed"]
+    assert recomputed[-1]["detail"]["action"] == "window.update"
+    assert recomputed[-1]["detail"]["after"]["contact"][0] == stored.slo_due_at.isoformat()

@@ -225,6 +225,40 @@ def test_monitoring_fault_can_be_reviewed_and_rejected(api_factory: ApiFactory) 
     assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=30))
 
 
+def test_shortening_a_window_rejudges_what_its_old_span_covered(api: Api) -> None:
+    seed_registry(api)
+    api.clock.set(T0 - timedelta(hours=1))
+    window = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "all",
+                "start": iso(T0 - timedelta(minutes=10)),
+                "end": iso(T0 + timedelta(minutes=30)),
+            },
+        ),
+        201,
+    )
+    detected = T0 + timedelta(minutes=5)
+    incident_id = open_incident(api, detected)
+    body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    assert clocks(body)["contact"]["slo_due"] == iso(T0 + timedelta(minutes=60))
+
+    # The work ended before the alert: the window no longer covers the incident at all.
+    shortened = api.ok(
+        api.patch(
+            f"/v1/maintenance-windows/{window['id']}",
+            {"end": iso(T0), "reason": "the work ended early"},
+        )
+    )
+    assert shortened["incidents_recomputed"] == 1
+    body = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    assert clocks(body)["contact"]["slo_due"] == iso(detected + timedelta(minutes=30))
+    [recomputed] = [t for t in body["timeline"] if t["kind"] == "clocks_recomputed"]
+    assert recomputed["detail"]["window_id"] == window["id"]
+    assert recomputed["detail"]["reason"] == "the work ended early"
+
+
 def test_refused_edit_leaves_the_window_as_it_was(api: Api) -> None:
     api.clock.set(T0)
     window = api.ok(
