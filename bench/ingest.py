@@ -839,12 +839,15 @@ def report(result: Result, args: argparse.Namespace) -> bool:
         (
             f"correlation >= {CORRELATION_BUDGET:.1f}x committed accept rate",
             pace_ok,
-            f"{pace.ratio:.2f}x",
+            f"{pace.ratio:.2f}x: {pace.correlated / pace.seconds:,.0f} correlated/s vs"
+            f" {pace.committed / pace.seconds:,.0f} committed/s; bare app accepts"
+            f" {result.bare_closed.rate:,.0f}/s",
         ),
         (
             f"alert-to-incident p99 < {INCIDENT_P99_BUDGET_S:.0f} s at {args.rate:,} alerts/s",
             incident_ok,
-            f"{percentile(seen, 0.99):.2f} s",
+            f"{percentile(seen, 0.99):.2f} s; bare app's answer p99 at {args.rate:,}/s"
+            f" {result.bare_fixed.p99_ms:.1f} ms",
         ),
     )
     for what, ok, figure in verdicts:
