@@ -9,8 +9,11 @@ and never needs to know which one it runs:
 - `routes` are its webhooks, mounted at ``/v1/webhooks/<source>/<instance>[/<sub>]``.
   Each verifies the request first (nothing else is read before it does) and answers a
   `WebhookResult`: alert events, provider notices, or a `ControlAnswer` for a request
-  that carries neither (a subscription handshake, a test message). A request it refuses
-  raises `WebhookRejected` with a reason from `RejectReason`.
+  that carries neither (a subscription handshake, a test message), and may ask the daemon
+  to open or close the instance's monitoring fault (`FaultChange`: e.g. the source says
+  it stopped delivering). A request it refuses raises `WebhookRejected` with a reason
+  from `RejectReason`; a `SourceUnreachable` it raises (it needed the source's API or a
+  certificate and could not get it) is answered 503 with ``Retry-After``.
 - `poll(instance, since, now)` reconciles from the stored watermark `since` and answers
   a `PollResult`: events, the source's own maintenance periods, notices, and the next
   watermark. Any failure to reach the source raises `SourceUnreachable`; that is what the
@@ -71,6 +74,7 @@ class RejectReason(StrEnum):
     UNKNOWN_INSTANCE = "unknown_instance"
     UNKNOWN_ROUTE = "unknown_route"
     MALFORMED = "malformed"
+    SOURCE_UNREACHABLE = "source_unreachable"
 
 
 _STATUS = {
@@ -79,6 +83,7 @@ _STATUS = {
     RejectReason.UNKNOWN_INSTANCE: 404,
     RejectReason.UNKNOWN_ROUTE: 404,
     RejectReason.MALFORMED: 422,
+    RejectReason.SOURCE_UNREACHABLE: 503,
 }
 
 
@@ -132,17 +137,36 @@ class ControlAnswer:
 
 
 @dataclass(frozen=True)
+class FaultChange:
+    """A verified request saying whether slad can observe the instance (SPEC section 4).
+
+    `open` asks for the instance's monitoring fault from `since` (None: the receipt
+    instant), e.g. the source says it stopped delivering here; `reason` becomes its
+    description and audit reason. Not `open` asks to end it, e.g. delivery resumed. The
+    daemon keeps one fault per instance: a webhook closes only a fault a webhook opened,
+    never one of failed polls (the next good poll closes that), and polls leave a
+    webhook's fault alone.
+    """
+
+    open: bool
+    reason: str
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
 class WebhookResult:
     """What one verified webhook request brought.
 
     `source_errors` are failures to reach the source while handling it (e.g. a
     detection look-up that fell back to the payload's own time): counted, not fatal.
+    `fault` is applied after the rest is committed.
     """
 
     events: Sequence[AlertEvent] = ()
     notices: Sequence[ProviderNotice] = ()
     control: ControlAnswer | None = None
     source_errors: Sequence[str] = ()
+    fault: FaultChange | None = None
 
 
 @dataclass(frozen=True)
@@ -204,11 +228,17 @@ class WriteBack:
 
 @dataclass(frozen=True)
 class CheckStep:
-    """One step of ``slad source check``: what was tried and whether it worked."""
+    """One step of ``slad source check``: what was tried and whether it worked.
+
+    `awaits`, if set, is the note the instance's last accepted webhook shows once what the
+    step sent through the source arrived (e.g. a test message published to a topic): the
+    step holds only if slad shows it within a short wait.
+    """
 
     name: str
     ok: bool
     detail: str = ""
+    awaits: str = ""
 
 
 @dataclass(frozen=True)

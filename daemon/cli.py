@@ -359,7 +359,14 @@ def cmd_source_setup(args: argparse.Namespace) -> int:
     config = _load(args)
     connector, instance = _connector_instance(config, args.source, args.instance)
     url = f"{_slad_url(config, args.slad_url)}/v1/webhooks/{args.source}/{args.instance}"
-    options = {"url": url, "user": args.user or "", "host_groups": ",".join(args.host_group)}
+    options = {
+        "url": url,
+        "slad_url": (args.slad_url or "").rstrip("/"),
+        "user": args.user or "",
+        "host_groups": ",".join(args.host_group),
+        "fix": "1" if args.fix else "",
+        "alarm_prefix": args.alarm_prefix or "",
+    }
     try:
         steps = connector.setup(instance, options)
     except (NotImplementedError, ValueError, SourceUnreachable) as exc:
@@ -394,10 +401,45 @@ def cmd_source_check(args: argparse.Namespace) -> int:
         except (httpx.HTTPError, ValueError) as exc:
             control, detail = False, f"{url}: {exc}"
         steps.append(CheckStep("signed test webhook accepted, nothing stored", control, detail))
+    steps = _awaited(config, args.source, args.instance, steps)
     for step in steps:
         detail = f": {step.detail}" if step.detail else ""
         print(f"{'ok  ' if step.ok else 'FAIL'} {step.name}{detail}")
     return 0 if all(step.ok for step in steps) else EXIT_SETUP
+
+
+AWAIT_SECONDS = 30.0
+
+
+def _awaited(config: Config, source: str, instance: str, steps: list[Any]) -> list[Any]:
+    """Each step that `awaits` a note holds once the instance's last accepted webhook
+    shows it (read from the store, for up to `AWAIT_SECONDS`)."""
+    import dataclasses
+    import time
+
+    from daemon.store.models import SourceInstanceState
+
+    pending = [s for s in steps if s.ok and s.awaits]
+    if not pending:
+        return steps
+    sessions = session_factory(open_store(config))
+    seen: set[str] = set()
+    deadline = time.monotonic() + AWAIT_SECONDS
+    while True:
+        with sessions() as session:
+            state = session.get(SourceInstanceState, (source, instance))
+            note = state.last_accepted_note if state is not None else None
+            if note is not None and note in {s.awaits for s in pending}:
+                seen.add(note)
+        if all(s.awaits in seen for s in pending) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return [
+        dataclasses.replace(s, ok=False, detail=f"{s.detail}; slad did not show {s.awaits!r}")
+        if s in pending and s.awaits not in seen
+        else s
+        for s in steps
+    ]
 
 
 def _iso(value: object) -> str:
@@ -547,6 +589,10 @@ def parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--host-group", action="append", default=[], help="Zabbix: limit the action (repeat)"
     )
+    setup.add_argument(
+        "--fix", action="store_true", help="AWS: add the topic to alarms' ALARM and OK actions"
+    )
+    setup.add_argument("--alarm-prefix", help="AWS: only alarms whose names start with this")
     setup.set_defaults(func=cmd_source_setup)
     check.set_defaults(func=cmd_source_check)
     return p

@@ -98,6 +98,31 @@ def open_fault(
     horizon: timedelta,
 ) -> MaintenanceWindow:
     """The open monitoring fault of the instance, opened at `since` if there is none yet."""
+    return open_instance_fault(
+        session,
+        source,
+        since,
+        description=f"slad cannot reach {source}: {error}",
+        why=f"{failures} consecutive failures to reach {source}",
+        now=now,
+        horizon=horizon,
+        detail={"error": error[:2000]},
+    )
+
+
+def open_instance_fault(
+    session: Session,
+    source: str,
+    since: datetime,
+    *,
+    description: str,
+    why: str,
+    now: datetime,
+    horizon: timedelta,
+    detail: dict[str, Any] | None = None,
+) -> MaintenanceWindow:
+    """The instance's open fault, opened at `since` for `why` if it has none yet (whatever
+    the cause, an instance has one fault at a time)."""
     existing = current_fault(session, source)
     if existing is not None:
         return existing
@@ -106,26 +131,27 @@ def open_fault(
         source=source,
         start=since,
         end=None,
-        description=f"slad cannot reach {source}: {error}",
-        why=f"{failures} consecutive failures to reach {source}",
+        description=description,
+        why=why,
         action="fault.opened",
         now=now,
         horizon=horizon,
-        detail={"error": error[:2000]},
+        detail=detail,
     )
 
 
 def close_fault(
-    session: Session, source: str, now: datetime, horizon: timedelta
+    session: Session, source: str, now: datetime, horizon: timedelta, why: str | None = None
 ) -> MaintenanceWindow | None:
-    """End the instance's open monitoring fault at `now`, when it answered again."""
+    """End the instance's open monitoring fault at `now`: it answered again, or (`why`)
+    the source said it delivers again."""
     window = current_fault(session, source)
     if window is None:
         return None
     window.end_at = now
     window.updated_at = now
     session.flush()
-    why = f"{source} answered again"
+    why = why or f"{source} answered again"
     audit.record(
         session,
         at=now,

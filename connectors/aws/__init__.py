@@ -1,5 +1,7 @@
 """AWS connector: CloudWatch alarm state changes pushed through SNS (alarm actions, or
-EventBridge rules targeting the topic), verified by SNS's signature."""
+EventBridge rules targeting the topic), verified by SNS's signature, or posted by an
+EventBridge API destination with the connection's credentials; ``slad source setup|check``
+through boto3."""
 
 from connectors.aws.alarms import UnmappableMessage, alarm_event
 from connectors.aws.config import AwsInstance, parse_instance, parse_instances

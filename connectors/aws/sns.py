@@ -167,13 +167,14 @@ class CertificateCache:
         self._lock = threading.Lock()
         self.fetches = 0
 
-    def public_key(self, url: str, timeout: float) -> rsa.RSAPublicKey:
-        """The RSA key of the certificate at `url` (checked by the caller)."""
+    def public_key(self, url: str, timeout: float, base_url: str = "") -> rsa.RSAPublicKey:
+        """The RSA key of the certificate at `url` (checked by the caller); with
+        `base_url`, fetched from the same path there (an emulator's own host)."""
         with self._lock:
             if url in self._keys:
                 self._keys.move_to_end(url)
                 return self._keys[url]
-        pem = http_get(url, timeout)
+        pem = http_get(base_url + urlsplit(url).path if base_url else url, timeout)
         self.fetches += 1
         if len(pem) > _MAX_CERTIFICATE_BYTES:
             raise UntrustedMessage("the signing certificate is larger than any SNS certificate")
@@ -195,11 +196,13 @@ def verify(
     certificates: CertificateCache,
     trusted_prefixes: Sequence[str],
     timeout: float,
+    certificate_base_url: str = "",
 ) -> None:
     """Raise `UntrustedMessage` unless SNS signed `envelope`.
 
     The certificate URL is checked before it is fetched; a fetch that fails raises
     `SourceUnreachable` (the sender should retry: nothing was judged).
+    `certificate_base_url` fetches it from an emulator instead of the URL's own host.
     """
     algorithm = _HASHES.get(envelope.fields["SignatureVersion"])
     if algorithm is None:
@@ -215,7 +218,7 @@ def verify(
         signature = base64.b64decode(envelope.fields["Signature"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise UntrustedMessage("Signature is not base64") from exc
-    key = certificates.public_key(url, timeout)
+    key = certificates.public_key(url, timeout, certificate_base_url)
     try:
         key.verify(signature, string_to_sign(envelope), padding.PKCS1v15(), algorithm())
     except InvalidSignature as exc:

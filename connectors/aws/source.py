@@ -6,7 +6,11 @@ certificate fetched (from a checked URL, cached) and the signature verified. Wha
 sends beside notifications is answered as a control message: a `SubscriptionConfirmation`
 is confirmed by visiting its checked `SubscribeURL` after the answer (unless
 `confirm_subscriptions` is off); an `UnsubscribeConfirmation` is recorded and logged,
-never visited (visiting it would not re-subscribe, and only an operator should).
+never visited (visiting it would not re-subscribe, and only an operator should), and
+opens the instance's monitoring fault: SNS no longer delivers its alarms. The next
+verified notification (an alarm, or the test message ``slad source check`` publishes)
+closes it. EventBridge events come by an API destination to the ``events`` route
+(`connectors.aws.eventbridge`).
 
 This version receives pushes only: no poller is scheduled for an AWS instance.
 """
@@ -19,14 +23,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.aws import sns
-from connectors.aws.alarms import UnmappableMessage, alarm_event
+from connectors.aws import eventbridge, sns
+from connectors.aws.alarms import ALARM_STATE_CHANGE, UnmappableMessage, alarm_event
 from connectors.aws.config import AwsInstance, parse_instance
 from connectors.config_values import parse_section
 from connectors.source import (
+    CheckStep,
     ControlAnswer,
+    FaultChange,
     PollResult,
     RejectReason,
+    SignedTest,
     SourceConnector,
     SourceSettings,
     WebhookHandler,
@@ -38,6 +45,7 @@ from connectors.source import (
 log = logging.getLogger("slad.sources.aws")
 
 MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
+TEST_MESSAGE_FIELD = "slad_test"
 
 
 class AwsSource(SourceConnector[AwsInstance]):
@@ -54,7 +62,7 @@ class AwsSource(SourceConnector[AwsInstance]):
         return parse_section("aws", section, parse_instance)
 
     def routes(self) -> Mapping[str, WebhookHandler[AwsInstance]]:
-        return {"": self.sns_message}
+        return {"": self.sns_message, "events": self.eventbridge_event}
 
     def polls(self, instance: AwsInstance) -> bool:
         return False
@@ -62,6 +70,25 @@ class AwsSource(SourceConnector[AwsInstance]):
     def poll(self, instance: AwsInstance, since: datetime, now: datetime) -> PollResult:
         """Never scheduled (`polls` is False): there is nothing to reconcile from."""
         return PollResult(watermark=now)
+
+    def setup(self, instance: AwsInstance, options: Mapping[str, str]) -> list[str]:
+        from connectors.aws import setup  # boto3 is slow to import: only the CLI needs it
+
+        return setup.setup(instance, options)
+
+    def check(self, instance: AwsInstance) -> list[CheckStep]:
+        from connectors.aws import setup
+
+        return setup.check(instance)
+
+    def signed_test(self, instance: AwsInstance) -> SignedTest | None:
+        """The EventBridge test event with the connection's credentials (if configured);
+        the SNS path is proven by `check`, which publishes a test message to each topic."""
+        if instance.events is None:
+            return None
+        headers = {**eventbridge.connection_headers(instance.events)}
+        headers["content-type"] = "application/json"
+        return SignedTest("events", headers, json.dumps(eventbridge.check_event(instance)).encode())
 
     def sns_message(self, instance: AwsInstance, request: WebhookRequest) -> WebhookResult:
         """One SNS message: verified, then mapped or answered as a control message."""
@@ -74,20 +101,43 @@ class AwsSource(SourceConnector[AwsInstance]):
                 instance.name,
                 envelope.topic_arn,
             )
+            note = f"subscription removed: {envelope.topic_arn} no longer delivers here"
             return WebhookResult(
-                control=ControlAnswer(
-                    note=f"subscription removed: {envelope.topic_arn} no longer delivers here"
-                )
+                control=ControlAnswer(note=note),
+                fault=FaultChange(True, note, _instant(envelope.timestamp)),
             )
+        delivering = FaultChange(False, f"SNS delivers from {envelope.topic_arn} again")
         try:
             payload = json.loads(envelope.message)
             if not isinstance(payload, dict):
                 raise UnmappableMessage("the SNS Message is not a JSON object")
+            if TEST_MESSAGE_FIELD in payload:
+                nonce = str(payload[TEST_MESSAGE_FIELD])[:64]
+                note = f"test message {nonce} from {envelope.topic_arn}"
+                return WebhookResult(control=ControlAnswer(note=note), fault=delivering)
             event = alarm_event(instance, payload, request.received_at)
         except (json.JSONDecodeError, UnmappableMessage) as exc:
             detail = f"SNS message {envelope.message_id}: {exc}"
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", detail) from exc
-        return WebhookResult(events=[event])
+        return WebhookResult(events=[event], fault=delivering)
+
+    def eventbridge_event(self, instance: AwsInstance, request: WebhookRequest) -> WebhookResult:
+        """One EventBridge event from an API destination: authenticated, then mapped."""
+        eventbridge.authenticate(instance, request)
+        event = eventbridge.parse_event(request.body)
+        source, kind = event["source"], event["detail-type"]
+        if source == "aws.cloudwatch" and kind == ALARM_STATE_CHANGE:
+            try:
+                return WebhookResult(events=[alarm_event(instance, event, request.received_at)])
+            except UnmappableMessage as exc:
+                raise eventbridge.refuse(event, f"cannot be read: {exc}") from exc
+        if source == eventbridge.HEALTH_SOURCE:
+            raise eventbridge.refuse(
+                event, "is an AWS Health event, which this slad cannot map yet"
+            )
+        if source == eventbridge.TEST_SOURCE and kind == eventbridge.TEST_DETAIL_TYPE:
+            return WebhookResult(control=ControlAnswer(note="test event accepted"))
+        raise eventbridge.refuse(event)
 
     def _verified(self, instance: AwsInstance, request: WebhookRequest) -> sns.Envelope:
         try:
@@ -113,6 +163,7 @@ class AwsSource(SourceConnector[AwsInstance]):
                 self.certificates,
                 instance.trusted_url_prefixes,
                 instance.http_timeout_seconds,
+                instance.certificate_base_url or "",
             )
         except sns.UntrustedMessage as exc:
             raise WebhookRejected(RejectReason.BAD_SIGNATURE, "bad-signature", str(exc)) from exc
@@ -146,3 +197,12 @@ class AwsSource(SourceConnector[AwsInstance]):
             note=f"subscription to {envelope.topic_arn} confirmed by visiting its SubscribeURL",
             follow_up=visit,
         )
+
+
+def _instant(text: str) -> datetime | None:
+    """An SNS ``Timestamp`` (ISO 8601, ``Z``), or None if it is not one."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None

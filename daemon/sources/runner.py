@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.source import (
+    FaultChange,
     RejectReason,
     SourceConnector,
     SourceInstance,
@@ -39,7 +40,7 @@ from connectors.source import (
     WebhookResult,
 )
 from daemon.config import ConfigError
-from daemon.faults import close_fault, open_fault
+from daemon.faults import close_fault, open_fault, open_instance_fault
 from daemon.inbox import InboxWriter
 from daemon.notices import record_notices
 from daemon.sources.registry import CONNECTORS
@@ -200,9 +201,30 @@ class InstanceRunner:
         self.on_health(self.connector.name, self.instance.name, True)
         with self.sessions.begin() as session:
             state = instance_state(session, self.connector.name, self.instance.name)
+            if state.first_failure_at is not None:  # else any open fault is a webhook's
+                close_fault(session, self.fault_source, now, self.horizon)
             state.failures = 0
             state.first_failure_at = None
-            close_fault(session, self.fault_source, now, self.horizon)
+
+    def webhook_fault(self, change: FaultChange, now: datetime) -> None:
+        """Open or close the instance's fault as a verified webhook asked (`FaultChange`)."""
+        with self.sessions.begin() as session:
+            state = instance_state(session, self.connector.name, self.instance.name)
+            if change.open:
+                log.warning("%s: monitoring fault: %s", self.name, change.reason)
+                open_instance_fault(
+                    session,
+                    self.fault_source,
+                    min(change.since or now, now),
+                    description=f"{self.name}: {change.reason}",
+                    why=change.reason,
+                    now=now,
+                    horizon=self.horizon,
+                )
+            elif state.first_failure_at is None and close_fault(
+                session, self.fault_source, now, self.horizon, why=change.reason
+            ):
+                log.info("%s: monitoring fault closed: %s", self.name, change.reason)
 
     def handle(self, subpath: str, request: WebhookRequest) -> WebhookResult:
         """Run the connector's handler of `subpath`; raises `WebhookRejected`."""

@@ -6,7 +6,12 @@ The answer is sent only after what the request brought is committed (`202`;
 ``?wait=true`` waits for correlation as ``POST /v1/events`` does). A refused request
 changes nothing but the instance's "last rejected" (``GET /v1/sources``), a WARNING log
 line with source, instance and reason (never a secret), and
-``slad_webhook_rejected_total{source,reason}``.
+``slad_webhook_rejected_total{source,reason}``. A connector that could not reach what it
+needed to judge the request (`SourceUnreachable`: a certificate, the source's API) is
+answered 503 with ``Retry-After``, so the sender retries, and is kept the same way
+(reason ``source_unreachable``); it also counts as a failed attempt to reach the source.
+A `FaultChange` the request brought opens or closes the instance's monitoring fault once
+the rest is committed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from daemon.services import Services
 from daemon.sources.state import UNKNOWN_INSTANCE, record_accepted, record_rejected
 
 log = logging.getLogger("slad.sources")
+
+UNREACHABLE_RETRY_AFTER = 30  # seconds: SNS and EventBridge retry on their own schedule too
 
 
 def webhook_router(connectors: list[SourceConnector[Any]]) -> APIRouter:
@@ -83,19 +90,32 @@ def _endpoint(
                 received_at=now,
                 source_up=runner.up,
             )
-            result: WebhookResult = await run_in_threadpool(runner.handle, subpath, webhook)
+            try:
+                result: WebhookResult = await run_in_threadpool(runner.handle, subpath, webhook)
+            except SourceUnreachable as exc:
+                runner.on_failure(connector.name, instance)
+                raise WebhookRejected(
+                    RejectReason.SOURCE_UNREACHABLE,
+                    "source-unreachable",
+                    f"cannot judge the request now: {exc}",
+                ) from exc
         except WebhookRejected as exc:
             await run_in_threadpool(_rejected, svc, connector, instance, runner is None, exc)
-            raise Problem(exc.status, exc.problem, exc.detail) from exc
+            retry = exc.reason is RejectReason.SOURCE_UNREACHABLE
+            headers = {"Retry-After": str(UNREACHABLE_RETRY_AFTER)} if retry else None
+            raise Problem(exc.status, exc.problem, exc.detail, headers=headers) from exc
         if result.control is not None:
-            return await _control(svc, connector.name, instance, result.control)
-        if result.notices:
-            await run_in_threadpool(_keep_notices, svc, result)
-        answer = await ingest(svc, list(result.events), wait)
-        note = f"{len(result.events)} event(s), {len(result.notices)} notice(s)"
-        await run_in_threadpool(
-            record_accepted, svc.sessions, connector.name, instance, note, svc.clock()
-        )
+            answer = await _control(svc, connector.name, instance, result.control)
+        else:
+            if result.notices:
+                await run_in_threadpool(_keep_notices, svc, result)
+            answer = await ingest(svc, list(result.events), wait)
+            note = f"{len(result.events)} event(s), {len(result.notices)} notice(s)"
+            await run_in_threadpool(
+                record_accepted, svc.sessions, connector.name, instance, note, svc.clock()
+            )
+        if result.fault is not None:
+            await run_in_threadpool(runner.webhook_fault, result.fault, svc.clock())
         return answer
 
     return receive

@@ -7,6 +7,7 @@ instance reaches through `trusted_url_prefixes`; messages are posted as SNS post
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -188,11 +189,156 @@ def test_subscribe_url_on_a_foreign_host_is_never_visited(api: Api, sns: FakeSns
     assert not any(r.startswith("/confirm") for r in sns.requests)
 
 
-def test_unsubscribe_is_recorded_and_never_visited(api: Api, sns: FakeSns) -> None:
+def test_unsubscribe_is_recorded_never_visited_and_opens_a_fault(api: Api, sns: FakeSns) -> None:
     answer = api.ok(deliver(api, sns.confirmation("UnsubscribeConfirmation")))
     assert "subscription removed" in answer["note"]
     assert not any(r.startswith("/confirm") for r in sns.requests)
     assert "subscription removed" in status(api)["last_accepted"]["note"]
+    fault = status(api)["open_fault"]
+    assert fault is not None and "subscription removed" in fault["description"]
+    # from when SNS says it removed the subscription, not from when slad heard of it
+    assert same_instant(fault["start"], datetime(2026, 11, 30, 0, 0, tzinfo=UTC))
+
+
+def test_the_next_notification_closes_the_unsubscribe_fault(api: Api, sns: FakeSns) -> None:
+    seed_registry(api)
+    api.ok(deliver(api, sns.confirmation("UnsubscribeConfirmation")))
+    api.clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
+    api.ok(deliver(api, sns.notification({"slad_test": "n1"}, message_id="test")))
+    assert status(api)["open_fault"] is None
+    assert status(api)["last_accepted"]["note"] == f"test message n1 from {TOPIC}"
+    assert stored_events(api) == 0
+
+
+def test_an_unreachable_certificate_host_is_503_and_stores_nothing(
+    api_factory: ApiFactory, sns: FakeSns
+) -> None:
+    api = aws_api(api_factory, sns, certificate_base_url="http://127.0.0.1:9")
+    answer = deliver(api, sns.notification(ALARM))
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"]
+    assert status(api)["last_rejected"]["reason"] == "source_unreachable"
+    assert stored_events(api) == 0
+
+
+def test_certificates_can_come_from_an_emulators_host(
+    api_factory: ApiFactory, sns: FakeSns
+) -> None:
+    api = aws_api(api_factory, sns, certificate_base_url=sns.base.rstrip("/"))
+    seed_registry(api)
+    cert_url = "https://sns.ap-northeast-1.amazonaws.com/SimpleNotificationService-test.pem"
+    answer = api.ok(deliver(api, sns.notification(ALARM, cert_url=cert_url)))
+    assert answer["results"][0]["status"] == "created"
+    assert sns.requests == ["/SimpleNotificationService-test.pem"]
+
+
+# --- EventBridge API destination ------------------------------------------------------------
+
+KEY = "eb-key-never-logged"
+ALARM_EVENT = fixture("eventbridge-alarm-state-change.json")
+
+
+def post_event(api: Api, event: Any, headers: dict[str, str] | None = None,
+               instance: str = "prod") -> Any:
+    raw = event if isinstance(event, bytes) else json.dumps(event).encode()
+    return api.client.post(f"/v1/webhooks/aws/{instance}/events?wait=true", content=raw,
+                           headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def keyed_api(api_factory: ApiFactory, sns: FakeSns) -> Api:
+    return aws_api(api_factory, sns, events_api_key_header="X-Slad-Key", events_api_key=KEY)
+
+
+def test_an_eventbridge_alarm_opens_the_incident_its_sns_copy_duplicates(
+    api_factory: ApiFactory, sns: FakeSns
+) -> None:
+    api = keyed_api(api_factory, sns)
+    seed_registry(api)
+    first = api.ok(post_event(api, ALARM_EVENT, {"X-Slad-Key": KEY}))
+    assert first["results"][0]["status"] == "created"
+    (incident,) = incidents(api)
+    assert same_instant(incident["detected_at"], CHANGED)  # detail.state.timestamp
+    again = api.ok(deliver(api, sns.notification(ALARM)))
+    assert again["results"][0]["status"] == "duplicate"
+    assert stored_events(api) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Slad-Key": "wrong"}, {"X-Other": KEY}])
+def test_a_wrong_or_missing_api_key_is_401_and_stores_nothing(
+    api_factory: ApiFactory, sns: FakeSns, headers: dict[str, str]
+) -> None:
+    api = keyed_api(api_factory, sns)
+    seed_registry(api)
+    answer = post_event(api, ALARM_EVENT, headers)
+    assert answer.status_code == 401
+    assert stored_events(api) == 0
+    assert status(api)["last_rejected"]["reason"] == "unauthorized"
+    assert KEY not in answer.text and KEY not in status(api)["last_rejected"]["detail"]
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_basic_auth_is_checked_user_and_password(api_factory: ApiFactory, sns: FakeSns) -> None:
+    api = aws_api(api_factory, sns, events_basic_user="eventbridge",
+                  events_basic_password="pw-never-logged")
+    seed_registry(api)
+    for headers in ({}, basic("eventbridge", "wrong"), basic("other", "pw-never-logged"),
+                    {"Authorization": "Basic !!"}, {"Authorization": "Bearer pw-never-logged"}):
+        assert post_event(api, ALARM_EVENT, headers).status_code == 401
+    assert stored_events(api) == 0
+    answer = api.ok(post_event(api, ALARM_EVENT, basic("eventbridge", "pw-never-logged")))
+    assert answer["results"][0]["status"] == "created"
+
+
+def test_an_instance_without_event_credentials_refuses_the_route(api: Api) -> None:
+    answer = post_event(api, ALARM_EVENT, {"X-Slad-Key": KEY})
+    assert answer.status_code == 404
+    assert "events_api_key_header" in answer.json()["detail"]
+    assert status(api)["last_rejected"]["reason"] == "unknown_route"
+    assert stored_events(api) == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "match"),
+    [
+        ({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification",
+          "detail": {}}, "is not accepted; accepted: aws.cloudwatch"),
+        ({"source": "aws.health", "detail-type": "AWS Health Event", "detail": {}},
+         "AWS Health"),
+        ({**ALARM_EVENT, "resources": []}, "field 'resources'"),
+        ({"detail": {}}, "field 'source' is required"),
+        (b"[1]", "must be a JSON object"),
+        (b"{", "not JSON"),
+    ],
+)
+def test_events_it_does_not_take_are_422_naming_what_it_takes(
+    api_factory: ApiFactory, sns: FakeSns, event: Any, match: str
+) -> None:
+    api = keyed_api(api_factory, sns)
+    answer = post_event(api, event, {"X-Slad-Key": KEY})
+    assert answer.status_code == 422
+    assert match in answer.json()["detail"]
+    assert stored_events(api) == 0
+
+
+def test_the_check_event_is_answered_and_stores_nothing(
+    api_factory: ApiFactory, sns: FakeSns
+) -> None:
+    from connectors.aws.eventbridge import check_event
+    from connectors.aws.source import AwsSource
+
+    api = keyed_api(api_factory, sns)
+    runner = api.services.sources.runner("aws", "prod")
+    assert runner is not None
+    test = AwsSource().signed_test(runner.instance)
+    assert test is not None and test.subpath == "events"
+    assert json.loads(test.body) == check_event(runner.instance)
+    answer = api.client.post("/v1/webhooks/aws/prod/events", content=test.body,
+                             headers=dict(test.headers))
+    assert answer.status_code == 200 and answer.json()["note"] == "test event accepted"
+    assert stored_events(api) == 0
 
 
 def test_unknown_instance_is_404(api: Api, sns: FakeSns) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from connectors.events import AlertEvent, EventKind, Severity
 from connectors.source import (
     ControlAnswer,
+    FaultChange,
     PollResult,
     RejectReason,
     SourceConnector,
@@ -96,6 +97,13 @@ class FakeSource(SourceConnector[FakeInstance]):
             body = json.loads(request.body)
         except ValueError as exc:
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", "not JSON") from exc
+        if "unreachable" in body:
+            raise SourceUnreachable("fake: certificate host refused the connection")
+        if "fault" in body:
+            since = body.get("since")
+            change = FaultChange(body["fault"] == "open", f"fake says {body['fault']}",
+                                 datetime.fromisoformat(since) if since else None)
+            return WebhookResult(control=ControlAnswer(f"fault {body['fault']}"), fault=change)
         if "confirm" in body:
             url = str(body["confirm"])
             return WebhookResult(
@@ -218,6 +226,65 @@ def test_a_control_answer_stores_nothing_and_runs_its_follow_up(api: Api, world:
     assert world.confirmed == ["https://example.test/confirm?t=1"]
     assert incidents(api) == []
     assert status(api)["last_accepted"]["note"] == "subscription confirmed"
+
+
+def test_an_unreachable_dependency_is_503_with_retry_after_and_kept(api: Api) -> None:
+    seed_registry(api)
+    answer = push(api, {"unreachable": True})
+    assert answer.status_code == 503
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert int(answer.headers["retry-after"]) > 0
+    assert answer.json()["type"] == "urn:slad:problem:source-unreachable"
+    assert "certificate host refused" in answer.json()["detail"]
+    rejected = status(api)["last_rejected"]
+    assert rejected["reason"] == "source_unreachable"
+    assert "certificate host refused" in rejected["detail"]
+    assert rejected_metric(api, "source_unreachable") == 1.0
+    assert incidents(api) == [] and status(api)["last_accepted"] is None
+
+
+def fault_windows(api: Api) -> list[tuple[datetime, datetime | None, str]]:
+    with api.services.sessions() as session:
+        rows = session.scalars(select(MaintenanceWindow).where(
+            MaintenanceWindow.kind == "monitoring_fault").order_by(MaintenanceWindow.id))
+        return [(w.start_at, w.end_at, w.description) for w in rows]
+
+
+def test_a_webhook_opens_the_instances_fault_and_a_later_one_closes_it(api: Api) -> None:
+    since = api.clock() - timedelta(minutes=3)
+    answer = push(api, {"fault": "open", "since": since.isoformat()})
+    assert answer.status_code == 200
+    fault = status(api)["open_fault"]
+    assert fault is not None and "fake says open" in fault["description"]
+    assert datetime.fromisoformat(fault["start"].replace("Z", "+00:00")) == since
+    push(api, {"fault": "open"})  # still the one fault
+    assert len(fault_windows(api)) == 1
+    api.clock.advance(minutes=5)
+    push(api, {"fault": "close"})
+    assert status(api)["open_fault"] is None
+    assert fault_windows(api) == [(since, api.clock(), "fake:one: fake says open")]
+    with api.services.sessions() as session:
+        reasons = [a.reason for a in session.scalars(select(AuditEntry).where(
+            AuditEntry.target_type == "window"))]
+    assert reasons == ["fake says open", "fake says close"]
+
+
+def test_a_webhook_and_a_poll_close_only_their_own_fault(api: Api, world: World) -> None:
+    poller = runner(api)
+    push(api, {"fault": "open"})
+    poller.poll(api.clock())  # a good poll says nothing of what the webhook reported
+    assert status(api)["open_fault"] is not None
+    push(api, {"fault": "close"})
+    world.down = True
+    for _ in range(2):
+        api.clock.advance(minutes=1)
+        poller.poll(api.clock())
+    assert status(api)["open_fault"] is not None
+    push(api, {"fault": "close"})  # the poller's fault waits for a good poll
+    assert status(api)["open_fault"] is not None
+    world.down = False
+    poller.poll(api.clock())
+    assert status(api)["open_fault"] is None
 
 
 # --- poller and watermark -----------------------------------------------------------------

@@ -29,6 +29,7 @@ from tests.connectors.aws_sns import FakeSns, fixture
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 ZABBIX_SECRET = "read-your-writes"
+AWS_EVENTS_KEY = "read-your-writes-events"
 _serial = itertools.count()
 
 
@@ -44,6 +45,8 @@ def aws_instance_config() -> str:
         "[aws.instances.prod]\n"
         f'topic_arns = ["{AWS_TOPIC}"]\n'
         f'trusted_url_prefixes = ["{sns_server().base}"]\n'
+        'events_api_key_header = "X-Slad-Key"\n'
+        f'events_api_key = "{AWS_EVENTS_KEY}"\n'
     )
 
 
@@ -417,6 +420,23 @@ def aws_webhook(w: World) -> None:
     assert any(e["event_key"].startswith(f"{arn}:") for e in events)
 
 
+def aws_events_webhook(w: World) -> None:
+    name = f"eb-alarm-{next(_serial)}"
+    arn = f"arn:aws:cloudwatch:ap-northeast-1:123456789012:alarm:{name}"
+    changed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    event = fixture("eventbridge-alarm-state-change.json")
+    event["resources"] = [arn]
+    event["detail"] = {**event["detail"], "alarmName": name,
+                       "state": {**event["detail"]["state"], "timestamp": changed}}
+    headers = {"Content-Type": "application/json", "X-Slad-Key": AWS_EVENTS_KEY}
+    response = httpx.post(
+        f"{w.url}/v1/webhooks/aws/prod/events", json=event, headers=headers, timeout=30
+    )
+    assert response.is_success, response.text
+    events = w.get("/v1/events", params={"source": "aws", "limit": 500})["items"]
+    assert any(e["event_key"].startswith(f"{arn}:") for e in events)
+
+
 def held_window_change(w: World) -> int:
     """A pending window change as a source's sync holds it (no route makes one on demand)."""
     now = datetime.now(UTC)
@@ -591,6 +611,7 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/outbox/{message_id}/retry"): retry_outbox,
     ("POST", "/v1/webhooks/zabbix/{instance}"): zabbix_webhook,
     ("POST", "/v1/webhooks/aws/{instance}"): aws_webhook,
+    ("POST", "/v1/webhooks/aws/{instance}/events"): aws_events_webhook,
     ("POST", "/v1/provider-notices"): post_notice,
     ("POST", "/v1/provider-notices/{notice_id}/confirm-impact"): confirm_impact,
     ("POST", "/v1/charges/{month}/close"): close_month,
