@@ -180,3 +180,23 @@ def test_check_fails_an_unsubscribed_topic_and_publishes_nothing(endpoint: Endpo
     assert [s.ok for s in steps] == [True, False]
     assert "is not subscribed" in steps[1].detail
     assert endpoint.bodies == []
+
+
+def test_the_cli_sets_up_and_fixes(
+    tmp_path: Any, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daemon.cli import EXIT_CONFIG, main
+
+    alarm("cpu-high")
+    config = tmp_path / "slad.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "slad.db"}"\n'
+        f'[aws.instances.prod]\ntopic_arns = ["{TOPIC}"]\npublic_url = "{endpoint.url}"\n'
+    )
+    assert main(["--config", str(config), "source", "setup", "aws", "prod", "--fix"]) == 0
+    out = capsys.readouterr().out
+    assert f"ok  subscribed {endpoint.url}/v1/webhooks/aws/prod to {TOPIC}" in out
+    assert f"ok  alarm cpu-high ({REGION}) now publishes to {TOPIC}" in out
+    assert described("cpu-high")["OKActions"] == [TOPIC]
+    assert main(["--config", str(config), "source", "setup", "aws", "nope"]) == EXIT_CONFIG
+    assert "no aws instance 'nope'" in capsys.readouterr().err
