@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.api import (
     charges,
+    customer_reports,
     docs,
     events,
     explain,
@@ -120,6 +121,7 @@ def create_app(services: Services) -> FastAPI:
         windows,
         requests,
         reports,
+        customer_reports,
         outbox,
         sources,
         charges,

@@ -1,5 +1,5 @@
 """`slad`: the one command-line entry point (run, migrate, check-config, token, incidents,
-sources, source setup|check, charges)."""
+sources, source setup|check, charges, report)."""
 
 from __future__ import annotations
 
@@ -508,6 +508,44 @@ def cmd_charges(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """One customer's monthly SLA report, as `GET /v1/reports/sla/customers/{id}` gives it."""
+    from daemon.customer_report.build import build_report
+    from daemon.customer_report.render import render
+    from daemon.store.models import Customer
+
+    if args.format == "pdf" and args.output is None and sys.stdout.isatty():
+        raise Refused(
+            EXIT_CONFIG, "a PDF is not for the terminal: give --output FILE or redirect stdout"
+        )
+    config = _load(args)
+    engine = open_store(config)
+    horizon = timedelta(days=config.ingest.window_horizon_days)
+    with session_factory(engine)() as session:
+        customer = session.scalar(
+            select(Customer).where(
+                Customer.id == int(args.customer)
+                if args.customer.isdigit()
+                else Customer.name == args.customer
+            )
+        )
+        if customer is None:
+            raise Refused(EXIT_CONFIG, f"no customer with the id or name {args.customer!r}")
+        try:
+            report = build_report(
+                session, customer, args.month, config.calendar, datetime.now(UTC), horizon
+            )
+        except ValueError as exc:
+            raise Refused(EXIT_CONFIG, str(exc)) from exc
+    body = render(report, args.format)
+    if args.output is None:
+        sys.stdout.buffer.write(body)
+    else:
+        Path(args.output).write_bytes(body)
+        print(f"wrote {args.output} ({len(body)} bytes)", file=sys.stderr)
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -574,6 +612,14 @@ def parser() -> argparse.ArgumentParser:
     charges.add_argument("--customer", help="customer id or exact name")
     charges.add_argument("--format", choices=["text", "csv", "json"], default="text")
     charges.set_defaults(func=cmd_charges)
+    report = sub.add_parser("report", help="one customer's monthly SLA report")
+    report.add_argument("customer", help="customer id or exact name")
+    report.add_argument("month", help="YYYY-MM, in the calendar's zone")
+    report.add_argument("--format", choices=["json", "csv", "html", "pdf"], default="json")
+    report.add_argument(
+        "--output", "-o", help="write to FILE (needed for pdf unless stdout is redirected)"
+    )
+    report.set_defaults(func=cmd_report)
     source = sub.add_parser("source", help="set up or check a source instance").add_subparsers(
         dest="source_cmd", required=True
     )
