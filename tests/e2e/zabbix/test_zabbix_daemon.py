@@ -3,7 +3,9 @@
 One scenario, run in order: the daemon is configured like the README tells a user,
 Zabbix notifies it through the shipped media type, and every instant slad stores is
 compared with Zabbix's own (`event.get`). A second action copies each notification to
-the local receiver, so a test can redeliver exactly what Zabbix sent.
+the local receiver, so a test can redeliver exactly what Zabbix sent. The scenario's plan
+groups per problem; a second host, on a plan grouping per resource (the default), shows
+flapping triggers making one incident.
 """
 
 from __future__ import annotations
@@ -113,18 +115,24 @@ def problem_events(zabbix: ZabbixE2E, trigger_id: str) -> list[dict[str, Any]]:
         "source": 0, "object": 0, "value": 1, "sortfield": ["eventid"], "sortorder": "ASC"}))
 
 
-def fire(zabbix: ZabbixE2E, s: Scenario, value: str) -> dict[str, Any]:
-    """Push a value and return the problem event it opened (or the one it closed)."""
-    before = {e["eventid"] for e in problem_events(zabbix, s.trigger_id)}
-    zabbix.send_value(s.host, KEY, value)
+def push(zabbix: ZabbixE2E, host: str, key: str, trigger_id: str, value: str) -> dict[str, Any]:
+    """Push a value to `host:key` and return the problem event of `trigger_id` it opened
+    (value 10) or the one it closed (value 1)."""
+    before = {e["eventid"] for e in problem_events(zabbix, trigger_id)}
+    zabbix.send_value(host, key, value)
     if value == "10":
-        return wait_for(lambda: next((e for e in problem_events(zabbix, s.trigger_id)
+        return wait_for(lambda: next((e for e in problem_events(zabbix, trigger_id)
                                       if e["eventid"] not in before), None),
                         60, "Zabbix to open the problem")
     latest = max(before, key=int)
-    return wait_for(lambda: next((e for e in problem_events(zabbix, s.trigger_id)
+    return wait_for(lambda: next((e for e in problem_events(zabbix, trigger_id)
                                   if e["eventid"] == latest and e["r_eventid"] != "0"), None),
                     60, "Zabbix to close the problem")
+
+
+def fire(zabbix: ZabbixE2E, s: Scenario, value: str) -> dict[str, Any]:
+    """Push a value to the scenario's trigger (see `push`)."""
+    return push(zabbix, s.host, KEY, s.trigger_id, value)
 
 
 def incident_of(s: Scenario, key: str, status: str | None = None) -> dict[str, Any] | None:
@@ -253,3 +261,106 @@ def test_zabbix_maintenance_moves_the_due_instants(zabbix: ZabbixE2E, scenario: 
     wait_for(lambda: contact_due(scenario, incident["id"]) == detected + timedelta(minutes=30),
              60, "the due instant to move back once the maintenance is deleted")
     fire(zabbix, scenario, "1")
+
+
+@dataclass
+class Flapping:
+    """A host of a contract on a plan grouping per resource (the default), with two
+    trapper triggers, both notifying slad."""
+
+    host: str
+    resource_id: int
+    triggers: dict[str, str]  # item key -> trigger id
+
+
+@pytest.fixture(scope="module")
+def flapping(zabbix: ZabbixE2E, scenario: Scenario) -> Flapping:
+    slad = scenario.slad
+    suffix = uuid.uuid4().hex[:8]
+    host = f"slad-flap-{suffix}"
+    customer = slad.ok("POST", "/v1/customers", json={"name": f"e2e flapping {suffix}"})
+    contract = slad.ok("POST", "/v1/contracts", json={
+        "customer_id": customer["id"], "plan": "full_managed", "billing_start": "2026-01-01"})
+    resource = slad.ok("POST", "/v1/resources", json={
+        "contract_id": contract["id"], "name": host, "kind": "vm",
+        "selectors": [{"zabbix.host": host}]})
+    media_type_id = zabbix.import_media_type(SECRET, "e2e")
+    group_id = zabbix.host_group(f"slad flapping {suffix}")
+    host_id = zabbix.create_host(host, group_id)
+    triggers = {
+        key: zabbix.create_trapper_trigger(host_id, host, key, f"{name} high on {host}")
+        for key, name in (("slad.flap.cpu", "CPU"), ("slad.flap.disk", "Disk"))
+    }
+    zabbix.create_webhook_action(
+        f"slad flapping {suffix}", media_type_id, f"{slad.url}/v1/webhooks/zabbix/e2e", group_id)
+    zabbix.reload_config()
+    return Flapping(host, resource["id"], triggers)
+
+
+def incidents_of(slad: SladDaemon, resource_id: int) -> list[dict[str, Any]]:
+    """Every incident of the resource, in detail, oldest first."""
+    page = slad.ok("GET", "/v1/incidents", params={"resource": resource_id, "limit": 200})
+    return [slad.ok("GET", f"/v1/incidents/{i['id']}") for i in reversed(page["items"])]
+
+
+def test_flapping_triggers_of_one_host_make_one_incident(
+    zabbix: ZabbixE2E, scenario: Scenario, flapping: Flapping
+) -> None:
+    """Two triggers of one host flap (fire, recover, fire again within reopen_minutes,
+    the second firing while the first is open): the customer is owed one contact and
+    one report for one failure, counted from the first detection."""
+    slad, cpu, disk = scenario.slad, "slad.flap.cpu", "slad.flap.disk"
+
+    def flap(key: str, value: str) -> dict[str, Any]:
+        return push(zabbix, flapping.host, key, flapping.triggers[key], value)
+
+    def settled(keys: list[str], status: str) -> dict[str, Any] | None:
+        """The resource's one incident once it has the alerts of `keys` and `status`."""
+        found = incidents_of(slad, flapping.resource_id)
+        assert len(found) <= 1, f"a second incident for one failure: {found}"
+        if not found or found[0]["status"] != status:
+            return None
+        has = {a["problem_key"] for a in found[0]["alerts"]}
+        return found[0] if set(keys) <= has else None
+
+    first = flap(cpu, "10")
+    keys = [problem_key(first["eventid"])]
+    incident = wait_for(lambda: settled(keys, "open"), 90, "slad to open the incident")
+    contacted = slad.ok("POST", f"/v1/incidents/{incident['id']}/contact", json={})
+    keys.append(problem_key(flap(disk, "10")["eventid"]))
+    wait_for(lambda: settled(keys, "open"), 90, "the second trigger to join the incident")
+    flap(cpu, "1")
+    flap(disk, "1")
+    wait_for(lambda: settled(keys, "resolved"), 90, "slad to resolve the incident")
+    keys.append(problem_key(flap(cpu, "10")["eventid"]))
+    wait_for(lambda: settled(keys, "open"), 90, "the refire to re-open the incident")
+    keys.append(problem_key(flap(disk, "10")["eventid"]))
+    body = wait_for(lambda: settled(keys, "open"), 90, "the second refire to join it")
+
+    assert body["id"] == incident["id"]
+    assert parse(body["detected_at"]) == zabbix_instant(first), "the first detection stands"
+    assert body["detected_at_estimated"] is False
+    assert sorted(a["problem_key"] for a in body["alerts"]) == sorted(keys)
+    kinds = [t["kind"] for t in body["timeline"]]
+    assert (kinds.count("detected"), kinds.count("reopened")) == (1, 1), kinds
+    clocks = {c["name"]: c for c in body["clocks"]}
+    assert sorted(clocks) == ["contact", "report"]
+    assert parse(clocks["contact"]["start"]) == zabbix_instant(first)
+    assert (clocks["contact"]["state"], clocks["contact"]["outcome"]) == ("stopped", "met")
+    assert clocks["report"]["state"] == "running"
+    assert clocks["report"]["start"] == contacted["contacted_at"], "one contact, kept"
+    again = slad.request("POST", f"/v1/incidents/{incident['id']}/contact", json={})
+    assert again.status_code == 409, "the customer was contacted once for this failure"
+    owed = slad.ok("GET", "/v1/incidents", params={"resource": flapping.resource_id,
+                                                   "owed": "true"})["items"]
+    assert [i["id"] for i in owed] == [incident["id"]], "the report is owed once"
+
+    reported = slad.ok("POST", f"/v1/incidents/{incident['id']}/report", json={})
+    report = next(c for c in reported["clocks"] if c["name"] == "report")
+    assert (report["state"], report["outcome"]) == ("stopped", "met")
+    assert slad.ok("GET", "/v1/incidents", params={"resource": flapping.resource_id,
+                                                   "owed": "true"})["items"] == []
+    flap(cpu, "1")
+    flap(disk, "1")
+    wait_for(lambda: settled(keys, "resolved"), 90, "slad to resolve the incident again")
+    assert len(incidents_of(slad, flapping.resource_id)) == 1
