@@ -187,10 +187,13 @@ def check(instance: AwsInstance, slad_url: str = "") -> list[CheckStep]:
 
     The subscription looked for is `slad_url`'s or `public_url`'s when known, else any
     of this instance's webhook path. A test message step names the text the instance's
-    last accepted webhook shows once slad received it (`CheckStep.awaits`).
+    last accepted webhook shows once slad received it (`CheckStep.awaits`). An instance
+    with no topic (EventBridge only) needs no AWS credentials: nothing is asked of AWS.
     """
     steps: list[CheckStep] = []
-    region = _region(min(instance.topic_arns)) if instance.topic_arns else "us-east-1"
+    if not instance.topic_arns:
+        return steps
+    region = _region(min(instance.topic_arns))
     try:
         identity = client(instance, "sts", region).get_caller_identity()
     except (BotoCoreError, ClientError) as exc:

@@ -200,3 +200,10 @@ def test_the_cli_sets_up_and_fixes(
     assert described("cpu-high")["OKActions"] == [TOPIC]
     assert main(["--config", str(config), "source", "setup", "aws", "nope"]) == EXIT_CONFIG
     assert "no aws instance 'nope'" in capsys.readouterr().err
+
+
+def test_an_eventbridge_only_instance_asks_nothing_of_aws() -> None:
+    only_events = parse_instance("eb", {"events_basic_user": "u", "events_basic_password": "p"})
+    assert check(only_events) == []
+    with pytest.raises(ValueError, match="no SNS topic to set up"):
+        setup(only_events, {})
