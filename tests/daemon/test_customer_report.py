@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -505,3 +507,71 @@ def test_a_monitoring_fault_is_excluded_only_as_far_as_it_hid_the_incident(api: 
     [excluded] = [r for r in rows if r["section"] == "exclusion"]
     assert excluded["reason"] == "監視システムの障害: Zabbix API unreachable"
     assert excluded["window_ids"] == str(fault["id"])
+
+
+def test_undecided_clocks_are_open_or_pending_and_planned_windows_are_marked(api: Api) -> None:
+    ids = seed_registry(api)
+    detected = NOW - timedelta(minutes=5)
+    incident = detect(api, "web01", detected)
+    window = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "resource",
+                "scope_ref": ids["resource"],
+                "description": "planned reboot",
+                "start": iso(NOW + timedelta(minutes=10)),
+                "end": iso(NOW + timedelta(minutes=20)),
+            },
+        ),
+        201,
+    )
+    body = api.ok(report(api, ids["customer"]))
+    [entry] = body["incidents"]
+    assert entry["id"] == incident
+    contact, pending = clocks(entry)["contact"], clocks(entry)["report"]
+    assert (contact["state"], contact["outcome"]) == ("running", "open")
+    assert contact["slo_due"] == iso(detected + timedelta(minutes=40)), "the window moves it"
+    [planned] = contact["exclusions"]
+    assert (planned["ahead"], planned["windows"][0]["id"]) == (True, window["id"])
+    assert (pending["state"], pending["outcome"], pending["slo_due"]) == (
+        "pending",
+        "pending",
+        None,
+    )
+    rows = {row["clock"]: row for row in body["compliance"]}
+    assert (rows["contact"]["open"], rows["report"]["open"]) == (1, 1)
+    assert rows["contact"]["slo"] == {"met": 0, "breached": 0, "ratio": None}
+    html = report(api, ids["customer"], format="html").text
+    assert "進行中" in html and "未開始" in html and "(予定)" in html
+
+
+def test_files_are_named_for_saving(api: Api) -> None:
+    ids = seeded_month(api)
+    csv_file = report(api, ids["customer"], format="csv").headers["content-disposition"]
+    assert csv_file == f'attachment; filename="sla-{ids["customer"]}-2026-11.csv"'
+    pdf = report(api, ids["customer"], format="pdf")
+    assert pdf.headers["content-disposition"].startswith("inline;")
+    assert pdf.headers["vary"] == "Accept"
+
+
+def test_slad_report_will_not_write_a_pdf_to_a_terminal(
+    api: Api,
+    database: tuple[str, Engine],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed_registry(api)
+    url, _engine = database
+    config = tmp_path / "slad.toml"
+    config.write_text(f"[database]\nurl = {json.dumps(url)}\n")
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w") as terminal:
+        monkeypatch.setattr(sys, "stdout", terminal)
+        code = main(
+            ["--config", str(config), "report", "acme-standard", "2026-11", "--format", "pdf"]
+        )
+    os.close(leader)
+    assert code == 2
+    assert "--output" in capsys.readouterr().err
