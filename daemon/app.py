@@ -31,6 +31,7 @@ from daemon.api import (
     windows,
 )
 from daemon.api.problems import problem_response
+from daemon.console import app as console
 from daemon.metrics import IngestTimer, metrics_router
 from daemon.services import Services
 from daemon.sources.webhooks import webhook_router
@@ -136,6 +137,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=services.config.server.max_body_bytes)
     install_openapi(app)
     docs.install(app)
+    console.install(app)
     return app
 
 

@@ -36,7 +36,7 @@ ENV_PREFIX = "SLAD_"
 CORE_SECTIONS = frozenset(
     {
         *("server", "database", "log", "ingest", "calendar", "plans", "scheduler", "notify"),
-        *("sla", "prices"),
+        *("sla", "prices", "console"),
     }
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -121,6 +121,24 @@ def _sla_config(raw: Mapping[str, Any]) -> SlaConfig:
         raise ConfigError(f"[sla] fault_exclusion must be {choices}, got {value!r}") from exc
 
 
+CONSOLE_LANGUAGES = ("ja", "en")
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """The operator's console at `/console`; see `[console]` in config.example.toml.
+
+    `idle_minutes`: a session unused that long ends (the board's own polling does not
+    count as use). `secure_cookie`: mark the session cookie Secure even when slad itself
+    is reached over plain HTTP (behind a TLS-terminating proxy); over https it always is.
+    """
+
+    language: str = "ja"
+    idle_minutes: int = 720
+    secure_cookie: bool = False
+    poll_seconds: int = 10
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole daemon configuration, validated."""
@@ -135,6 +153,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=lambda: parse_notify_config({}))
     sla: SlaConfig = field(default_factory=SlaConfig)
     prices: PriceList = SEED_PRICES
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     sections: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -304,6 +323,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     sla = _sla_config(_section(raw, "sla"))
+    console = _build(ConsoleConfig, _section(raw, "console"), "console")
+    if console.language not in CONSOLE_LANGUAGES:
+        raise ConfigError(f"[console] language must be 'ja' or 'en', got {console.language!r}")
     sections = {k: v for k, v in raw.items() if k not in CORE_SECTIONS}
     return Config(
         server=server,
@@ -316,6 +338,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         notify=notify,
         sla=sla,
         prices=prices,
+        console=console,
         sections=sections,
         source=source,
     )

@@ -359,16 +359,11 @@ def _act(
     return detail(session, svc, incident, now)
 
 
-@router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail)
-def record_contact(
-    incident_id: Id,
-    body: ActionBody,
-    session: SessionDep,
-    svc: ServicesDep,
-    who: Operator,
-    now: NowDep,
+def contact(
+    session: Session, svc: Services, incident_id: int, body: ActionIn, actor: str, now: datetime
 ) -> IncidentDetail:
-    """Record the first contact with the customer; stops the `contact` clock."""
+    """Record the first contact with the customer and stop the `contact` clock, audited
+    as done by `actor`; the REST route and the console both act through this."""
     incident = load_incident(session, incident_id)
     if incident.contacted_at is not None:
         raise Problem(
@@ -380,19 +375,14 @@ def record_contact(
     if at < incident.detected_at:
         raise Problem(422, "before-detection", "contact cannot precede the alert's detection")
     incident.contacted_at = at
-    return _act(session, svc, incident, body, who.name, now, "contacted", at, backdated)
+    return _act(session, svc, incident, body, actor, now, "contacted", at, backdated)
 
 
-@router.post("/incidents/{incident_id}/report", response_model=IncidentDetail)
-def record_report(
-    incident_id: Id,
-    body: ActionBody,
-    session: SessionDep,
-    svc: ServicesDep,
-    who: Operator,
-    now: NowDep,
+def report(
+    session: Session, svc: Services, incident_id: int, body: ActionIn, actor: str, now: datetime
 ) -> IncidentDetail:
-    """Record delivery of the incident report; stops the `report` clock."""
+    """Record delivery of the incident report and stop the `report` clock, audited as
+    done by `actor`; the REST route and the console both act through this."""
     incident = load_incident(session, incident_id)
     if incident.contacted_at is None:
         raise Problem(409, "not-contacted", "record the first contact before the report")
@@ -406,7 +396,33 @@ def record_report(
     if at < incident.contacted_at:
         raise Problem(422, "before-contact", "the report cannot precede the first contact")
     incident.reported_at = at
-    return _act(session, svc, incident, body, who.name, now, "reported", at, backdated)
+    return _act(session, svc, incident, body, actor, now, "reported", at, backdated)
+
+
+@router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail)
+def record_contact(
+    incident_id: Id,
+    body: ActionBody,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Record the first contact with the customer; stops the `contact` clock."""
+    return contact(session, svc, incident_id, body, who.name, now)
+
+
+@router.post("/incidents/{incident_id}/report", response_model=IncidentDetail)
+def record_report(
+    incident_id: Id,
+    body: ActionBody,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Record delivery of the incident report; stops the `report` clock."""
+    return report(session, svc, incident_id, body, who.name, now)
 
 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail)
@@ -502,16 +518,11 @@ def list_alerts(
     return Page[AlertOut](items=[alert_out(a) for a in rows], next_cursor=next_cursor)
 
 
-@router.post("/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"])
-def assign_alert(
-    alert_id: Id,
-    body: AssignIn,
-    session: SessionDep,
-    svc: ServicesDep,
-    who: Operator,
-    now: NowDep,
+def assign(
+    session: Session, svc: Services, alert_id: int, resource_id: int, actor: str, now: datetime
 ) -> IncidentDetail:
-    """Give an unassigned alert its resource; the incident keeps the original detection."""
+    """Give an unassigned alert its resource, audited as done by `actor`; the incident
+    keeps the original detection. The REST route and the console both act through this."""
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise not_found("alert", alert_id)
@@ -519,10 +530,10 @@ def assign_alert(
         raise Problem(
             409, "already-assigned", f"alert {alert_id} belongs to incident {alert.incident_id}"
         )
-    resource = session.get(Resource, body.resource_id)
+    resource = session.get(Resource, resource_id)
     if resource is None:
-        raise not_found("resource", body.resource_id)
-    incident, _created = svc.ingestor.attach(session, alert, resource, now, actor=who.name)
+        raise not_found("resource", resource_id)
+    incident, _created = svc.ingestor.attach(session, alert, resource, now, actor=actor)
     if (
         alert.status == "resolved"
         and incident.status == "open"
@@ -533,7 +544,7 @@ def assign_alert(
     audit.record(
         session,
         at=now,
-        actor=who.name,
+        actor=actor,
         action="alert.assign",
         target_type="alert",
         target_id=alert_id,
@@ -541,6 +552,19 @@ def assign_alert(
     )
     session.flush()
     return detail(session, svc, load_incident(session, incident.id), now)
+
+
+@router.post("/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"])
+def assign_alert(
+    alert_id: Id,
+    body: AssignIn,
+    session: SessionDep,
+    svc: ServicesDep,
+    who: Operator,
+    now: NowDep,
+) -> IncidentDetail:
+    """Give an unassigned alert its resource; the incident keeps the original detection."""
+    return assign(session, svc, alert_id, body.resource_id, who.name, now)
 
 
 @router.post("/alerts/{alert_id}/split", response_model=IncidentDetail, tags=["alerts"])
