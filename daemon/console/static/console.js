@@ -70,7 +70,7 @@
           sync();
           tick();
           var updated = document.querySelector("[data-updated]");
-          if (updated) updated.textContent = new Date(Date.parse(fresh.dataset.now)).toLocaleString();
+          if (updated) updated.textContent = fresh.dataset.nowShown;
         })
         .catch(function () { /* the next poll tries again */ });
     }
