@@ -18,6 +18,10 @@ and never needs to know which one it runs:
   a `PollResult`: events, the source's own maintenance periods, notices, and the next
   watermark. Any failure to reach the source raises `SourceUnreachable`; that is what the
   runner counts against the instance's health.
+- `streams` / `receive` (optional) read a stream the source keeps for the daemon (a
+  Pub/Sub pull subscription): the leader calls `receive` again and again; each call hands
+  what it read to `commit` and acknowledges it to the source only after `commit` returned,
+  so a crash in between makes the source deliver it again.
 - `write_back` (optional) posts contact and report to the source's problems.
 - `setup` and `check` (optional) configure the source side through its API and prove the
   path end to end, for ``slad source setup|check <source> <instance>``.
@@ -209,6 +213,23 @@ class PollResult:
 
 
 @dataclass(frozen=True)
+class StreamBatch:
+    """What one read of a source's stream brought, committed before it is acknowledged.
+
+    `note` says what it was (shown as the instance's last accepted delivery in
+    ``GET /v1/sources``), e.g. ``"Pub/Sub pull: 3 message(s)"``.
+    """
+
+    events: Sequence[AlertEvent] = ()
+    notices: Sequence[ProviderNotice] = ()
+    note: str = ""
+
+
+StreamCommit = Callable[[StreamBatch], None]
+"""Commits a batch: returns once it is committed, raises when it could not be."""
+
+
+@dataclass(frozen=True)
 class WriteBack:
     """A contact or report recorded in slad, to be posted to the source's problems.
 
@@ -278,6 +299,19 @@ class SourceConnector(ABC, Generic[InstanceT]):
     @abstractmethod
     def poll(self, instance: InstanceT, since: datetime, now: datetime) -> PollResult:
         """Reconcile [since, now]; raise `SourceUnreachable` when the source cannot answer."""
+
+    def streams(self, instance: InstanceT) -> bool:
+        """Whether `instance` has a stream the leader consumes with `receive`."""
+        return False
+
+    def receive(
+        self, instance: InstanceT, commit: StreamCommit, clock: Callable[[], datetime]
+    ) -> int:
+        """Read the stream once (waiting a few seconds at most when it is empty), hand what
+        was read to `commit`, then acknowledge it to the source; the number of messages
+        taken. Raise `SourceUnreachable` when the stream cannot be read; never acknowledge
+        what `commit` did not return for. `clock` gives the receipt instant."""
+        raise NotImplementedError(f"{self.name} has no stream")
 
     def writes_back(self, instance: InstanceT) -> bool:
         """Whether contact and report are posted to the source for `instance`."""

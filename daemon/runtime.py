@@ -4,7 +4,8 @@ Every replica tries for leadership every `leader_retry_seconds`. The leader:
 records a gap in the heartbeat as a monitoring fault, catches up on everything that
 fell due while nobody led, then keeps one `due` job armed at the earliest pending
 instant (re-armed whenever facts change, with a slow safety re-check), delivers the
-outbox, writes the heartbeat and runs the source pollers. Followers only serve HTTP.
+outbox, writes the heartbeat, runs the source pollers and starts the long-running
+stream consumers (stopped again when it steps down). Followers only serve HTTP.
 
 Work itself lives in plain objects that take `now` (`DueProcessor`, `OutboxWorker`,
 `DowntimeRecorder`, pollers), so tests drive them directly with an injected clock;
@@ -46,6 +47,17 @@ class Poller(Protocol):
     def tick(self, now: datetime) -> None: ...
 
 
+class Stream(Protocol):
+    """A leader-only long-running consumer (a source's pull subscription): started when
+    this process becomes leader, stopped when it steps down or stops."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self, wait: bool = True) -> None: ...
+
+
 @dataclass
 class Runtime:
     config: SchedulerConfig
@@ -55,6 +67,7 @@ class Runtime:
     outbox: OutboxWorker
     downtime: DowntimeRecorder
     pollers: list[Poller] = field(default_factory=list)
+    streams: list[Stream] = field(default_factory=list)
     on_leader_change: Callable[[bool], None] | None = None
     leading: bool = False
     _scheduler: BackgroundScheduler | None = None
@@ -83,6 +96,8 @@ class Runtime:
             scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             scheduler.shutdown(wait=True)
+        for stream in self.streams:
+            stream.stop()
         if self.leading:
             self.leadership.release()
             self._set_leading(False)
@@ -156,7 +171,9 @@ class Runtime:
                 **start,
                 **spread,
             )
-        log.info("leading: scheduler, outbox and pollers started")
+        for stream in self.streams:
+            stream.start()
+        log.info("leading: scheduler, outbox, pollers and streams started")
 
     def _step_down(self) -> None:
         if self._scheduler is None:
@@ -164,6 +181,8 @@ class Runtime:
         for job in self._scheduler.get_jobs():
             if job.id != "leader":
                 job.remove()
+        for stream in self.streams:
+            stream.stop(wait=False)  # under the leader lock: never wait on a read here
         self._set_leading(False)
         log.warning("no longer leading: background work stopped")
 

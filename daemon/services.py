@@ -32,6 +32,7 @@ from daemon.outbox import OutboxWorker
 from daemon.runtime import Runtime
 from daemon.scheduler import DowntimeRecorder, DueProcessor
 from daemon.sources.runner import SourceRuntime, build_sources
+from daemon.sources.streams import stream_workers
 from daemon.store.db import WalCheckpointer, make_engine, read_only_sessions, session_factory
 
 Clock = Callable[[], datetime]
@@ -80,12 +81,13 @@ class Services:
             self.runtime.start()
 
     def stop(self) -> None:
-        """Commit what was accepted, then stop; pending correlation resumes at next start."""
+        """Stop the background work (its pollers and streams commit through the inbox),
+        commit what was accepted, then stop; pending correlation resumes at next start."""
+        if self.background:
+            self.runtime.stop()
         self.inbox.stop()
         self.correlator.stop()
         self.checkpointer.stop()
-        if self.background:
-            self.runtime.stop()
 
 
 def build_services(
@@ -168,6 +170,7 @@ def build_services(
         on_failure=metrics.count_connector_failure,
     )
     runtime.pollers.extend(r for r in sources.runners.values() if r.polls())
+    runtime.streams.extend(stream_workers(list(sources.runners.values()), clock))
     return Services(
         config,
         engine,

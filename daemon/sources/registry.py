@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.aws.source import AwsSource
+from connectors.gcp.source import GcpSource
 from connectors.source import SourceConnector
 from connectors.zabbix.source import ZabbixSource
 
-CONNECTORS: tuple[Callable[[], SourceConnector[Any]], ...] = (ZabbixSource, AwsSource)
+CONNECTORS: tuple[Callable[[], SourceConnector[Any]], ...] = (ZabbixSource, AwsSource, GcpSource)
 
 
 def config_sections() -> frozenset[str]:

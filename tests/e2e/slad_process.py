@@ -73,7 +73,7 @@ class SladProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        wait_for(self._ready, 30, f"slad on port {self.port} to be ready")
+        wait_for(self._ready, 90, f"slad on port {self.port} to be ready")
         return self
 
     def _ready(self) -> bool:

@@ -26,6 +26,14 @@ from connectors.zabbix import SIGNATURE_HEADER
 from daemon.store.models import AlertEventRecord, MaintenanceWindow, OutboxMessage, WindowChange
 from tests.connectors.aws_sns import TOPIC as AWS_TOPIC
 from tests.connectors.aws_sns import FakeSns, fixture
+from tests.connectors.gcp_fakes import (
+    PUSH_ACCOUNT,
+    LocalHttp,
+    oidc_token,
+    push_envelope,
+    serve_certs,
+)
+from tests.connectors.gcp_fakes import fixture as gcp_fixture
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 ZABBIX_SECRET = "read-your-writes"
@@ -47,6 +55,27 @@ def aws_instance_config() -> str:
         f'trusted_url_prefixes = ["{sns_server().base}"]\n'
         'events_api_key_header = "X-Slad-Key"\n'
         f'events_api_key = "{AWS_EVENTS_KEY}"\n'
+    )
+
+
+GCP_USER, GCP_PASSWORD = "google", "read-your-writes"
+GCP_AUDIENCE = "https://slad.example/v1/webhooks/gcp/prod/pubsub"
+
+
+@cache
+def google_certs() -> LocalHttp:
+    """Publishes the signing certificate of the Google case's OIDC tokens."""
+    return LocalHttp()
+
+
+def gcp_instance_config() -> str:
+    """The ``[gcp.instances.prod]`` table: basic-auth webhook and Pub/Sub push."""
+    return (
+        "[gcp.instances.prod]\n"
+        'projects = ["acme-prod"]\n'
+        f'webhook_auth = "basic"\nusername = "{GCP_USER}"\npassword = "{GCP_PASSWORD}"\n'
+        f'push_audience = "{GCP_AUDIENCE}"\npush_service_account = "{PUSH_ACCOUNT}"\n'
+        f'oidc_certs_url = "{serve_certs(google_certs())}"\n'
     )
 
 
@@ -435,6 +464,42 @@ def aws_events_webhook(w: World) -> None:
     assert response.is_success, response.text
     events = w.get("/v1/events", params={"source": "aws", "limit": 500})["items"]
     assert any(e["event_key"].startswith(f"{arn}:") for e in events)
+def gcp_incident() -> tuple[str, dict[str, Any]]:
+    incident_id = f"0.ryw{next(_serial)}x{datetime.now(UTC).timestamp():.0f}"
+    notification = gcp_fixture("incident-open-v1.2.json")
+    notification["incident"].update(
+        incident_id=incident_id, started_at=int(datetime.now(UTC).timestamp()) - 5
+    )
+    return incident_id, notification
+
+
+def gcp_seen(w: World, incident_id: str) -> None:
+    events = w.get("/v1/events", params={"source": "gcp", "limit": 500})["items"]
+    assert any(e["event_key"].startswith(f"{incident_id}:") for e in events)
+
+
+def gcp_webhook(w: World) -> None:
+    incident_id, notification = gcp_incident()
+    response = httpx.post(
+        f"{w.url}/v1/webhooks/gcp/prod",
+        content=json.dumps(notification).encode(),
+        auth=(GCP_USER, GCP_PASSWORD),
+        timeout=30,
+    )
+    assert response.is_success, response.text
+    gcp_seen(w, incident_id)
+
+
+def gcp_pubsub_push(w: World) -> None:
+    incident_id, notification = gcp_incident()
+    response = httpx.post(
+        f"{w.url}/v1/webhooks/gcp/prod/pubsub",
+        content=json.dumps(push_envelope(notification, message_id=incident_id)).encode(),
+        headers={"Authorization": f"Bearer {oidc_token(GCP_AUDIENCE)}"},
+        timeout=30,
+    )
+    assert response.is_success, response.text
+    gcp_seen(w, incident_id)
 
 
 def held_window_change(w: World) -> int:
@@ -612,6 +677,8 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/webhooks/zabbix/{instance}"): zabbix_webhook,
     ("POST", "/v1/webhooks/aws/{instance}"): aws_webhook,
     ("POST", "/v1/webhooks/aws/{instance}/events"): aws_events_webhook,
+    ("POST", "/v1/webhooks/gcp/{instance}"): gcp_webhook,
+    ("POST", "/v1/webhooks/gcp/{instance}/pubsub"): gcp_pubsub_push,
     ("POST", "/v1/provider-notices"): post_notice,
     ("POST", "/v1/provider-notices/{notice_id}/confirm-impact"): confirm_impact,
     ("POST", "/v1/charges/{month}/close"): close_month,
