@@ -8,7 +8,12 @@ An instance is one set of projects watched through one set of channels:
   Pub/Sub attaches: Google's signature, issuer, `push_audience` and the
   `push_service_account` it is minted for;
 - a Pub/Sub pull subscription (`pubsub_subscription`), consumed by the leader with the
-  instance's credentials (`credentials_file`, else the metadata server's).
+  instance's credentials (`credentials_file`, else the metadata server's);
+- the poller (`poll`, on by default): open and recently closed alerts of each of
+  `projects` (a missed notification is found), and their snoozes as maintenance windows.
+
+The `*_endpoint` keys point the API clients elsewhere than Google's own hosts (a private
+endpoint, or a local server in tests); an ``http://`` one is spoken to in plain text.
 
 Each channel is off until configured, so an instance never accepts what it cannot
 authenticate.
@@ -25,6 +30,7 @@ from typing import Any
 from connectors.config_values import (
     check_instance,
     choice,
+    flag,
     parse_instance_tables,
     positive_int,
     secret,
@@ -57,6 +63,11 @@ _KEYS = frozenset(
         "pubsub_subscription",
         "pubsub_max_messages",
         "credentials_file",
+        "poll",
+        "monitoring_endpoint",
+        "snooze_endpoint",
+        "http_timeout_seconds",
+        "poll_interval_seconds",
         "severity",
         "failure_threshold",
     }
@@ -79,6 +90,10 @@ class GcpInstance:
     pubsub_subscription: str = ""
     pubsub_max_messages: int = 100
     credentials_file: str = ""
+    poll: bool = True
+    monitoring_endpoint: str = ""
+    snooze_endpoint: str = ""
+    http_timeout_seconds: int = 30
     severity: Severity = Severity.HIGH
     poll_interval_seconds: int = 300
     failure_threshold: int = 3
@@ -132,6 +147,11 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> GcpInstance:
         pubsub_subscription=subscription,
         pubsub_max_messages=_max_messages(table, where),
         credentials_file=_file(table, "credentials_file", where),
+        poll=flag(table, "poll", True, where),
+        monitoring_endpoint=_url(table, "monitoring_endpoint", where),
+        snooze_endpoint=_url(table, "snooze_endpoint", where),
+        http_timeout_seconds=positive_int(table, "http_timeout_seconds", 30, where),
+        poll_interval_seconds=positive_int(table, "poll_interval_seconds", 300, where),
         severity=choice(
             table, "severity", {s.value: s for s in Severity}, Severity.HIGH.value, where
         ),

@@ -3,7 +3,9 @@
 - ``/v1/webhooks/gcp/<instance>``: the webhook channel (basic auth or URL token);
 - ``/v1/webhooks/gcp/<instance>/pubsub``: a Pub/Sub push subscription (OIDC token);
 - a Pub/Sub pull subscription, read by the leader (`receive`), acknowledged only once
-  its events are committed.
+  its events are committed;
+- the poller (`poll`, leader only): open alerts and those closed since the watermark,
+  per project, and the projects' snoozes as maintenance windows.
 
 Each request is authenticated before its body is read. The console's test notification
 (``version`` "test") is answered 200 and recorded as "test received"; it creates nothing.
@@ -13,18 +15,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.config_values import parse_section
-from connectors.gcp import auth, pubsub, subscriber
+from connectors.events import AlertEvent
+from connectors.gcp import api, auth, pubsub, subscriber
 from connectors.gcp.config import GcpInstance, parse_instance
 from connectors.gcp.incidents import (
     ConsoleTest,
     UnmappableIncident,
+    alert_events,
     decode,
     notification_event,
 )
+from connectors.gcp.snoozes import snooze_window
 from connectors.source import (
     ControlAnswer,
     PollResult,
@@ -32,6 +37,7 @@ from connectors.source import (
     SourceConnector,
     SourceSettings,
     SourceUnreachable,
+    SourceWindow,
     StreamCommit,
     WebhookHandler,
     WebhookRejected,
@@ -42,6 +48,9 @@ from connectors.source import (
 log = logging.getLogger("slad.sources.gcp")
 
 PUBSUB_ROUTE = "pubsub"
+WATERMARK_OVERLAP = timedelta(minutes=5)
+"""The next poll re-reads the last minutes: an alert closed just before `now` may be
+listed only a little later. Re-read alerts are duplicates."""
 
 
 class GcpSource(SourceConnector[GcpInstance]):
@@ -53,6 +62,7 @@ class GcpSource(SourceConnector[GcpInstance]):
     def __init__(self) -> None:
         self.keys = auth.GoogleKeys()
         self.subscribers = subscriber.Subscribers()
+        self.apis = api.GoogleApis()
 
     def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[GcpInstance]:
         """Validate ``[gcp]``; an absent table means no Google Cloud at all."""
@@ -62,11 +72,48 @@ class GcpSource(SourceConnector[GcpInstance]):
         return {"": self.notification, PUBSUB_ROUTE: self.pushed}
 
     def polls(self, instance: GcpInstance) -> bool:
-        return False
+        return instance.poll
 
     def poll(self, instance: GcpInstance, since: datetime, now: datetime) -> PollResult:
-        """Never scheduled (`polls` is False): this version receives pushes only."""
-        return PollResult(watermark=now)
+        """Alerts open or closed since `since` and every snooze, per project."""
+        events: list[AlertEvent] = []
+        windows: list[SourceWindow] = []
+        for project in instance.projects:
+            found, snoozed = self._project(instance, project, since, now)
+            events += found
+            windows += snoozed
+        return PollResult(watermark=now - WATERMARK_OVERLAP, events=events, windows=windows)
+
+    def _project(
+        self, instance: GcpInstance, project: str, since: datetime, now: datetime
+    ) -> tuple[list[AlertEvent], list[SourceWindow]]:
+        snoozes = api.list_snoozes(self.apis, instance, project)
+        reach = since
+        for snooze in snoozes:
+            start, end = snooze.interval.start_time, snooze.interval.end_time
+            if isinstance(start, datetime) and isinstance(end, datetime) and end > since:
+                reach = min(reach, start)  # alerts of a snooze still syncing stay in view
+        alerts: dict[str, Mapping[str, Any]] = {}
+        for query in ('state = "OPEN"', f'close_time >= "{api.rfc3339(reach)}"'):
+            for alert in api.list_alerts(self.apis, instance, project, query):
+                alerts[str(alert.get("name"))] = alert
+        events: list[AlertEvent] = []
+        policies: dict[str, str] = {}
+        for alert in alerts.values():
+            try:
+                events += alert_events(instance, alert, now)
+            except UnmappableIncident as exc:
+                log.warning("gcp:%s: alert %s skipped: %s", instance.name, alert.get("name"), exc)
+            policy = alert.get("policy")
+            if isinstance(policy, Mapping) and policy.get("name") and policy.get("displayName"):
+                policies[str(policy["name"])] = str(policy["displayName"])
+        listed = list(alerts.values())
+        windows = [
+            w
+            for w in (snooze_window(instance, project, s, listed, policies, now) for s in snoozes)
+            if w is not None
+        ]
+        return events, windows
 
     def streams(self, instance: GcpInstance) -> bool:
         return bool(instance.pubsub_subscription)

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
-from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1 import SubscriberClient
 
 from connectors.events import AlertEvent
 from connectors.gcp.config import GcpInstance
@@ -50,7 +50,7 @@ class Subscribers:
                 kwargs: dict[str, Any] = {}
                 if not os.environ.get("PUBSUB_EMULATOR_HOST"):
                     kwargs["credentials"] = credentials_for(instance)
-                self._clients[instance.name] = pubsub_v1.SubscriberClient(**kwargs)
+                self._clients[instance.name] = SubscriberClient(**kwargs)
             return self._clients[instance.name]
 
 

@@ -185,3 +185,86 @@ def push_envelope(notification: dict[str, Any], message_id: str = "1001") -> dic
         },
         "subscription": "projects/acme-prod/subscriptions/slad-push",
     }
+
+
+def service_account_file(directory: Path, server: LocalHttp) -> Path:
+    """A service-account key file of our own whose token endpoint is `server`'s
+    ``/token``, which grants a token (``ya29.test``) for a valid signed assertion."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    server.routes.setdefault(
+        "/token",
+        lambda _seen: (
+            200,
+            {"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"},
+        ),
+    )
+    path = directory / "gcp-sa.json"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "acme-prod",
+                "private_key_id": "slad-test",
+                "private_key": pem,
+                "client_email": "slad@acme-prod.iam.gserviceaccount.com",
+                "client_id": "1234567890",
+                "token_uri": server.base + "/token",
+            }
+        )
+    )
+    return path
+
+
+class SnoozeServer:
+    """A local gRPC server speaking ``google.monitoring.v3.SnoozeService`` (ListSnoozes),
+    answering the snoozes a test sets, recording each request's parent."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc
+        from google.cloud.monitoring_v3.types import snooze_service
+
+        self.snoozes: list[Any] = []
+        self.parents: list[str] = []
+
+        def list_snoozes(request: Any, _context: Any) -> Any:
+            self.parents.append(request.parent)
+            return snooze_service.ListSnoozesResponse(snoozes=list(self.snoozes))
+
+        handler = grpc.method_handlers_generic_handler(
+            "google.monitoring.v3.SnoozeService",
+            {
+                "ListSnoozes": grpc.unary_unary_rpc_method_handler(
+                    list_snoozes,
+                    request_deserializer=snooze_service.ListSnoozesRequest.deserialize,
+                    response_serializer=snooze_service.ListSnoozesResponse.serialize,
+                )
+            },
+        )
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        self.server.add_generic_rpc_handlers((handler,))
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def close(self) -> None:
+        self.server.stop(0)
+
+
+def snooze(
+    name: str, policies: list[str], start: datetime, end: datetime, filter_: str = ""
+) -> Any:
+    from google.cloud.monitoring_v3 import Snooze, TimeInterval
+
+    return Snooze(
+        name=name,
+        display_name=f"maintenance {name.rsplit('/', 1)[-1]}",
+        criteria=Snooze.Criteria(policies=policies, filter=filter_),
+        interval=TimeInterval(start_time=start, end_time=end),
+    )

@@ -59,7 +59,7 @@ def test_a_crash_between_receive_and_commit_loses_nothing_and_duplicates_nothing
         f'[database]\nurl = "sqlite:///{database}"\n'
         '[log]\nformat = "text"\n'
         "[gcp.instances.prod]\n"
-        f'projects = ["{PROJECT}"]\npubsub_subscription = "{SUBSCRIPTION}"\n'
+        f'projects = ["{PROJECT}"]\npoll = false\npubsub_subscription = "{SUBSCRIPTION}"\n'
     )
     slad(config, "migrate")
     token = slad(config, "token", "create", "--role", "admin", "--name", "e2e").strip()

@@ -72,7 +72,7 @@ def gcp_instance_config() -> str:
     """The ``[gcp.instances.prod]`` table: basic-auth webhook and Pub/Sub push."""
     return (
         "[gcp.instances.prod]\n"
-        'projects = ["acme-prod"]\n'
+        'projects = ["acme-prod"]\npoll = false\n'
         f'webhook_auth = "basic"\nusername = "{GCP_USER}"\npassword = "{GCP_PASSWORD}"\n'
         f'push_audience = "{GCP_AUDIENCE}"\npush_service_account = "{PUSH_ACCOUNT}"\n'
         f'oidc_certs_url = "{serve_certs(google_certs())}"\n'
