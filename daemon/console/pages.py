@@ -5,6 +5,7 @@ and source health. They read what the REST API reads and act through its functio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +17,7 @@ from daemon.api import incidents
 from daemon.api.deps import ServicesDep
 from daemon.api.notices import summary as notice_summary
 from daemon.api.problems import Problem
+from daemon.console.calendar_view import DAYS, calendar_days, first_day, upcoming_windows
 from daemon.console.web import PREFIX, Acting, Form, Refused, User, view
 from daemon.sources.status import source_status
 from daemon.store.models import (
@@ -119,6 +121,8 @@ def windows_page(
                 select(MaintenanceWindow).order_by(MaintenanceWindow.start_at.desc()).limit(LIMIT)
             )
         )
+        start = first_day(svc.clock(), svc.config.calendar.timezone)
+        upcoming = upcoming_windows(session, start, start + timedelta(days=DAYS + 1))
     names = {c.id: c.label for c in choices}
     customer_names = {c.id: c.name for c in customers}
     picked = [
@@ -126,6 +130,8 @@ def windows_page(
     ]
     if resource is not None or customer is not None:
         windows = [w for w in windows if any(_covers(w, c) for c in picked)]
+        upcoming = [w for w in upcoming if any(_covers(w, c) for c in picked)]
+    days = calendar_days(upcoming, start, svc.config.calendar.timezone)
     return view(
         request,
         svc,
@@ -137,6 +143,7 @@ def windows_page(
         customer=customer,
         resource=resource,
         scope_name=lambda w: _scope_name(w, names, customer_names),
+        days=days,
     )
 
 

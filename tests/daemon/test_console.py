@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from daemon.store.models import AuditEntry, ConsoleSession
+from daemon.store.models import AuditEntry, ConsoleSession, MaintenanceWindow
 from tests.daemon.conftest import Api, event, seed_registry
 from tests.daemon.test_incident_flow import iso
 from tests.daemon.test_owed import T0, add_resource, detect
@@ -329,6 +329,50 @@ def test_windows_notices_and_sources_pages_render(api: Api) -> None:
     assert "patch night" not in browser.get("/console/windows?resource=999").text
     assert browser.get("/console/notices").status_code == 200
     assert browser.get("/console/sources").status_code == 200
+
+
+def test_the_windows_calendar_expands_recurrences_and_marks_synchronised_windows(
+    api: Api,
+) -> None:
+    ids = seed_registry(api)
+    weekly = api.ok(
+        api.post(
+            "/v1/maintenance-windows",
+            {
+                "scope": "resource",
+                "scope_ref": ids["resource"],
+                "description": "weekly patching",
+                "start": "2026-11-24T17:00:00Z",  # Wednesday 02:00 in Tokyo
+                "rrule": "FREQ=WEEKLY",
+                "duration_minutes": 120,
+            },
+        ),
+        201,
+    )
+    with api.services.sessions.begin() as session:
+        synced = MaintenanceWindow(
+            scope="resource",
+            scope_ref=ids["resource"],
+            kind="provider_maintenance",
+            description="host retirement",
+            start_at=T0 + timedelta(days=2),
+            end_at=T0 + timedelta(days=2, hours=1),
+            external_ref="aws:health:arn-1",
+            author="source:aws",
+            created_at=T0,
+            updated_at=T0,
+        )
+        session.add(synced)
+    page = Browser(api).sign_in("viewer").get(f"/console/windows?resource={ids['resource']}")
+    days = re.findall(r'data-day="([\d-]+)"', page.text)
+    assert days[0] == "2026-11-24" and len(days) == 14
+    cells = page.text.split('data-day="')
+    weekly_days = [c[:10] for c in cells[1:] if f'data-occurrence="{weekly["id"]}"' in c]
+    assert weekly_days == ["2026-11-25", "2026-12-02"]
+    assert "02:00-04:00" in page.text
+    synced_cell = next(c for c in cells[1:] if c.startswith("2026-11-26"))
+    assert "host retirement" in synced_cell and "ソース同期" in synced_cell
+    assert page.text.count("data-synced") == 1
 
 
 def test_the_console_is_not_in_the_openapi_document(api: Api) -> None:
