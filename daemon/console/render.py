@@ -41,6 +41,26 @@ def instant(at: datetime | None, zone: ZoneInfo, with_seconds: bool = False) -> 
     return Markup(f'<time datetime="{utc}" title="{utc} (UTC)">{escape(shown)} {zone_name}</time>')
 
 
+def detail_text(value: object, zone: ZoneInfo) -> Markup:
+    """A timeline entry's detail value for people: instants (RFC 3339 text, as stored)
+    as `<time>` in `zone`, lists and tables spelled out, nothing shown as `None`."""
+    if value is None:
+        return Markup("—")
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return escape(value)
+        return instant(at, zone, True) if at.tzinfo is not None and "T" in value else escape(value)
+    if isinstance(value, dict):
+        return Markup("; ").join(
+            Markup("{}: {}").format(key, detail_text(item, zone)) for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return Markup("[{}]").format(Markup(", ").join(detail_text(item, zone) for item in value))
+    return escape(str(value))
+
+
 def page(
     template: str,
     *,
@@ -58,6 +78,7 @@ def page(
         left=format_left,
         utc=utc_text,
         zone=zone,
+        detail_text=lambda value: detail_text(value, zone),
         **context,
     )
     return HTMLResponse(
