@@ -163,7 +163,7 @@ def _story(report: CustomerReport, words: Words) -> list[Flowable]:
             )
         )
     else:
-        story.append(_p(w["no_incidents"]))
+        story.append(_p(w["no_clocks"]))
     story.append(_p(w["incidents"], _H2))
     story.extend(KeepTogether(_incident(i, w)) for i in report.incidents)
     if not report.incidents:

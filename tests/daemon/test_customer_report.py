@@ -238,6 +238,13 @@ def test_an_ended_month_is_final_and_holds_only_its_own_incidents(api: Api) -> N
     assert (october["support_requests"], october["notices"]) == ([], [])
     december = api.ok(report(api, ids["customer"], "2026-12"))
     assert december["partial"] is True and december["incidents"] == []
+    assert (december["compliance"], december["support_requests"]) == ([], [])
+    empty = report(api, ids["customer"], "2026-12", format="html").text
+    for says in ("この月のインシデントはありません", "この月に計測した対応時間はありません"):
+        assert says in empty
+    assert "この月のインシデントはありません" in pdf_text(
+        report(api, ids["customer"], "2026-12", format="pdf").content
+    )
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
