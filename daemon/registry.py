@@ -76,6 +76,21 @@ class ResourceLookup:
             self._remember(key, _resolve(self._session, ids))
         return self._found[key]
 
+    def resolve_all(self, identifiers: Mapping[str, str]) -> list[Resource]:
+        """Every resource one of whose selectors is all among `identifiers`, oldest
+        selector first: a provider notice names a scope (a subscription and region, say)
+        that many resources lie in, not one alert's single resource."""
+        ids = normalise(identifiers)
+        if not ids:
+            return []
+        found: dict[int, Resource] = {}
+        for selector in _candidates(self._session, ids.items()):
+            if all(ids.get(k) == v for k, v in selector.match.items()):
+                found.setdefault(selector.resource.id, selector.resource)
+        for resource in found.values():
+            self._held += [resource.contract, resource.contract.customer]
+        return list(found.values())
+
     def _remember(self, key: frozenset[tuple[str, str]], resource: Resource | None) -> None:
         if resource is not None:
             self._held += [resource.contract, resource.contract.customer]

@@ -5,8 +5,10 @@ a webhook retries), so every update is keyed by the provider's own ids: the same
 `update_id` of the same notice is a no-op, and a new one is a new fact. An update
 that changes the start, the end or the status is material: it raises the notice's
 `revision`, and each revision is forwarded once (`daemon.notices.forward`). Resources
-are mapped with the registry's selectors, like an alert's; a notice that maps to none
-is kept all the same and shown to operators.
+are mapped with the registry's selectors, like an alert's, except that an identifier
+set names every resource it holds a selector of (a notice names a scope, such as a
+subscription and region, where an alert names one resource); a notice that maps to
+none is kept all the same and shown to operators.
 """
 
 from __future__ import annotations
@@ -130,8 +132,7 @@ def _map(record: ProviderNoticeRecord, lookup: ResourceLookup, notice: ProviderN
     """Point the notice at the resources its identifier sets map to; True if that changed."""
     found = {}
     for identifiers in notice.affected_resources:
-        resource = lookup.resolve(identifiers)
-        if resource is not None:
+        for resource in lookup.resolve_all(identifiers):
             found[resource.id] = resource
     current = {row.resource_id for row in record.resources}
     if current == set(found):

@@ -6,11 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.aws.source import AwsSource
+from connectors.azure.source import AzureSource
 from connectors.gcp.source import GcpSource
 from connectors.source import SourceConnector
 from connectors.zabbix.source import ZabbixSource
 
-CONNECTORS: tuple[Callable[[], SourceConnector[Any]], ...] = (ZabbixSource, AwsSource, GcpSource)
+CONNECTORS: tuple[Callable[[], SourceConnector[Any]], ...] = (
+    ZabbixSource,
+    AwsSource,
+    GcpSource,
+    AzureSource,
+)
 
 
 def config_sections() -> frozenset[str]:

@@ -79,6 +79,20 @@ def gcp_instance_config() -> str:
     )
 
 
+AZURE_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+AZURE_SECRET = "read-your-writes-azure-secret"
+
+
+def azure_instance_config() -> str:
+    """The ``[azure.instances.prod]`` table: a plain webhook with its secret in the URL."""
+    return (
+        "[azure.instances.prod]\n"
+        f'tenant_id = "{AZURE_TENANT}"\n'
+        'webhook_auth = "secret"\n'
+        f'webhook_secret = "{AZURE_SECRET}"\n'
+    )
+
+
 def write_routes(openapi: dict[str, Any]) -> set[tuple[str, str]]:
     """Every (METHOD, path template) of the document that writes."""
     return {
@@ -502,6 +516,29 @@ def gcp_pubsub_push(w: World) -> None:
     gcp_seen(w, incident_id)
 
 
+def azure_webhook(w: World) -> None:
+    alerts = f"/subscriptions/{AZURE_TENANT}/providers/Microsoft.AlertsManagement/alerts"
+    alert_id = f"{alerts}/ryw-{next(_serial)}"
+    fired = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "1Z"  # Azure's 7 digits
+    essentials = {
+        "alertId": alert_id,
+        "alertRule": "ryw",
+        "severity": "Sev2",
+        "signalType": "Metric",
+        "monitorCondition": "Fired",
+        "monitoringService": "Platform",
+        "alertTargetIDs": [f"/subscriptions/{AZURE_TENANT}/resourcegroups/rg/providers/x/y/vm"],
+        "firedDateTime": fired,
+    }
+    body = {"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": essentials}}
+    response = httpx.post(
+        f"{w.url}/v1/webhooks/azure/prod?token={AZURE_SECRET}", json=body, timeout=30
+    )
+    assert response.is_success, response.text
+    events = w.get("/v1/events", params={"source": "azure", "limit": 500})["items"]
+    assert any(e["event_key"].startswith(f"{alert_id.lower()}:") for e in events)
+
+
 def held_window_change(w: World) -> int:
     """A pending window change as a source's sync holds it (no route makes one on demand)."""
     now = datetime.now(UTC)
@@ -679,6 +716,7 @@ WRITE_CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/webhooks/aws/{instance}/events"): aws_events_webhook,
     ("POST", "/v1/webhooks/gcp/{instance}"): gcp_webhook,
     ("POST", "/v1/webhooks/gcp/{instance}/pubsub"): gcp_pubsub_push,
+    ("POST", "/v1/webhooks/azure/{instance}"): azure_webhook,
     ("POST", "/v1/provider-notices"): post_notice,
     ("POST", "/v1/provider-notices/{notice_id}/confirm-impact"): confirm_impact,
     ("POST", "/v1/charges/{month}/close"): close_month,

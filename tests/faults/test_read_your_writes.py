@@ -20,6 +20,7 @@ from tests.faults.read_your_writes import (
     ZABBIX_SECRET,
     World,
     aws_instance_config,
+    azure_instance_config,
     gcp_instance_config,
     write_routes,
 )
@@ -54,7 +55,10 @@ def world(
         "[zabbix.instances.main]\n"
         f'api_url = "http://127.0.0.1:{free_port()}/api_jsonrpc.php"\n'
         'api_token = "unused"\napi_timeout_seconds = 1\ntimezone = "Asia/Tokyo"\n'
-        f'webhook_secret = "{ZABBIX_SECRET}"\n' + aws_instance_config() + gcp_instance_config()
+        f'webhook_secret = "{ZABBIX_SECRET}"\n'
+        + aws_instance_config()
+        + gcp_instance_config()
+        + azure_instance_config()
     )
     slad(config, "migrate")
     tokens = {

@@ -1,0 +1,253 @@
+"""Azure reconciliation through the real SDK clients against local HTTPS servers.
+
+`AlertsManagementClient`, `ResourceHealthMgmtClient` and azure-identity's
+`ClientSecretCredential` reach a local token authority and a local Resource Manager
+(certificates from a `trustme` test CA) through the instance's `authority_host`,
+`management_url` and `ca_file`: nothing of slad is patched. Every test runs on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from daemon.sources.runner import InstanceRunner
+from daemon.store.models import AlertEventRecord, MaintenanceWindow
+from tests.connectors.azure_fakes import (
+    SUBSCRIPTION,
+    TENANT,
+    Arm,
+    AzureFakes,
+    azure_fakes,
+    fixture,
+    health_event,
+    listed_alert,
+)
+from tests.daemon.conftest import Api, ApiFactory
+
+CLIENT_ID = "0f2c9e31-1111-4222-8333-944455556666"
+SECRET = "s3cret-webhook-token-0123456789"
+VM = (f"/subscriptions/{SUBSCRIPTION}/resourcegroups/prod-rg/providers/"
+      "microsoft.compute/virtualmachines/app01")
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def azure(tmp_path: Path) -> Iterator[AzureFakes]:
+    yield from azure_fakes(tmp_path)
+
+
+@pytest.fixture
+def arm(azure: AzureFakes) -> Arm:
+    arm = Arm(azure.server)
+    arm.serve(SUBSCRIPTION)
+    return arm
+
+
+def azure_api(api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path,
+              **instance: Any) -> Api:
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text(arm.client_secret + "\n")
+    table: dict[str, Any] = {
+        "tenant_id": TENANT,
+        "webhook_auth": "secret",
+        "webhook_secret": SECRET,
+        "subscriptions": [SUBSCRIPTION],
+        "client_id": CLIENT_ID,
+        "client_secret_file": str(secret_file),
+        "authority_host": azure.server.base,
+        "management_url": azure.server.base,
+        "ca_file": azure.ca_file,
+        "failure_threshold": 2,
+        **instance,
+    }
+    table = {k: v for k, v in table.items() if v is not None}
+    api = api_factory(sections={"azure": {"instances": {"prod": table}}})
+    api.clock.set(NOW)
+    return api
+
+
+@pytest.fixture
+def api(api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path) -> Api:
+    return azure_api(api_factory, azure, arm, tmp_path)
+
+
+def seed_registry(api: Api, *selectors: dict[str, str]) -> int:
+    customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
+    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
+                                                 "plan": "standard",
+                                                 "billing_start": "2026-04-01"}, role="admin"),
+                      201)
+    resource = api.ok(api.post("/v1/resources", {
+        "contract_id": contract["id"], "name": "app01", "kind": "vm",
+        "selectors": list(selectors) or [{"azure.resource_id": VM.upper()}]}, role="admin"), 201)
+    return int(resource["id"])
+
+
+def runner(api: Api) -> InstanceRunner:
+    found = api.services.sources.runner("azure", "prod")
+    assert found is not None
+    return found
+
+
+def poll(api: Api) -> None:
+    """One poll, then correlation of what it put in the inbox."""
+    runner(api).poll(api.clock())
+    api.services.correlator.run_pending()
+
+
+def deliver(api: Api, payload: dict[str, Any]) -> Any:
+    return api.client.post(f"/v1/webhooks/azure/prod?wait=true&token={SECRET}", json=payload)
+
+
+def incidents(api: Api) -> list[dict[str, Any]]:
+    return list(api.ok(api.get("/v1/incidents"))["items"])
+
+
+def stored_events(api: Api) -> int:
+    with api.services.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(AlertEventRecord)) or 0)
+
+
+def status(api: Api) -> dict[str, Any]:
+    entries = api.ok(api.get("/v1/sources"))
+    return dict(next(e for e in entries if e["source"] == "azure" and e["instance"] == "prod"))
+
+
+def same_instant(text: str, at: datetime) -> bool:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) == at
+
+
+def test_an_alert_the_push_missed_is_found_at_azures_start_instant(api: Api, arm: Arm) -> None:
+    seed_registry(api)
+    started = datetime(2026, 11, 30, 1, 40, 12, 345678, tzinfo=UTC)
+    arm.alerts[SUBSCRIPTION].append(
+        listed_alert("0a1b2c3d-0000-4000-8000-0000000000a1", VM, "2026-11-30T01:40:12.3456789Z"))
+    poll(api)
+    (incident,) = incidents(api)
+    assert same_instant(incident["detected_at"], started)
+    assert incident["title"] == "vm-cpu-high" and incident["status"] == "open"
+    assert status(api)["last_poll"]["ok"] is True
+    (call,) = arm.calls("/Microsoft.AlertsManagement/alerts")
+    window = call.query["customTimeRange"][0]
+    assert window.endswith("/2026-11-30T02:00:00Z")  # up to now, from before the watermark
+    count = stored_events(api)
+    api.clock.advance(minutes=5)
+    poll(api)
+    assert stored_events(api) == count  # nothing new, nothing stored twice
+
+
+def test_a_resolution_the_push_missed_closes_the_pushed_incident(api: Api, arm: Arm) -> None:
+    seed_registry(api)
+    fired = fixture("common-alert-metric-fired.json")
+    api.clock.set(datetime(2026, 11, 30, 1, 21, tzinfo=UTC))
+    api.ok(deliver(api, fired))
+    alert_id = fired["data"]["essentials"]["alertId"]
+    arm.alerts[SUBSCRIPTION].append(listed_alert(
+        alert_id.rsplit("/", 1)[-1], VM, "2026-11-30T01:20:05.1234567Z",
+        resolved="2026-11-30T01:45:10.7654321Z"))
+    api.clock.set(NOW)
+    poll(api)
+    (incident,) = incidents(api)
+    assert incident["status"] == "resolved"
+    assert same_instant(incident["resolved_at"], datetime(2026, 11, 30, 1, 45, 10, 765432,
+                                                          tzinfo=UTC))
+    assert stored_events(api) == 2  # the poll's copy of the firing was a duplicate
+    resolved = fixture("common-alert-metric-resolved.json")
+    assert api.ok(deliver(api, resolved))["results"][0]["status"] == "duplicate"
+
+
+def test_service_health_events_become_notices_whose_windows_follow_updates(
+    api: Api, arm: Arm
+) -> None:
+    resource = seed_registry(api, {"azure.resource_id": VM},
+                             {"azure.subscription": SUBSCRIPTION, "azure.region": "Japan East"})
+    arm.events[SUBSCRIPTION].append(
+        health_event("ABCD-123", "2026-12-05T17:00:00Z", "2026-12-05T21:00:00Z"))
+    poll(api)
+    assert api.services.notices.apply_pending(api.clock()) == 1
+    (listed,) = api.ok(api.get("/v1/provider-notices", params={"source": "azure"}))["items"]
+    assert (listed["event_id"], listed["kind"], listed["status"]) == (
+        "ABCD-123", "maintenance", "scheduled")
+    shown = api.ok(api.get(f"/v1/provider-notices/{listed['id']}"))
+    assert [(w["resource_id"], w["start"], w["end"]) for w in shown["windows"]] == [
+        (resource, "2026-12-05T17:00:00Z", "2026-12-05T21:00:00Z")]
+    (call,) = arm.calls("/Microsoft.ResourceHealth/events")
+    assert call.query["queryStartTime"] == ["11/28/2026"]  # a day before the first reach
+
+    # the pushed alert of the same event is the same notice
+    pushed = fixture("common-alert-service-health-maintenance.json")
+    api.ok(deliver(api, pushed))
+    assert len(api.ok(api.get("/v1/provider-notices", params={"source": "azure"}))["items"]) == 1
+
+    arm.events[SUBSCRIPTION][0] = health_event(
+        "ABCD-123", "2026-12-05T18:00:00Z", "2026-12-05T23:00:00Z",
+        updated="2026-11-30T03:00:00Z")
+    api.clock.advance(minutes=5)
+    poll(api)
+    api.services.notices.apply_pending(api.clock())
+    shown = api.ok(api.get(f"/v1/provider-notices/{listed['id']}"))
+    assert [(w["start"], w["end"]) for w in shown["windows"]] == [
+        ("2026-12-05T18:00:00Z", "2026-12-05T23:00:00Z")]
+
+
+@pytest.mark.parametrize(("status_code", "code"), [(429, "TooManyRequests"),
+                                                    (403, "AuthorizationFailed")])
+def test_throttling_and_refusals_are_failed_polls_showing_azures_code(
+    api: Api, arm: Arm, status_code: int, code: str
+) -> None:
+    arm.failure = (status_code, code)
+    poll(api)
+    last = status(api)["last_poll"]
+    assert last["ok"] is False and code in last["error"]
+    assert runner(api).up
+    api.clock.advance(minutes=10)
+    poll(api)
+    assert not runner(api).up  # failure_threshold = 2
+    with api.services.sessions() as session:
+        (fault,) = session.scalars(select(MaintenanceWindow).where(
+            MaintenanceWindow.kind == "monitoring_fault")).all()
+        assert fault.source == "azure:prod" and same_instant(fault.start_at.isoformat(), NOW)
+    arm.failure = None
+    api.clock.advance(minutes=10)
+    poll(api)
+    assert runner(api).up and status(api)["last_poll"]["ok"] is True
+
+
+def test_a_refused_sign_in_is_a_failed_poll_naming_entra_ids_error(
+    api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path
+) -> None:
+    api = azure_api(api_factory, azure, arm, tmp_path, client_secret="not-the-secret",
+                    client_secret_file=None)
+    poll(api)
+    last = status(api)["last_poll"]
+    assert last["ok"] is False and "AADSTS7000215" in last["error"]
+    assert arm.calls("/Microsoft.AlertsManagement/alerts") == []
+
+
+def test_an_instance_without_subscriptions_is_push_only(
+    api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path
+) -> None:
+    api = azure_api(api_factory, azure, arm, tmp_path, subscriptions=[])
+    assert runner(api).polls() is False
+
+
+def test_past_the_interval_the_next_poll_reaches_back_from_the_watermark(
+    api: Api, arm: Arm
+) -> None:
+    seed_registry(api)
+    poll(api)
+    api.clock.advance(hours=6)  # slad was down
+    missed = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    arm.alerts[SUBSCRIPTION].append(listed_alert("0a1b2c3d-0000-4000-8000-0000000000b2", VM,
+                                                 missed))
+    poll(api)
+    assert len(incidents(api)) == 1
+    second = arm.calls("/Microsoft.AlertsManagement/alerts")[1]
+    assert second.query["customTimeRange"][0].startswith("2026-11-29T02:00:00Z/")
