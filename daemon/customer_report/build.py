@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from daemon.api.types import instant_out_of_range
 from daemon.clocks import evaluate_support_request
 from daemon.customer_report.model import (
     Compliance,
@@ -56,8 +57,13 @@ def build_report(
     now: datetime,
     horizon: timedelta,
 ) -> CustomerReport:
-    """Raises ValueError for a `month` that is not `YYYY-MM`."""
+    """Raises ValueError for a `month` that is not `YYYY-MM`, or lies beyond the instants
+    the store holds."""
     start, end = month_bounds(month, calendar.timezone)
+    for bound in (start, end):
+        reason = instant_out_of_range(bound)
+        if reason is not None:
+            raise ValueError(f"{month} reaches beyond what slad stores: its bounds {reason}")
     locale = resolve_locale(customer.locale)
     incidents = [
         _incident(session, incident, now, horizon)

@@ -400,7 +400,7 @@ def test_unknown_customer_is_404_and_a_bad_month_or_format_is_422(api: Api) -> N
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     assert "customer 999999" in missing.json()["detail"]
-    for month in ("2026-13", "2026-00", "Nov", "2026-1"):
+    for month in ("2026-13", "2026-00", "Nov", "2026-1", "1900-01", "9999-12"):
         bad = report(api, ids["customer"], month)
         assert bad.status_code == 422, month
         assert "month" in bad.text
