@@ -218,13 +218,6 @@ def _number(session: Session, rows: Sequence[_Row]) -> None:
         row.id = ident
 
 
-def _still_firing(incident: Incident) -> bool:
-    """Whether an alert of `incident` still fires. Correlation adds alerts to an incident
-    only through the relationship, so its collection (new, or loaded now) holds them all
-    as they are in memory."""
-    return any(alert.status == "firing" for alert in incident.alerts)
-
-
 def _new_alert(event: AlertEvent, resource: Resource | None) -> Alert:
     """A firing alert for a problem event, not yet in the session."""
     return Alert(
@@ -240,6 +233,15 @@ def _new_alert(event: AlertEvent, resource: Resource | None) -> Alert:
         received_at=event.received_at,
         detected_at_estimated=event.detected_at_estimated,
     )
+
+
+@dataclass
+class _Members:
+    """The alerts of one incident that a batch holds: those firing in memory, and those
+    it resolved (whose stored rows may say firing until the batch's flush)."""
+
+    firing: set[int] = field(default_factory=set)  # id() of each alert
+    resolved: list[Alert] = field(default_factory=list)
 
 
 @dataclass
@@ -276,6 +278,7 @@ class _Lookups:
     links: list[tuple[AlertEventRecord, Alert]] = field(default_factory=list)
     later: list[Callable[[], None]] = field(default_factory=list)
     refreshed: dict[int, Incident] = field(default_factory=dict)  # by id(), held alive
+    members: dict[int, _Members] = field(default_factory=dict)  # by id() of the incident
     loaded: bool = False  # whether the touched alerts and incidents have been read
 
     @classmethod
@@ -317,6 +320,7 @@ class _Lookups:
             self.fired(alert)
             if alert.incident is not None:
                 self.hold(alert.incident)
+                self.firing_in(alert, alert.incident)
         for incident in self.touched.group_incidents(self.session, self.held):
             self.hold(incident)
 
@@ -341,6 +345,33 @@ class _Lookups:
         recoveries can wait long and pile up, but a problem takes one at a time."""
         waiting = self.orphans.get((event.source, event.problem_key))
         return self.session.get(AlertEventRecord, waiting.pop(0)) if waiting else None
+
+    def firing_in(self, alert: Alert, incident: Incident) -> None:
+        """`alert`, firing, is one of `incident`'s alerts."""
+        self._members(incident).firing.add(id(alert))
+
+    def resolved_in(self, alert: Alert, incident: Incident) -> None:
+        """`alert` of `incident` no longer fires."""
+        members = self._members(incident)
+        members.firing.discard(id(alert))
+        members.resolved.append(alert)
+
+    def _members(self, incident: Incident) -> _Members:
+        return self.members.setdefault(id(incident), _Members())
+
+    def still_firing(self, incident: Incident) -> bool:
+        """Whether an alert of `incident` still fires: one the batch holds, or a stored
+        one it does not hold. The incident's alerts are never loaded for this: an
+        incident of a resource gathers every alert of the resource's failure, thousands
+        in a storm, and a recovery would read them all."""
+        members = self.members.get(id(incident), _Members())
+        if members.firing:
+            return True
+        if incident.id is None:  # new this batch: it has no stored alerts
+            return False
+        resolved = [alert.id for alert in members.resolved if alert.id is not None]
+        params = {"incident": incident.id, "resolved": resolved}
+        return self.session.scalar(_FIRING_OF, params) is not None
 
     def hold(self, incident: Incident) -> None:
         self.held.append(incident)
@@ -472,6 +503,15 @@ _ALERTS = (
 )
 _INCIDENTS = (
     select(Incident).where(Incident.id.in_(_in("ids"))).options(joinedload(Incident.clocks))
+)
+_FIRING_OF = (
+    select(Alert.id)
+    .where(
+        Alert.incident_id == bindparam("incident"),
+        Alert.status == "firing",
+        Alert.id.not_in(_in("resolved")),
+    )
+    .limit(1)
 )
 
 
@@ -647,6 +687,8 @@ class Ingestor:
         joined = None
         if resource is not None:  # the incident goes out in the flush that writes the alert
             joined = self._incident_for(session, alert, resource, now, lookups)
+            if early_recovery is None:
+                lookups.firing_in(alert, joined.incident)
         session.add(alert)
         if early_recovery is not None:
             lookups.links.append((early_recovery, alert))
@@ -666,8 +708,8 @@ class Ingestor:
         """The incident the new (still unsaved) `alert` joins: the open one of its
         group, the group's last one re-opened, or a new one.
 
-        The alert joins through the relationship, so the incident's alerts, loaded or
-        not, stay complete for `_still_firing`. A new incident's clocks are judged at
+        The alert joins through the relationship, which leaves the incident's alerts
+        unloaded (`_Lookups.still_firing` needs none). A new incident's clocks are judged at
         once: its facts and windows are known, and its clock rows then go out in the
         flush that writes it and the alert.
         """
@@ -800,6 +842,7 @@ class Ingestor:
         incident = alert.incident
         if incident is None:
             return _Outcome("resolved", alert)
+        lookups.resolved_in(alert, incident)
         actor = f"source:{event.source}"
         lookups.entries.append(
             _Entry(incident, event.detected_at, "alert_resolved", actor, {}, alert)
@@ -816,7 +859,7 @@ class Ingestor:
         now: datetime,
         lookups: _Lookups,
     ) -> None:
-        if incident.status == "open" and not _still_firing(incident):
+        if incident.status == "open" and not lookups.still_firing(incident):
             incident.status = "resolved"
             incident.resolved_at = at
             lookups.closed(incident)
