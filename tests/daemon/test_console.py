@@ -76,6 +76,46 @@ def test_sign_in_opens_a_session_whose_id_is_stored_only_as_a_hash(api: Api) -> 
     assert page.status_code == 200 and "test-viewer-0" in page.text
 
 
+def test_the_cookie_is_secure_over_https_or_when_configured(api_factory) -> None:
+    from dataclasses import replace
+
+    from daemon.config import ConsoleConfig
+
+    def cookie(api: Api, base_url: str) -> str:
+        """The session cookie slad sets, reached at `base_url` (a TLS-terminating proxy
+        talks plain HTTP to slad while the browser, which holds the cookies, is on https)."""
+        client = TestClient(api.client.app, base_url=base_url, follow_redirects=False)
+        form = client.get("/console/sign-in")
+        pre = form.headers["set-cookie"].split(";")[0]
+        answer = client.post(
+            "/console/sign-in",
+            data={"csrf": csrf_of(form.text), "token": api.tokens["viewer"]},
+            headers={"Cookie": pre},
+        )
+        assert answer.status_code == 303
+        return next(
+            c for c in answer.headers.get_list("set-cookie") if c.startswith("slad_console=")
+        )
+
+    plain = api_factory()
+    assert "Secure" not in cookie(plain, "http://testserver")
+    assert "Secure" in cookie(plain, "https://testserver")
+    proxied = api_factory(console=replace(ConsoleConfig(), secure_cookie=True))
+    assert "Secure" in cookie(proxied, "http://testserver")
+
+
+def test_console_settings_are_checked() -> None:
+    import pytest
+
+    from daemon.config import ConfigError, load_config
+
+    assert load_config(None, environ={"SLAD_CONSOLE__LANGUAGE": "en"}).console.language == "en"
+    with pytest.raises(ConfigError, match=r"\[console\] language must be 'ja' or 'en'"):
+        load_config(None, environ={"SLAD_CONSOLE__LANGUAGE": "fr"})
+    with pytest.raises(ConfigError, match=r"\[console\] idle_minutes must be at least 1"):
+        load_config(None, environ={"SLAD_CONSOLE__IDLE_MINUTES": "0"})
+
+
 def test_sign_in_refuses_unknown_and_ingest_tokens_and_a_form_without_its_token(api: Api) -> None:
     browser = Browser(api)
     csrf = csrf_of(browser.client.get("/console/sign-in").text)
