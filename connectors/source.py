@@ -203,13 +203,17 @@ class PollResult:
     `windows` is None when the source keeps no maintenance of its own (the runner then
     leaves windows alone); an empty sequence means it has none (its windows are removed).
     `watermark` is where the next poll starts; the runner stores it only once everything
-    else here is committed, so a crash re-reads rather than skips.
+    else here is committed, so a crash re-reads rather than skips. `findings` are what
+    the poll found wrong with the source's set-up, one line each, shown in
+    ``GET /v1/sources`` until a poll finds otherwise (e.g. alarms whose recoveries are
+    never pushed); None leaves the stored ones as they are.
     """
 
     watermark: datetime
     events: Sequence[AlertEvent] = ()
     windows: Sequence[SourceWindow] | None = None
     notices: Sequence[ProviderNotice] = ()
+    findings: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -467,6 +467,7 @@ def _source_line(entry: dict[str, Any]) -> str:
         f"  last rejected  {when(entry['last_rejected'], 'at', 'reason', 'detail')}",
         f"  open fault     {faulty}",
     ]
+    lines += [f"  finding        {finding}" for finding in entry.get("findings") or ()]
     return "\n".join(lines)
 
 

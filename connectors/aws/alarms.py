@@ -40,6 +40,41 @@ def alarm_event(
     )
 
 
+def state_change_event(
+    instance: AwsInstance,
+    *,
+    arn: str,
+    state: str,
+    changed_at: datetime,
+    name: str,
+    dimensions: Iterable[Any],
+    raw: Mapping[str, Any],
+    received_at: datetime,
+) -> AlertEvent:
+    """The event of one state change read from CloudWatch's API by the poll.
+
+    Its keys are those a push of the same change carries (alarm ARN, state, instant), so
+    a change both pushed and polled is one event. `dimensions` are the API's
+    ``Name``/``Value`` lists.
+    """
+    return _event(
+        instance,
+        arn=arn,
+        state=state,
+        changed=changed_at.isoformat(),
+        name=name,
+        dimensions=dimensions,
+        tags=None,
+        raw=raw,
+        received_at=received_at,
+    )
+
+
+def event_kind(instance: AwsInstance, state: str) -> EventKind:
+    """What entering `state` means for the instance (``UnmappableMessage`` if unknown)."""
+    return _kind(instance, state)
+
+
 def _from_alarm_message(
     instance: AwsInstance, message: Mapping[str, Any], received_at: datetime
 ) -> AlertEvent:

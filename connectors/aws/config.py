@@ -7,6 +7,11 @@ Beside it, ``/v1/webhooks/aws/<name>/events`` takes EventBridge events from an A
 destination, authenticated by the connection's API-key header or basic auth (`events`);
 an instance with neither refuses that route. `endpoint_url` sends the AWS API calls of
 setup and check to an emulator; `public_url` is the base URL by which SNS reaches slad.
+
+With `regions` (and the account they belong to) the instance is also polled: CloudWatch
+is asked for the alarms and state changes the pushes missed.
+Credentials come from the standard AWS chain (environment, shared files, instance or
+task role), optionally exchanged for `role_arn` (with `external_id`).
 """
 
 from __future__ import annotations
@@ -48,8 +53,16 @@ _KEYS = frozenset(
         "events_basic_user",
         "events_basic_password",
         "events_basic_password_file",
+        "account_id",
+        "regions",
+        "role_arn",
+        "external_id",
+        "api_max_attempts",
     }
 )
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _URL = re.compile(r"^https?://[^/@\s]+(/\S*)?$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _INSUFFICIENT_DATA = {kind.value: kind for kind in EventKind}
@@ -78,6 +91,11 @@ class AwsInstance:
     production. `certificate_base_url` fetches signing certificates from an emulator that
     names AWS's hosts in its messages (moto); the URL is checked as if fetched from AWS.
     `insufficient_data` is what an alarm entering ``INSUFFICIENT_DATA`` means.
+
+    `regions` (with `account_id`) turn on the poll; `role_arn`/`external_id` name a role
+    to assume for it; `endpoint_url` sends every AWS API call to one endpoint instead of
+    AWS's (for an emulator or a test server only); `api_max_attempts` is how often
+    botocore tries a call (adaptive retries) before the poll counts as failed.
     """
 
     name: str
@@ -93,6 +111,16 @@ class AwsInstance:
     public_url: str | None = None
     certificate_base_url: str | None = None
     events: EventsAuth | None = None
+    account_id: str = ""
+    regions: tuple[str, ...] = ()
+    role_arn: str = ""
+    external_id: str = ""
+    api_max_attempts: int = 5
+
+    @property
+    def polled(self) -> bool:
+        """Whether CloudWatch and AWS Health are polled (`regions` configured)."""
+        return bool(self.regions)
 
 
 def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
@@ -115,6 +143,21 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
             raise ValueError(
                 f"{where}.trusted_url_prefixes: {prefix!r} must be http(s)://host[:port]/..."
             )
+    regions = strings(table, "regions", where)
+    for region in regions:
+        if not _REGION.match(region):
+            raise ValueError(f"{where}.regions: {region!r} is not an AWS region code")
+    account_id = str(table.get("account_id", ""))
+    if regions and not _ACCOUNT.match(account_id):
+        raise ValueError(f"{where}.account_id: required with regions, the 12-digit account id")
+    if account_id and not regions:
+        raise ValueError(f"{where}.account_id: given without regions, so nothing is polled")
+    role_arn = text(table, "role_arn", where) if "role_arn" in table else ""
+    if role_arn and not _ROLE_ARN.match(role_arn):
+        raise ValueError(f"{where}.role_arn: {role_arn!r} is not an IAM role ARN")
+    external_id = text(table, "external_id", where) if "external_id" in table else ""
+    if external_id and not role_arn:
+        raise ValueError(f"{where}.external_id: only meaningful with role_arn")
     return AwsInstance(
         name=name,
         topic_arns=frozenset(topics),
@@ -131,6 +174,11 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
         public_url=_url(table, "public_url", where),
         certificate_base_url=_url(table, "certificate_base_url", where),
         events=events,
+        account_id=account_id,
+        regions=tuple(dict.fromkeys(regions)),
+        role_arn=role_arn,
+        external_id=external_id,
+        api_max_attempts=positive_int(table, "api_max_attempts", 5, where),
     )
 
 

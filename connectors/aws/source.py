@@ -12,16 +12,19 @@ verified notification (an alarm, or the test message ``slad source check`` publi
 closes it. EventBridge events come by an API destination to the ``events`` route
 (`connectors.aws.eventbridge`).
 
-This version receives pushes only: no poller is scheduled for an AWS instance.
+An instance with `regions` is also polled (leader only, by the runner): CloudWatch is
+asked for what the pushes missed (`connectors.aws.poll`), and the alarms whose
+recoveries are never pushed are reported as findings.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from connectors.aws import eventbridge, sns
 from connectors.aws.alarms import ALARM_STATE_CHANGE, UnmappableMessage, alarm_event
@@ -42,6 +45,9 @@ from connectors.source import (
     WebhookResult,
 )
 
+if TYPE_CHECKING:
+    from connectors.aws.api import AwsApi
+
 log = logging.getLogger("slad.sources.aws")
 
 MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
@@ -56,6 +62,17 @@ class AwsSource(SourceConnector[AwsInstance]):
 
     def __init__(self) -> None:
         self.certificates = sns.CertificateCache()
+        self._apis: dict[AwsInstance, AwsApi] = {}
+        self._apis_lock = threading.Lock()
+
+    def api(self, instance: AwsInstance) -> AwsApi:
+        """The instance's AWS clients, made on first use and kept."""
+        from connectors.aws.api import AwsApi  # boto3 is slow to import: only polls need it
+
+        with self._apis_lock:
+            if instance not in self._apis:
+                self._apis[instance] = AwsApi(instance, instance.api_max_attempts)
+            return self._apis[instance]
 
     def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[AwsInstance]:
         """Validate ``[aws]``; an absent table means no AWS at all."""
@@ -65,11 +82,25 @@ class AwsSource(SourceConnector[AwsInstance]):
         return {"": self.sns_message, "events": self.eventbridge_event}
 
     def polls(self, instance: AwsInstance) -> bool:
-        return False
+        """Polled when `regions` are configured; otherwise push only."""
+        return instance.polled
 
     def poll(self, instance: AwsInstance, since: datetime, now: datetime) -> PollResult:
-        """Never scheduled (`polls` is False): there is nothing to reconcile from."""
-        return PollResult(watermark=now)
+        """The alarm changes the pushes missed since `since`, and the alarms that never
+        push a recovery.
+
+        The next poll overlaps this one by an interval: CloudWatch may write a history
+        item stamped just before `now` after this poll read the history.
+        """
+        from connectors.aws.poll import reconcile
+
+        alarms = reconcile(instance, self.api(instance), since, now)
+        overlap = timedelta(seconds=instance.poll_interval_seconds)
+        return PollResult(
+            watermark=max(since, now - overlap),
+            events=alarms.events,
+            findings=alarms.findings,
+        )
 
     def setup(self, instance: AwsInstance, options: Mapping[str, str]) -> list[str]:
         from connectors.aws import setup  # boto3 is slow to import: only the CLI needs it

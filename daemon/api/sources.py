@@ -37,7 +37,11 @@ class FaultOut(BaseModel):
 
 
 class SourceInstanceOut(BaseModel):
-    """One instance; ``instance = "*"`` collects webhooks for no configured instance."""
+    """One instance; ``instance = "*"`` collects webhooks for no configured instance.
+
+    `findings` are what the instance's last poll that reported any found wrong with the
+    source's own set-up (e.g. AWS alarms that never push their recovery).
+    """
 
     source: str
     instance: str
@@ -46,6 +50,7 @@ class SourceInstanceOut(BaseModel):
     watermark: Instant | None
     failures: int
     last_poll: PollOut | None
+    findings: list[str]
     last_accepted: AcceptedOut | None
     last_rejected: RejectedOut | None
     open_fault: FaultOut | None

@@ -148,6 +148,8 @@ class InstanceRunner:
             state.last_poll_at = state.last_poll_ok_at = now
             state.last_poll_ok = True
             state.last_poll_error = None
+            if result.findings is not None:
+                state.findings = [line[:500] for line in result.findings]
 
     def _since(self, now: datetime) -> datetime:
         floor = now - self.horizon

@@ -1,7 +1,8 @@
 """What ``GET /v1/sources`` and ``slad sources`` show of every source instance.
 
 Per configured instance: the stored watermark, the last poll (ok or failed, with the
-error), the last accepted and the last rejected webhook (with the reason), and the open
+error), the findings of the last poll that reported any (set-up the source gets wrong),
+the last accepted and the last rejected webhook (with the reason), and the open
 monitoring fault. Webhooks addressed to no configured instance are kept per source
 under the instance ``*``.
 """
@@ -64,6 +65,7 @@ def _entry(source: str, instance: str, state: SourceInstanceState | None) -> dic
             "error": s.last_poll_error,
             "last_ok_at": s.last_poll_ok_at,
         },
+        "findings": list(s.findings or []),
         "last_accepted": None
         if s.last_accepted_at is None
         else {"at": s.last_accepted_at, "note": s.last_accepted_note},

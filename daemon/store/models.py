@@ -586,7 +586,8 @@ class SourceInstanceState(Base):
     `watermark` is where the next poll starts (moved only after what a poll brought is
     committed). `failures` and `first_failure_at` are the current run of failed polls,
     which opens a monitoring fault at the instance's threshold. The rest is what
-    ``GET /v1/sources`` shows: the last poll, the last accepted and rejected webhook.
+    ``GET /v1/sources`` shows: the last poll and its `findings` (set-up the source gets
+    wrong, as the connector words it), the last accepted and rejected webhook.
     """
 
     __tablename__ = "source_instances"
@@ -600,6 +601,7 @@ class SourceInstanceState(Base):
     last_poll_ok: Mapped[bool | None] = mapped_column(Boolean)
     last_poll_error: Mapped[str | None] = mapped_column(Text)
     last_poll_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    findings: Mapped[list[str] | None] = mapped_column(JSONType)
     last_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_accepted_note: Mapped[str | None] = mapped_column(Text)
     last_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
