@@ -155,7 +155,7 @@ def test_defaults() -> None:
         ({"topic_arns": [TOPIC], "severity": "urgent"}, "severity: must be"),
         ({"topic_arns": [TOPIC], "confirm_subscriptions": "yes"}, "confirm_subscriptions"),
         ({"topic_arns": [TOPIC], "trusted_url_prefixes": ["localhost"]}, "trusted_url_prefixes"),
-        ({"topic_arns": [TOPIC], "regions": "x"}, "unknown key"),
+        ({"topic_arns": [TOPIC], "regoins": ["ap-northeast-1"]}, "unknown key"),
         ({"topic_arns": [TOPIC], "endpoint_url": "localhost:5000"}, "endpoint_url: "),
         ({"topic_arns": [TOPIC], "public_url": "https://u:p@slad/"}, "public_url: "),
         ({"events_api_key": "k"}, "events_api_key: needs events_api_key_header"),
