@@ -1,4 +1,4 @@
-"""The AWS APIs one instance is polled through: CloudWatch, per region.
+"""The AWS APIs one instance is polled through: CloudWatch per region, and AWS Health.
 
 Credentials come from the standard chain (environment, shared files, the instance's or
 task's role); with `role_arn` they are exchanged for the role's, through STS, refreshed
@@ -14,7 +14,7 @@ test server only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,12 @@ from connectors.aws.config import AwsInstance
 from connectors.source import SourceUnreachable
 
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
+SUBSCRIPTION_REQUIRED = "SubscriptionRequiredException"
+_HEALTH_BATCH = 10  # describe_event_details and describe_affected_entities take <= 10 ARNs
+
+
+class HealthUnavailable(Exception):
+    """The account's support plan does not include the AWS Health API."""
 
 
 class _AssumedRole(CredentialProvider):  # type: ignore[misc]
@@ -78,6 +84,13 @@ def describe(exc: Exception) -> str:
         code = error.get("Code") or "Error"
         return f"{code}: {error.get('Message') or exc}"
     return f"{exc.__class__.__name__}: {exc}"
+
+
+def error_code(exc: Exception) -> str:
+    """AWS's error code of a failed call (``SubscriptionRequiredException``), else ""."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 class AwsApi:
@@ -161,6 +174,45 @@ class AwsApi:
             ) from exc
         return list(answer.get("AlarmHistoryItems", []))
 
+    def health_events(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Health events of the scheduled-change and issue categories updated in [since, until].
+
+        Raises `HealthUnavailable` when the account's support plan has no Health API.
+        """
+        filter_ = {
+            "eventTypeCategories": ["scheduledChange", "issue"],
+            "lastUpdatedTimes": [{"from": since, "to": until}],
+        }
+        events: list[dict[str, Any]] = []
+        for page in self._health_pages("describe_events", filter=filter_):
+            events.extend(page.get("events", []))
+        return events
+
+    def health_details(self, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``describe_event_details`` of each event, by ARN (the description is there)."""
+        details: dict[str, dict[str, Any]] = {}
+        for batch in _batches(arns):
+            client = self.client("health", _health_region(self.instance))
+            try:
+                answer = client.describe_event_details(eventArns=batch)
+            except ClientError as exc:
+                raise self._health_error(exc, "DescribeEventDetails") from exc
+            except BotoCoreError as exc:
+                raise SourceUnreachable(f"health:DescribeEventDetails: {describe(exc)}") from exc
+            for item in answer.get("successfulSet", []):
+                details[item["event"]["arn"]] = item
+        return details
+
+    def health_entities(self, arns: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The entities each event affects, by event ARN."""
+        entities: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns}
+        for batch in _batches(arns):
+            pages = self._health_pages("describe_affected_entities", filter={"eventArns": batch})
+            for page in pages:
+                for entity in page.get("entities", []):
+                    entities.setdefault(entity.get("eventArn", ""), []).append(entity)
+        return entities
+
     def _pages(
         self, service: str, region: str, operation: str, **params: Any
     ) -> Iterator[Mapping[str, Any]]:
@@ -170,3 +222,34 @@ class AwsApi:
         except (ClientError, BotoCoreError) as exc:
             name = "".join(part.title() for part in operation.split("_"))
             raise SourceUnreachable(f"{service}:{name} in {region}: {describe(exc)}") from exc
+
+    def _health_pages(self, operation: str, **params: Any) -> Iterator[Mapping[str, Any]]:
+        client = self.client("health", _health_region(self.instance))
+        name = "".join(part.title() for part in operation.split("_"))
+        try:
+            yield from client.get_paginator(operation).paginate(**params)
+        except ClientError as exc:
+            raise self._health_error(exc, name) from exc
+        except BotoCoreError as exc:
+            raise SourceUnreachable(f"health:{name}: {describe(exc)}") from exc
+
+    @staticmethod
+    def _health_error(exc: ClientError, operation: str) -> Exception:
+        if error_code(exc) == SUBSCRIPTION_REQUIRED:
+            return HealthUnavailable(describe(exc))
+        return SourceUnreachable(f"health:{operation}: {describe(exc)}")
+
+
+def _health_region(instance: AwsInstance) -> str:
+    """AWS Health's API lives in one region per partition."""
+    region = instance.regions[0]
+    if region.startswith("cn-"):
+        return "cn-northwest-1"
+    if region.startswith("us-gov-"):
+        return "us-gov-west-1"
+    return "us-east-1"
+
+
+def _batches(items: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _HEALTH_BATCH):
+        yield list(items[start : start + _HEALTH_BATCH])

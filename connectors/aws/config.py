@@ -9,7 +9,7 @@ an instance with neither refuses that route. `endpoint_url` sends the AWS API ca
 setup and check to an emulator; `public_url` is the base URL by which SNS reaches slad.
 
 With `regions` (and the account they belong to) the instance is also polled: CloudWatch
-is asked for the alarms and state changes the pushes missed.
+is asked for the alarms and state changes the pushes missed, and AWS Health for notices.
 Credentials come from the standard AWS chain (environment, shared files, instance or
 task role), optionally exchanged for `role_arn` (with `external_id`).
 """
@@ -58,6 +58,7 @@ _KEYS = frozenset(
         "role_arn",
         "external_id",
         "api_max_attempts",
+        "health_api",
     }
 )
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
@@ -95,7 +96,9 @@ class AwsInstance:
     `regions` (with `account_id`) turn on the poll; `role_arn`/`external_id` name a role
     to assume for it; `endpoint_url` sends every AWS API call to one endpoint instead of
     AWS's (for an emulator or a test server only); `api_max_attempts` is how often
-    botocore tries a call (adaptive retries) before the poll counts as failed.
+    botocore tries a call (adaptive retries) before the poll counts as failed;
+    `health_api` asks AWS Health's API for notices too (it answers only accounts with a
+    Business or Enterprise support plan; without one that is shown, not counted).
     """
 
     name: str
@@ -116,6 +119,7 @@ class AwsInstance:
     role_arn: str = ""
     external_id: str = ""
     api_max_attempts: int = 5
+    health_api: bool = True
 
     @property
     def polled(self) -> bool:
@@ -179,6 +183,7 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AwsInstance:
         role_arn=role_arn,
         external_id=external_id,
         api_max_attempts=positive_int(table, "api_max_attempts", 5, where),
+        health_api=flag(table, "health_api", True, where),
     )
 
 

@@ -27,6 +27,10 @@ no-op, and a problem for an alarm slad has firing is a repeat. The poll sends:
 
 The poll also lists, as findings shown in ``GET /v1/sources``, alarms that notify one of
 the instance's topics on ``ALARM`` but not on ``OK``: their recoveries never come by push.
+
+With `health_api`, AWS Health's API is asked for the events updated since the watermark
+(`health_notices`); an account without the support plan it needs is a finding, not a
+failure, and its notices come only through EventBridge.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.aws.alarms import UnmappableMessage, event_kind, state_change_event
-from connectors.aws.api import AwsApi
+from connectors.aws.api import AwsApi, HealthUnavailable
 from connectors.aws.config import AwsInstance
+from connectors.aws.health import api_notice
 from connectors.events import AlertEvent, EventKind
+from connectors.notices import ProviderNotice
 
 PREVIOUS_STATES = 20
 """How many of an alarm's earlier state changes are read to find the problem a recovery ends."""
@@ -80,6 +86,33 @@ def reconcile(instance: AwsInstance, api: AwsApi, since: datetime, now: datetime
         rest = len(result.findings) - MAX_FINDINGS + 1
         result.findings[MAX_FINDINGS - 1 :] = [f"... and {rest} more alarms like these"]
     return result
+
+
+def health_notices(
+    api: AwsApi, since: datetime, now: datetime
+) -> tuple[list[ProviderNotice], list[str]]:
+    """The Health events updated in [since, now] as notices, and the findings about them."""
+    try:
+        events = api.health_events(since, now)
+        arns = [str(event["arn"]) for event in events]
+        details = api.health_details(arns)
+        entities = api.health_entities(arns)
+    except HealthUnavailable as exc:
+        return [], [
+            f"Health API unavailable for this account ({exc}): AWS Health notices arrive "
+            "only by EventBridge (an aws.health rule targeting the topic or /events)"
+        ]
+    notices, findings = [], []
+    for event in events:
+        arn = str(event["arn"])
+        description = ((details.get(arn) or {}).get("eventDescription") or {}).get(
+            "latestDescription", ""
+        )
+        try:
+            notices.append(api_notice(api.instance, event, description, entities.get(arn, [])))
+        except UnmappableMessage as exc:
+            findings.append(f"Health event {arn} cannot be read: {exc}")
+    return notices, findings
 
 
 def recoveries_not_pushed(

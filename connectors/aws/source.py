@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.aws import eventbridge, sns
+from connectors.aws import eventbridge, health, sns
 from connectors.aws.alarms import ALARM_STATE_CHANGE, UnmappableMessage, alarm_event
 from connectors.aws.config import AwsInstance, parse_instance
 from connectors.config_values import parse_section
@@ -86,20 +86,25 @@ class AwsSource(SourceConnector[AwsInstance]):
         return instance.polled
 
     def poll(self, instance: AwsInstance, since: datetime, now: datetime) -> PollResult:
-        """The alarm changes the pushes missed since `since`, and the alarms that never
-        push a recovery.
+        """The alarm changes the pushes missed since `since`, the AWS Health events updated
+        since then, and the findings (alarms that never push a recovery, no Health API).
 
         The next poll overlaps this one by an interval: CloudWatch may write a history
         item stamped just before `now` after this poll read the history.
         """
-        from connectors.aws.poll import reconcile
+        from connectors.aws.poll import health_notices, reconcile
 
-        alarms = reconcile(instance, self.api(instance), since, now)
+        api = self.api(instance)
+        alarms = reconcile(instance, api, since, now)
+        notices, health_findings = (
+            health_notices(api, since, now) if instance.health_api else ([], [])
+        )
         overlap = timedelta(seconds=instance.poll_interval_seconds)
         return PollResult(
             watermark=max(since, now - overlap),
             events=alarms.events,
-            findings=alarms.findings,
+            notices=notices,
+            findings=alarms.findings + health_findings,
         )
 
     def setup(self, instance: AwsInstance, options: Mapping[str, str]) -> list[str]:
@@ -146,6 +151,9 @@ class AwsSource(SourceConnector[AwsInstance]):
                 nonce = str(payload[TEST_MESSAGE_FIELD])[:64]
                 note = f"test message {nonce} from {envelope.topic_arn}"
                 return WebhookResult(control=ControlAnswer(note=note), fault=delivering)
+            if health.is_health_event(payload):
+                notice = health.eventbridge_notice(instance, payload)
+                return WebhookResult(notices=[notice], fault=delivering)
             event = alarm_event(instance, payload, request.received_at)
         except (json.JSONDecodeError, UnmappableMessage) as exc:
             detail = f"SNS message {envelope.message_id}: {exc}"
@@ -163,9 +171,10 @@ class AwsSource(SourceConnector[AwsInstance]):
             except UnmappableMessage as exc:
                 raise eventbridge.refuse(event, f"cannot be read: {exc}") from exc
         if source == eventbridge.HEALTH_SOURCE:
-            raise eventbridge.refuse(
-                event, "is an AWS Health event, which this slad cannot map yet"
-            )
+            try:
+                return WebhookResult(notices=[health.eventbridge_notice(instance, event)])
+            except UnmappableMessage as exc:
+                raise eventbridge.refuse(event, f"cannot be read: {exc}") from exc
         if source == eventbridge.TEST_SOURCE and kind == eventbridge.TEST_DETAIL_TYPE:
             return WebhookResult(control=ControlAnswer(note="test event accepted"))
         raise eventbridge.refuse(event)

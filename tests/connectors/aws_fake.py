@@ -145,17 +145,17 @@ class _Handler(BaseHTTPRequestHandler):
             key=lambda item: item["Timestamp"],
             reverse=request.get("ScanBy") == "TimestampDescending",
         )
-        offset = int(request.get("NextToken") or 0)
+        offset = int(str(request.get("NextToken") or "page0").removeprefix("page"))
         size = min(int(request.get("MaxRecords") or PAGE), PAGE)
         page = [{**i, "Timestamp": epoch(i["Timestamp"])} for i in items[offset : offset + size]]
         answer: dict[str, Any] = {"AlarmHistoryItems": page}
         if offset + size < len(items) and "MaxRecords" not in request:
-            answer["NextToken"] = str(offset + size)
+            answer["NextToken"] = f"page{offset + size}"
         return answer
 
     def _health(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         events = self.server.state.health
-        offset = int(request.get("nextToken") or 0)
+        offset = int(str(request.get("nextToken") or "page0").removeprefix("page"))
         if operation == "DescribeEvents":
             wanted = request.get("filter", {})
             found = [
@@ -221,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _paged(key: str, items: list[dict[str, Any]], offset: int) -> dict[str, Any]:
     answer: dict[str, Any] = {key: items[offset : offset + PAGE]}
     if offset + PAGE < len(items):
-        answer["nextToken"] = str(offset + PAGE)
+        answer["nextToken"] = f"page{offset + PAGE}"
     return answer
 
 
