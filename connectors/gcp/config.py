@@ -10,7 +10,8 @@ An instance is one set of projects watched through one set of channels:
 - a Pub/Sub pull subscription (`pubsub_subscription`), consumed by the leader with the
   instance's credentials (`credentials_file`, else the metadata server's);
 - the poller (`poll`, on by default): open and recently closed alerts of each of
-  `projects` (a missed notification is found), and their snoozes as maintenance windows.
+  `projects` (a missed notification is found), their snoozes as maintenance windows,
+  and (`service_health`) the projects' Service Health events as provider notices.
 
 The `*_endpoint` keys point the API clients elsewhere than Google's own hosts (a private
 endpoint, or a local server in tests); an ``http://`` one is spoken to in plain text.
@@ -66,6 +67,8 @@ _KEYS = frozenset(
         "poll",
         "monitoring_endpoint",
         "snooze_endpoint",
+        "service_health",
+        "service_health_endpoint",
         "http_timeout_seconds",
         "poll_interval_seconds",
         "severity",
@@ -93,6 +96,8 @@ class GcpInstance:
     poll: bool = True
     monitoring_endpoint: str = ""
     snooze_endpoint: str = ""
+    service_health: bool = True
+    service_health_endpoint: str = ""
     http_timeout_seconds: int = 30
     severity: Severity = Severity.HIGH
     poll_interval_seconds: int = 300
@@ -150,6 +155,8 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> GcpInstance:
         poll=flag(table, "poll", True, where),
         monitoring_endpoint=_url(table, "monitoring_endpoint", where),
         snooze_endpoint=_url(table, "snooze_endpoint", where),
+        service_health=flag(table, "service_health", True, where),
+        service_health_endpoint=_url(table, "service_health_endpoint", where),
         http_timeout_seconds=positive_int(table, "http_timeout_seconds", 30, where),
         poll_interval_seconds=positive_int(table, "poll_interval_seconds", 300, where),
         severity=choice(

@@ -5,7 +5,8 @@
 - a Pub/Sub pull subscription, read by the leader (`receive`), acknowledged only once
   its events are committed;
 - the poller (`poll`, leader only): open alerts and those closed since the watermark,
-  per project, and the projects' snoozes as maintenance windows.
+  per project, the projects' snoozes as maintenance windows, and their Service Health
+  events as provider notices.
 
 Each request is authenticated before its body is read. The console's test notification
 (``version`` "test") is answered 200 and recorded as "test received"; it creates nothing.
@@ -20,7 +21,7 @@ from typing import Any
 
 from connectors.config_values import parse_section
 from connectors.events import AlertEvent
-from connectors.gcp import api, auth, pubsub, subscriber
+from connectors.gcp import api, auth, pubsub, service_health, subscriber
 from connectors.gcp.config import GcpInstance, parse_instance
 from connectors.gcp.incidents import (
     ConsoleTest,
@@ -30,6 +31,7 @@ from connectors.gcp.incidents import (
     notification_event,
 )
 from connectors.gcp.snoozes import snooze_window
+from connectors.notices import ProviderNotice
 from connectors.source import (
     ControlAnswer,
     PollResult,
@@ -63,6 +65,7 @@ class GcpSource(SourceConnector[GcpInstance]):
         self.keys = auth.GoogleKeys()
         self.subscribers = subscriber.Subscribers()
         self.apis = api.GoogleApis()
+        self.health = service_health.HealthClients()
 
     def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[GcpInstance]:
         """Validate ``[gcp]``; an absent table means no Google Cloud at all."""
@@ -78,11 +81,17 @@ class GcpSource(SourceConnector[GcpInstance]):
         """Alerts open or closed since `since` and every snooze, per project."""
         events: list[AlertEvent] = []
         windows: list[SourceWindow] = []
+        notices: list[ProviderNotice] = []
         for project in instance.projects:
             found, snoozed = self._project(instance, project, since, now)
             events += found
             windows += snoozed
-        return PollResult(watermark=now - WATERMARK_OVERLAP, events=events, windows=windows)
+            if instance.service_health:
+                listed = service_health.list_events(self.health, instance, project, since)
+                notices += service_health.event_notices(instance, project, listed)
+        return PollResult(
+            watermark=now - WATERMARK_OVERLAP, events=events, windows=windows, notices=notices
+        )
 
     def _project(
         self, instance: GcpInstance, project: str, since: datetime, now: datetime

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from google.auth import jwt
 
 FIXTURES = Path(__file__).parent / "data" / "gcp"
 KEY_ID = "slad-test-key"
@@ -58,6 +59,7 @@ class LocalHttp:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
+        self.account_keys: list[str] = []  # public keys of the service accounts it knows
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,6 +105,23 @@ class LocalHttp:
 
     def paths(self) -> list[str]:
         return [s.path for s in self.seen]
+
+    def authorized(self, seen: Seen) -> bool:
+        """Whether the request carries a token Google would take from our service
+        account: the one its token endpoint granted, or a JWT the account signed itself
+        (google-auth's self-signed JWT, which the generated clients send)."""
+        scheme, _, token = seen.headers.get("authorization", "").partition(" ")
+        if scheme != "Bearer":
+            return False
+        if token == "ya29.test":
+            return True
+        for key in self.account_keys:
+            try:
+                jwt.decode(token, certs=[key], verify=True)
+                return True
+            except ValueError:
+                continue
+        return False
 
 
 def local_http() -> Iterator[LocalHttp]:
@@ -202,6 +221,11 @@ def service_account_file(directory: Path, server: LocalHttp) -> Path:
             200,
             {"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"},
         ),
+    )
+    server.account_keys.append(
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
     )
     path = directory / "gcp-sa.json"
     path.write_text(

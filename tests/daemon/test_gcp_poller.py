@@ -55,10 +55,11 @@ class Alerts:
     def __init__(self, server: LocalHttp) -> None:
         self.open: list[dict[str, Any]] = []
         self.closed: list[dict[str, Any]] = []
+        self.server = server
         server.routes["/v3/projects/"] = self.answer
 
     def answer(self, seen: Seen) -> tuple[int, Any]:
-        if seen.headers.get("authorization") != "Bearer ya29.test":
+        if not self.server.authorized(seen):
             return 401, {"error": {"code": 401, "message": "no token", "status": "UNAUTHENTICATED"}}
         query = seen.query.get("filter", [""])[0]
         return 200, {"alerts": self.open if "OPEN" in query else self.closed}
@@ -80,8 +81,14 @@ def alert(state: str = "OPEN", alert_id: str = "0.mq4b8x1p9s2a") -> dict[str, An
 
 @pytest.fixture
 def api(
-    api_factory: ApiFactory, google: LocalHttp, snoozes: SnoozeServer, tmp_path: Path
+    api_factory: ApiFactory,
+    google: LocalHttp,
+    snoozes: SnoozeServer,
+    alerts: Alerts,
+    health: Health,
+    tmp_path: Path,
 ) -> Api:
+    """An instance on the local servers; every Google API answers (empty by default)."""
     instance = {
         "projects": ["acme-prod"],
         "webhook_auth": "basic",
@@ -90,6 +97,7 @@ def api(
         "credentials_file": str(service_account_file(tmp_path, google)),
         "monitoring_endpoint": google.base,
         "snooze_endpoint": snoozes.endpoint,
+        "service_health_endpoint": google.base,
     }
     api = api_factory(sections={"gcp": {"instances": {"prod": instance}}})
     api.clock.set(OPENED + timedelta(minutes=1))
@@ -99,6 +107,45 @@ def api(
 @pytest.fixture
 def alerts(google: LocalHttp) -> Alerts:
     return Alerts(google)
+
+
+class Health:
+    """What the fake Service Health ``ListEvents`` answers (enums by name, as JSON)."""
+
+    def __init__(self, server: LocalHttp) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.server = server
+        server.routes["/v1/projects/"] = self.answer
+
+    def answer(self, seen: Seen) -> tuple[int, Any]:
+        if not self.server.authorized(seen):
+            return 401, {"error": {"code": 401, "message": "no token", "status": "UNAUTHENTICATED"}}
+        return 200, {"events": self.events}
+
+
+@pytest.fixture
+def health(google: LocalHttp) -> Health:
+    return Health(google)
+
+
+def health_event(event_id: str = "e-1", **changes: Any) -> dict[str, Any]:
+    event = {
+        "name": f"projects/acme-prod/locations/global/events/{event_id}",
+        "title": "Compute Engine VMs unreachable in asia-northeast1",
+        "description": "We are investigating.",
+        "category": "INCIDENT",
+        "detailedCategory": "CONFIRMED_INCIDENT",
+        "state": "ACTIVE",
+        "detailedState": "CONFIRMED",
+        "relevance": "IMPACTED",
+        "eventImpacts": [{"product": {"productName": "Compute Engine", "id": "ce"},
+                          "location": {"locationName": "asia-northeast1"}}],
+        "updates": [{"updateTime": "2026-11-30T01:20:00Z", "title": "Investigating",
+                     "description": "Some VMs cannot be reached."}],
+        "updateTime": "2026-11-30T01:20:00Z",
+        "startTime": "2026-11-30T01:10:00Z",
+    }
+    return {**event, **changes}
 
 
 def runner(api: Api) -> InstanceRunner:
@@ -243,3 +290,78 @@ def test_refused_credentials_fail_the_poll_and_store_nothing(
     assert state["last_poll"]["ok"] is False
     assert "invalid_grant" in state["last_poll"]["error"]
     assert state["watermark"] is None
+
+
+def seed_project(api: Api) -> int:
+    """A customer whose resource is the whole project (how Service Health names it)."""
+    customer = api.ok(api.post("/v1/customers", {"name": "acme-project"}, role="admin"), 201)
+    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
+                                                 "plan": "standard",
+                                                 "billing_start": "2026-04-01"}, role="admin"),
+                      201)
+    resource = api.ok(api.post("/v1/resources", {
+        "contract_id": contract["id"], "name": "acme-prod", "kind": "project",
+        "selectors": [{"gcp.project": "acme-prod"}]}, role="admin"), 201)
+    return int(resource["id"])
+
+
+def notices(api: Api) -> list[dict[str, Any]]:
+    return list(api.ok(api.get("/v1/provider-notices", role="operator"))["items"])
+
+
+def test_a_service_health_incident_reaches_the_affected_customer_and_opens_no_window(
+    api: Api, alerts: Alerts, health: Health
+) -> None:
+    resource = seed_project(api)
+    health.events = [
+        health_event(),
+        health_event("e-2", relevance="NOT_IMPACTED"),
+        health_event("e-3", relevance="PARTIALLY_RELATED"),
+    ]
+    poll(api)
+    (notice,) = notices(api)
+    assert notice["source"] == "gcp"
+    assert notice["kind"] == "incident"
+    assert notice["status"] == "active"
+    assert notice["event_id"] == "projects/acme-prod/locations/global/events/e-1"
+    assert notice["mapped"] is True
+    detail = api.ok(api.get(f"/v1/provider-notices/{notice['id']}", role="operator"))
+    assert (detail["services"], detail["regions"]) == (["Compute Engine"], ["asia-northeast1"])
+    assert [r["resource_id"] for r in detail["resources"]] == [resource]
+    assert detail["windows"] == []  # Google's incidents open no window by themselves
+    poll(api)  # listed again unchanged: nothing new
+    assert len(notices(api)) == 1
+    api.services.notices.tick(api.clock())  # the leader's notice worker applies it
+    confirmed = api.ok(api.post(f"/v1/provider-notices/{notice['id']}/confirm-impact",
+                                {"reason": "our VMs were down too"}))
+    (window,) = confirmed["windows"]
+    assert window["resource_id"] == resource
+    assert same_instant(window["start"], datetime(2026, 11, 30, 1, 10, tzinfo=UTC))
+    assert window["end"] is None  # still active: the window stays open
+
+
+def test_false_positive_withdraws_and_merged_follows_its_parent(
+    api: Api, alerts: Alerts, health: Health
+) -> None:
+    seed_project(api)
+    parent = health_event("p-1", title="Parent incident")
+    health.events = [parent, health_event("c-1", title="Child incident")]
+    poll(api)
+    assert {n["status"] for n in notices(api)} == {"active"}
+    api.clock.advance(minutes=30)
+    closed = {**parent, "state": "CLOSED", "detailedState": "RESOLVED",
+              "endTime": "2026-11-30T01:50:00Z", "updateTime": "2026-11-30T01:50:00Z"}
+    health.events = [
+        closed,
+        health_event("c-1", title="Child incident", state="CLOSED", detailedState="MERGED",
+                     parentEvent=parent["name"], updateTime="2026-11-30T01:40:00Z"),
+        health_event("f-1", title="Not an incident after all", state="CLOSED",
+                     detailedState="FALSE_POSITIVE", updateTime="2026-11-30T01:45:00Z"),
+    ]
+    poll(api)
+    by_title = {n["title"]["en"]: n for n in notices(api)}
+    assert by_title["Parent incident"]["status"] == "resolved"
+    assert by_title["Child incident"]["status"] == "resolved"  # the parent's
+    assert same_instant(by_title["Child incident"]["ends_at"],
+                        datetime(2026, 11, 30, 1, 50, tzinfo=UTC))
+    assert by_title["Not an incident after all"]["status"] == "cancelled"
