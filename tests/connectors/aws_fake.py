@@ -105,6 +105,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args: Any) -> None:
         return None
 
+    def do_GET(self) -> None:
+        """SNS signing certificates: moto hands them out only to a request scoped to SNS."""
+        upstream = urlsplit(self.server.upstream)
+        connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+        scope = "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/sns/aws4_request"
+        connection.request(
+            "GET", self.path, headers={"Authorization": f"{scope}, SignedHeaders=host, Signature=0"}
+        )
+        answer = connection.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        connection.close()
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target", "")
