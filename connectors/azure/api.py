@@ -9,6 +9,7 @@ against the instance's health and ``GET /v1/sources`` shows why.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,11 @@ RETRIES = 2  # azure-core retries throttling and server errors itself; a poll is
 PAGE = 250  # the most alerts one page may hold without their context
 
 T = TypeVar("T")
+
+# The SDKs log every request and response, headers included, at INFO: one poll would
+# fill the log. Their warnings and errors still show.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+logging.getLogger("azure.identity").setLevel(logging.WARNING)
 
 
 def credential(instance: AzureInstance) -> TokenCredential:
