@@ -73,6 +73,26 @@ class AwsState:
     health: list[HealthEvent] = field(default_factory=list)
     errors: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    composites: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_composite(self, name: str, state: str, at: datetime, actions: list[str]) -> str:
+        """A composite alarm (moto has none), answered beside moto's metric alarms; its ARN."""
+        arn = f"arn:aws:cloudwatch:ap-northeast-1:123456789012:alarm:{name}"
+        self.composites.append(
+            {
+                "AlarmName": name,
+                "AlarmArn": arn,
+                "AlarmRule": 'ALARM("web01-cpu-high")',
+                "ActionsEnabled": True,
+                "AlarmActions": actions,
+                "OKActions": [],
+                "StateValue": state,
+                "StateReason": "composite",
+                "StateUpdatedTimestamp": epoch(at) + 60,  # moved later, without a transition
+                "StateTransitionedTimestamp": epoch(at),
+            }
+        )
+        return arn
 
     def add_history(
         self, name: str, at: datetime, old: str, new: str, kind: str = "MetricAlarm"
@@ -135,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, self._history(json.loads(body or b"{}")), prefix)
         elif prefix == HEALTH:
             self._json(200, self._health(operation, json.loads(body or b"{}")), prefix)
+        elif prefix == CLOUDWATCH and operation == "DescribeAlarms" and state.composites:
+            self._forward(body, {"CompositeAlarms": state.composites})
         else:
             self._forward(body)
 
@@ -211,13 +233,16 @@ class _Handler(BaseHTTPRequestHandler):
             return _paged("entities", entities, offset)
         raise AssertionError(f"Health operation {operation} is not served here")
 
-    def _forward(self, body: bytes) -> None:
+    def _forward(self, body: bytes, add: dict[str, Any] | None = None) -> None:
+        """`body` to moto, its answer back (with `add` merged into a JSON answer)."""
         upstream = urlsplit(self.server.upstream)
         connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
         connection.request("POST", self.path, body=body, headers=headers)
         answer = connection.getresponse()
         data = answer.read()
+        if add is not None and answer.status == 200:
+            data = json.dumps({**json.loads(data), **add}).encode()
         self.send_response(answer.status)
         for key, value in answer.getheaders():
             if key.lower() not in (

@@ -208,6 +208,19 @@ def test_alarms_that_never_push_a_recovery_are_listed_in_sources(
     assert status(api)["findings"] == []
 
 
+def test_a_composite_alarm_fires_at_its_transition_not_its_last_update(
+    api_factory: ApiFactory, sns: FakeSns, aws: FakeAws
+) -> None:
+    api = polled_api(api_factory, sns, aws)
+    fired = api.clock() - timedelta(minutes=20)
+    arn = aws.state.add_composite("web-down", "ALARM", fired, [TOPIC])
+    poll(api)
+    (alert,) = alerts(api)
+    assert (alert.problem_key, alert.detected_at) == (f"aws:{arn}", fired)
+    (finding,) = status(api)["findings"]
+    assert "'web-down'" in finding
+
+
 def test_throttling_is_a_failed_poll_with_awss_code(
     api_factory: ApiFactory, sns: FakeSns, aws: FakeAws
 ) -> None:
