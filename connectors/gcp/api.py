@@ -8,8 +8,9 @@
 - ``SnoozeService.ListSnoozes`` (google-cloud-monitoring): Google's maintenance windows.
   See `connectors.gcp.snoozes` for what a snooze covers.
 
-``monitoring_endpoint`` and ``snooze_endpoint`` point the clients elsewhere (an
-``http://`` snooze endpoint is spoken to over a plain-text channel: a local server).
+``monitoring_endpoint`` (REST) and ``monitoring_grpc_endpoint`` (gRPC) point the clients
+elsewhere; an ``http://`` gRPC endpoint is spoken to over a plain-text channel (a local
+server).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import google_auth_httplib2
 import grpc
@@ -36,6 +37,7 @@ from connectors.gcp.credentials import credentials_for
 from connectors.source import SourceUnreachable
 
 PAGE_SIZE = 1000
+T = TypeVar("T")
 
 
 def rfc3339(at: datetime) -> str:
@@ -80,13 +82,20 @@ class GoogleApis:
             return self._snoozes[instance.name]
 
 
-def _snooze_client(instance: GcpInstance) -> SnoozeServiceClient:
-    endpoint = instance.snooze_endpoint
+def grpc_client(instance: GcpInstance, client: type[T], transport: type[Any]) -> T:
+    """A Cloud Monitoring gRPC client (snoozes, channels, policies) of the instance: over
+    a plain-text channel to an ``http://`` `monitoring_grpc_endpoint`, else with its
+    credentials to Google (or the given host)."""
+    endpoint = instance.monitoring_grpc_endpoint
     if endpoint.startswith("http://"):
         channel = grpc.insecure_channel(endpoint.removeprefix("http://"))
-        return SnoozeServiceClient(transport=SnoozeServiceGrpcTransport(channel=channel))
+        return client(transport=transport(channel=channel))  # type: ignore[call-arg]
     options = {"api_endpoint": endpoint.removeprefix("https://")} if endpoint else None
-    return SnoozeServiceClient(credentials=credentials_for(instance), client_options=options)
+    return client(credentials=credentials_for(instance), client_options=options)  # type: ignore[call-arg]
+
+
+def _snooze_client(instance: GcpInstance) -> SnoozeServiceClient:
+    return grpc_client(instance, SnoozeServiceClient, SnoozeServiceGrpcTransport)
 
 
 def list_alerts(
@@ -115,7 +124,7 @@ def list_snoozes(apis: GoogleApis, instance: GcpInstance, project: str) -> list[
             request={"parent": f"projects/{project}"}, timeout=instance.http_timeout_seconds
         )
         return list(pager)
-    except (api_exceptions.GoogleAPICallError, auth_exceptions.GoogleAuthError) as exc:
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
         raise SourceUnreachable(f"ListSnoozes of {project}: {exc}") from exc
 
 

@@ -66,7 +66,7 @@ _KEYS = frozenset(
         "credentials_file",
         "poll",
         "monitoring_endpoint",
-        "snooze_endpoint",
+        "monitoring_grpc_endpoint",
         "service_health",
         "service_health_endpoint",
         "http_timeout_seconds",
@@ -95,7 +95,7 @@ class GcpInstance:
     credentials_file: str = ""
     poll: bool = True
     monitoring_endpoint: str = ""
-    snooze_endpoint: str = ""
+    monitoring_grpc_endpoint: str = ""
     service_health: bool = True
     service_health_endpoint: str = ""
     http_timeout_seconds: int = 30
@@ -154,7 +154,7 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> GcpInstance:
         credentials_file=_file(table, "credentials_file", where),
         poll=flag(table, "poll", True, where),
         monitoring_endpoint=_url(table, "monitoring_endpoint", where),
-        snooze_endpoint=_url(table, "snooze_endpoint", where),
+        monitoring_grpc_endpoint=_url(table, "monitoring_grpc_endpoint", where),
         service_health=flag(table, "service_health", True, where),
         service_health_endpoint=_url(table, "service_health_endpoint", where),
         http_timeout_seconds=positive_int(table, "http_timeout_seconds", 30, where),

@@ -72,7 +72,7 @@ def list_events(
             timeout=instance.http_timeout_seconds,
         )
         return list(pager)
-    except (api_exceptions.GoogleAPICallError, auth_exceptions.GoogleAuthError) as exc:
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
         raise SourceUnreachable(f"Service Health events of {project}: {exc}") from exc
 
 

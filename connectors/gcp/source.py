@@ -21,7 +21,7 @@ from typing import Any
 
 from connectors.config_values import parse_section
 from connectors.events import AlertEvent
-from connectors.gcp import api, auth, pubsub, service_health, subscriber
+from connectors.gcp import api, auth, pubsub, service_health, setup, subscriber
 from connectors.gcp.config import GcpInstance, parse_instance
 from connectors.gcp.incidents import (
     ConsoleTest,
@@ -33,9 +33,11 @@ from connectors.gcp.incidents import (
 from connectors.gcp.snoozes import snooze_window
 from connectors.notices import ProviderNotice
 from connectors.source import (
+    CheckStep,
     ControlAnswer,
     PollResult,
     RejectReason,
+    SignedTest,
     SourceConnector,
     SourceSettings,
     SourceUnreachable,
@@ -132,6 +134,16 @@ class GcpSource(SourceConnector[GcpInstance]):
     ) -> int:
         """One pull of the instance's subscription, acknowledged after `commit`."""
         return subscriber.receive(self.subscribers, instance, commit, clock)
+
+    def setup(self, instance: GcpInstance, options: Mapping[str, str]) -> list[str]:
+        """Channels for the instance, and the policies that do not notify them yet."""
+        return setup.Setup(instance).setup(options)
+
+    def check(self, instance: GcpInstance) -> list[CheckStep]:
+        return setup.Setup(instance).check()
+
+    def signed_test(self, instance: GcpInstance) -> SignedTest | None:
+        return setup.signed_test(instance)
 
     def notification(self, instance: GcpInstance, request: WebhookRequest) -> WebhookResult:
         """One notification of a webhook channel, once its credentials check out."""

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
-from google.cloud.pubsub_v1 import SubscriberClient
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from connectors.events import AlertEvent
 from connectors.gcp.config import GcpInstance
@@ -37,20 +37,31 @@ PULL_WAIT_SECONDS = 10.0
 ACK_WAIT_SECONDS = 30.0
 
 
+def subscriber_client(instance: GcpInstance) -> SubscriberClient:
+    """A Pub/Sub subscriber client with the instance's credentials (none for the emulator)."""
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        return SubscriberClient()
+    return SubscriberClient(credentials=credentials_for(instance))
+
+
+def publisher_client(instance: GcpInstance) -> PublisherClient:
+    """A Pub/Sub publisher client (topics, for setup), credentials as `subscriber_client`."""
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        return PublisherClient()
+    return PublisherClient(credentials=credentials_for(instance))
+
+
 class Subscribers:
     """One Pub/Sub client per instance, made on first use."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, SubscriberClient] = {}
 
-    def client(self, instance: GcpInstance) -> Any:
+    def client(self, instance: GcpInstance) -> SubscriberClient:
         with self._lock:
             if instance.name not in self._clients:
-                kwargs: dict[str, Any] = {}
-                if not os.environ.get("PUBSUB_EMULATOR_HOST"):
-                    kwargs["credentials"] = credentials_for(instance)
-                self._clients[instance.name] = SubscriberClient(**kwargs)
+                self._clients[instance.name] = subscriber_client(instance)
             return self._clients[instance.name]
 
 
@@ -109,7 +120,7 @@ def receive(
             request={"subscription": subscription, "ack_ids": taken},
             timeout=ACK_WAIT_SECONDS,
         )
-    except api_exceptions.GoogleAPICallError as exc:
+    except api_exceptions.GoogleAPIError as exc:
         # Committed already: Pub/Sub delivers them again and they are duplicates.
         raise SourceUnreachable(
             f"acknowledging {len(taken)} message(s) of {subscription}: {exc}"
@@ -125,5 +136,5 @@ def _release(client: Any, subscription: str, ack_ids: list[str]) -> None:
             request={"subscription": subscription, "ack_ids": ack_ids, "ack_deadline_seconds": 0},
             timeout=ACK_WAIT_SECONDS,
         )
-    except api_exceptions.GoogleAPICallError:
+    except api_exceptions.GoogleAPIError:
         log.warning("%s: could not hand back %d message(s)", subscription, len(ack_ids))

@@ -3,7 +3,7 @@ gRPC client, credentials from a real service-account file.
 
 A local HTTP server speaks ``projects.alerts.list`` and the OAuth token endpoint the key
 file names; a local gRPC server speaks ``SnoozeService``. The instance reaches them
-through `monitoring_endpoint`, `snooze_endpoint` and `credentials_file`.
+through `monitoring_endpoint`, `monitoring_grpc_endpoint` and `credentials_file`.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def api(
         "password": "s3cret-pass",
         "credentials_file": str(service_account_file(tmp_path, google)),
         "monitoring_endpoint": google.base,
-        "snooze_endpoint": snoozes.endpoint,
+        "monitoring_grpc_endpoint": snoozes.endpoint,
         "service_health_endpoint": google.base,
     }
     api = api_factory(sections={"gcp": {"instances": {"prod": instance}}})
