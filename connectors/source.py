@@ -268,11 +268,14 @@ class CheckStep:
 
 @dataclass(frozen=True)
 class SignedTest:
-    """A test webhook signed like the source signs: sent by ``check``, stores nothing."""
+    """A test webhook signed like the source signs: sent by ``check``, stores nothing.
+
+    `query` is added to the URL (a plain webhook whose secret travels there)."""
 
     subpath: str
     headers: Mapping[str, str]
     body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
 
 
 WebhookHandler = Callable[[InstanceT, WebhookRequest], WebhookResult]

@@ -395,7 +395,13 @@ def cmd_source_check(args: argparse.Namespace) -> int:
         url = f"{_slad_url(config, args.slad_url)}/v1/webhooks/{args.source}/{args.instance}"
         url += f"/{test.subpath}" if test.subpath else ""
         try:
-            answer = httpx.post(url, content=test.body, headers=dict(test.headers), timeout=30)
+            answer = httpx.post(
+                url,
+                content=test.body,
+                headers=dict(test.headers),
+                params=dict(test.query),
+                timeout=30,
+            )
             control = answer.status_code == 200 and "note" in answer.json()
             detail = f"{url}: HTTP {answer.status_code} {answer.text[:200]}"
         except (httpx.HTTPError, ValueError) as exc:

@@ -19,12 +19,14 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from connectors.azure import polling
 from connectors.azure.alerts import (
+    COMMON_SCHEMA,
     SERVICE_HEALTH,
     UnmappableAlert,
     alert_events,
@@ -37,8 +39,11 @@ from connectors.azure.health import service_health_notice
 from connectors.azure.tokens import InvalidToken, KeysUnavailable, SigningKeys, TokenVerifier
 from connectors.config_values import parse_section
 from connectors.source import (
+    CheckStep,
+    ControlAnswer,
     PollResult,
     RejectReason,
+    SignedTest,
     SourceConnector,
     SourceSettings,
     SourceUnreachable,
@@ -49,6 +54,36 @@ from connectors.source import (
 )
 
 TOKEN_QUERY = "token"
+CHECK_RULE = "slad source check"
+CHECK_NOTE = "check payload accepted; nothing stored"
+CHECK_REACH = timedelta(days=1)
+
+
+def check_payload(instance: AzureInstance) -> dict[str, Any]:
+    """The common-schema body ``slad source check`` sends: answered, never stored."""
+    return {
+        "schemaId": COMMON_SCHEMA,
+        "data": {
+            "essentials": {
+                "alertId": f"/subscriptions/{instance.tenant_id}/providers/"
+                "Microsoft.AlertsManagement/alerts/slad-check",
+                "alertRule": CHECK_RULE,
+                "monitorCondition": "Fired",
+                "monitoringService": "Platform",
+                "alertTargetIDs": [],
+            },
+            "customProperties": {"slad": "check"},
+        },
+    }
+
+
+def is_check_payload(data: Mapping[str, Any]) -> bool:
+    custom = data.get("customProperties")
+    return (
+        data["essentials"].get("alertRule") == CHECK_RULE
+        and isinstance(custom, Mapping)
+        and custom.get("slad") == "check"
+    )
 
 
 class AzureSource(SourceConnector[AzureInstance]):
@@ -90,6 +125,8 @@ class AzureSource(SourceConnector[AzureInstance]):
         self._authenticate(instance, request)
         try:
             data = common_alert(json.loads(request.body))
+            if is_check_payload(data):
+                return WebhookResult(control=ControlAnswer(note=CHECK_NOTE))
             if monitoring_service(data) == SERVICE_HEALTH:
                 notice = service_health_notice(instance.name, data, request.received_at)
                 return WebhookResult(notices=[notice])
@@ -100,6 +137,56 @@ class AzureSource(SourceConnector[AzureInstance]):
             ) from exc
         except (UnmappableAlert, ValueError) as exc:
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
+
+    def check(self, instance: AzureInstance) -> list[CheckStep]:
+        """Sign-in and reads of every subscription, and the tenant's signing keys; the
+        CLI then sends `signed_test` (plain webhooks) through slad's own route."""
+        steps = []
+        if instance.webhook_auth is WebhookAuth.SECURE:
+            try:
+                self.verifier(instance).keys.refresh()
+                steps.append(
+                    CheckStep("the tenant's signing keys readable", True, instance.signing_keys_url)
+                )
+            except InvalidToken as exc:
+                steps.append(CheckStep("the tenant's signing keys readable", False, str(exc)))
+        if not instance.subscriptions:
+            steps.append(CheckStep("polling", True, "no subscriptions listed: push only"))
+            return steps
+        api = self.api(instance)
+        try:
+            api.token()
+        except SourceUnreachable as exc:
+            return [*steps, CheckStep("sign-in to Entra ID", False, str(exc))]
+        who = instance.client_id or "the managed identity"
+        steps.append(
+            CheckStep("sign-in to Entra ID", True, f"{who} in tenant {instance.tenant_id}")
+        )
+        now = datetime.now(UTC)
+        for subscription in instance.subscriptions:
+            reads: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = [
+                ("alerts", partial(api.alerts, subscription, now - CHECK_REACH, now)),
+                ("Service Health events", partial(api.health_events, subscription, now)),
+            ]
+            for name, read in reads:
+                step = f"{name} of {subscription} readable"
+                try:
+                    steps.append(CheckStep(step, True, f"{len(read())} in the last day"))
+                except SourceUnreachable as exc:
+                    steps.append(CheckStep(step, False, str(exc)))
+        return steps
+
+    def signed_test(self, instance: AzureInstance) -> SignedTest | None:
+        """A check payload with the URL secret; a secure webhook's token can only come
+        from Azure Monitor (use the action group's *Test* button for that path)."""
+        if instance.webhook_auth is not WebhookAuth.SECRET:
+            return None
+        return SignedTest(
+            "",
+            {"Content-Type": "application/json"},
+            json.dumps(check_payload(instance)).encode(),
+            {TOKEN_QUERY: instance.webhook_secret},
+        )
 
     def verifier(self, instance: AzureInstance) -> TokenVerifier:
         """The instance's token verifier, whose signing keys are kept between requests."""

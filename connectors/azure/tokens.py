@@ -87,6 +87,12 @@ class SigningKeys:
             raise InvalidToken(f"the token's signing key {kid[:64]!r} is not one of the tenant's")
         return found
 
+    def refresh(self) -> int:
+        """Fetch the key set now; the number of keys it holds (``slad source check``)."""
+        with self._lock:
+            self._load(self.monotonic())
+            return len(self._keys)
+
     def _load(self, now: float) -> None:
         self.fetches += 1
         try:

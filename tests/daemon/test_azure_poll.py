@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from connectors.azure import AzureSource
 from daemon.sources.runner import InstanceRunner
 from daemon.store.models import AlertEventRecord, MaintenanceWindow
 from tests.connectors.azure_fakes import (
@@ -251,3 +252,39 @@ def test_past_the_interval_the_next_poll_reaches_back_from_the_watermark(
     assert len(incidents(api)) == 1
     second = arm.calls("/Microsoft.AlertsManagement/alerts")[1]
     assert second.query["customTimeRange"][0].startswith("2026-11-29T02:00:00Z/")
+
+
+# --- slad source check -------------------------------------------------------------------
+
+
+def test_check_signs_in_reads_each_subscription_and_its_test_payload_stores_nothing(
+    api: Api, arm: Arm
+) -> None:
+    found = runner(api)
+    steps = found.connector.check(found.instance)
+    assert [(s.name, s.ok) for s in steps] == [
+        ("sign-in to Entra ID", True),
+        (f"alerts of {SUBSCRIPTION} readable", True),
+        (f"Service Health events of {SUBSCRIPTION} readable", True),
+    ]
+    test = found.connector.signed_test(found.instance)
+    assert test is not None
+    answer = api.client.post("/v1/webhooks/azure/prod", content=test.body,
+                             headers=dict(test.headers), params=dict(test.query))
+    assert answer.status_code == 200 and "nothing stored" in answer.json()["note"]
+    assert stored_events(api) == 0 and incidents(api) == []
+    forged = api.client.post("/v1/webhooks/azure/prod", content=test.body,
+                             headers=dict(test.headers), params={"token": "x" * 20})
+    assert forged.status_code == 401
+
+
+def test_check_names_what_azure_refused(api: Api, arm: Arm) -> None:
+    arm.failure = (403, "AuthorizationFailed")
+    found = runner(api)
+    steps = found.connector.check(found.instance)
+    assert steps[0].ok and not steps[1].ok and "AuthorizationFailed" in steps[1].detail
+    arm.client_secret = "rotated-away"
+    fresh = AzureSource()
+    (step,) = fresh.check(found.instance)
+    assert step.name == "sign-in to Entra ID" and not step.ok
+    assert "AADSTS7000215" in step.detail
