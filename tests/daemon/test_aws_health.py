@@ -18,7 +18,16 @@ from tests.connectors.aws_fake import FakeAws, HealthEvent
 from tests.connectors.aws_sns import FakeSns, fake_sns
 from tests.daemon.conftest import Api, ApiFactory
 from tests.daemon.test_aws_poll import aws, poll, polled_api  # noqa: F401
-from tests.daemon.test_aws_source import INSTANCE_ID, aws_api, deliver, seed_registry, status
+from tests.daemon.test_aws_source import (
+    INSTANCE_ID,
+    KEY,
+    aws_api,
+    deliver,
+    keyed_api,
+    post_event,
+    seed_registry,
+    status,
+)
 
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)
 END = START + timedelta(hours=2)
@@ -116,6 +125,19 @@ def test_the_same_update_twice_is_one_and_a_moved_one_moves_the_window(
     assert notice["revision"] == 2
     (window,) = notice["windows"]
     assert instant(window["start"]) == later
+
+
+def test_the_eventbridge_route_and_the_sns_copy_are_one_notice(
+    api_factory: ApiFactory, sns: FakeSns
+) -> None:
+    api = keyed_api(api_factory, sns)
+    seed_registry(api)
+    answer = post_event(api, health_event(), {"X-Slad-Key": KEY})
+    assert answer.status_code == 200, answer.text
+    api.ok(deliver(api, sns.notification(health_event())))  # the same update by SNS
+    api.services.notices.apply_pending(api.clock())
+    (notice,) = notices(api)
+    assert notice["revision"] == 1 and len(notice["windows"]) == 1
 
 
 def test_an_issue_is_an_incident_notice_without_a_window(
