@@ -25,6 +25,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("SLAD_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+STATIC = Path(__file__).resolve().parents[2] / "daemon" / "console" / "static"
 
 
 @dataclass
@@ -262,3 +263,31 @@ def test_japanese_and_english_render(browser: Any, world: World) -> None:
     page.select_option("[data-language]", "ja")
     page.wait_for_function("document.documentElement.lang === 'ja'")
     page.context.close()
+
+
+def test_a_row_turns_amber_then_red_as_its_countdown_passes_the_marks(browser: Any) -> None:
+    """The page's own clock recolours a row between refreshes: at the first warning it
+    turns amber, past the SLO red, with the label in the page's language."""
+    now = datetime.now(UTC)
+    due, warn, slo = (_iso(now + timedelta(seconds=s)) for s in (300, 1, 3))
+    page = browser.new_page()
+    page.set_content(
+        '<table data-board data-rows-url="/none" data-poll-seconds="600" data-label-ok="余裕あり"'
+        ' data-label-warn="警告" data-label-breach="違反">'
+        f'<tbody data-now="{_iso(now)}"><tr class="row level-ok" data-level="ok"'
+        f' data-due="{due}" data-warn="{warn}" data-slo="{slo}"><td data-left>5m 00s</td>'
+        "<td><span data-level-label>余裕あり</span></td></tr></tbody></table>"
+    )
+    page.add_script_tag(path=str(STATIC / "console.js"))
+    page.evaluate("document.dispatchEvent(new Event('DOMContentLoaded'))")
+    page.wait_for_function(
+        "document.querySelector('tr.row').dataset.level === 'warn'", timeout=5000
+    )
+    assert page.locator("[data-level-label]").inner_text() == "警告"
+    assert "level-warn" in page.locator("tr.row").get_attribute("class")
+    page.wait_for_function(
+        "document.querySelector('tr.row').dataset.level === 'breach'", timeout=6000
+    )
+    assert page.locator("[data-level-label]").inner_text() == "違反"
+    assert re.fullmatch(r"4m \d\ds", page.locator("[data-left]").inner_text())
+    page.close()

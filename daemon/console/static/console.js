@@ -26,14 +26,13 @@
 
   function startBoard(table) {
     var offset = 0; // server clock minus this browser's clock, in ms
-    var labels = {};
+    var labels = {
+      ok: table.dataset.labelOk,
+      warn: table.dataset.labelWarn,
+      breach: table.dataset.labelBreach
+    };
     function sync() {
-      var body = table.querySelector("tbody");
-      offset = Date.parse(body.dataset.now) - Date.now();
-      table.querySelectorAll("tr.row").forEach(function (row) {
-        var badge = row.querySelector("[data-level-label]");
-        if (badge) labels[row.dataset.level] = badge.textContent;
-      });
+      offset = Date.parse(table.querySelector("tbody").dataset.now) - Date.now();
     }
     function tick() {
       var now = Date.now() + offset;
