@@ -83,7 +83,7 @@ class Setup:
 
     def setup(self, options: Mapping[str, str]) -> list[str]:
         instance = self.instance
-        if wanted_channels(instance, "") and not options.get("slad_url"):
+        if instance.webhook_auth != "none" and not options.get("slad_url"):
             raise ValueError("--slad-url is required: the public URL Google posts to")
         steps: list[str] = []
         if not wanted_channels(instance, ""):

@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -23,11 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from google.auth import jwt
+from google.cloud.monitoring_v3 import AlertPolicy, NotificationChannel
+from google.cloud.monitoring_v3.types import alert_service, notification_service
 
 FIXTURES = Path(__file__).parent / "data" / "gcp"
 KEY_ID = "slad-test-key"
@@ -292,3 +296,78 @@ def snooze(
         criteria=Snooze.Criteria(policies=policies, filter=filter_),
         interval=TimeInterval(start_time=start, end_time=end),
     )
+
+
+class Monitoring:
+    """Channels and policies of one project, served over gRPC."""
+
+    def __init__(self) -> None:
+        self.channels: list[NotificationChannel] = []
+        self.policies: list[AlertPolicy] = []
+        self.calls: list[str] = []
+
+        def list_channels(request: Any, _context: Any) -> Any:
+            self.calls.append("ListNotificationChannels")
+            return notification_service.ListNotificationChannelsResponse(
+                notification_channels=list(self.channels)
+            )
+
+        def create_channel(request: Any, _context: Any) -> Any:
+            self.calls.append("CreateNotificationChannel")
+            channel = NotificationChannel(request.notification_channel)
+            channel.name = f"{request.name}/notificationChannels/{len(self.channels) + 1}"
+            self.channels.append(channel)
+            return channel
+
+        def update_channel(request: Any, _context: Any) -> Any:
+            self.calls.append("UpdateNotificationChannel")
+            changed = NotificationChannel(request.notification_channel)
+            self.channels = [changed if c.name == changed.name else c for c in self.channels]
+            return changed
+
+        def list_policies(request: Any, _context: Any) -> Any:
+            self.calls.append("ListAlertPolicies")
+            return alert_service.ListAlertPoliciesResponse(alert_policies=list(self.policies))
+
+        def unary(fn: Any, request: Any, response: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(
+                fn, request_deserializer=request.deserialize, response_serializer=response.serialize
+            )
+
+        channels = grpc.method_handlers_generic_handler(
+            "google.monitoring.v3.NotificationChannelService",
+            {
+                "ListNotificationChannels": unary(
+                    list_channels,
+                    notification_service.ListNotificationChannelsRequest,
+                    notification_service.ListNotificationChannelsResponse,
+                ),
+                "CreateNotificationChannel": unary(
+                    create_channel,
+                    notification_service.CreateNotificationChannelRequest,
+                    NotificationChannel,
+                ),
+                "UpdateNotificationChannel": unary(
+                    update_channel,
+                    notification_service.UpdateNotificationChannelRequest,
+                    NotificationChannel,
+                ),
+            },
+        )
+        policies = grpc.method_handlers_generic_handler(
+            "google.monitoring.v3.AlertPolicyService",
+            {
+                "ListAlertPolicies": unary(
+                    list_policies,
+                    alert_service.ListAlertPoliciesRequest,
+                    alert_service.ListAlertPoliciesResponse,
+                )
+            },
+        )
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        self.server.add_generic_rpc_handlers((channels, policies))
+        self.endpoint = f"http://127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+    def close(self) -> None:
+        self.server.stop(0)

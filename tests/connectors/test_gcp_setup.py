@@ -5,92 +5,15 @@ and AlertPolicyService."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
-import grpc
 import pytest
-from google.cloud.monitoring_v3 import AlertPolicy, NotificationChannel
-from google.cloud.monitoring_v3.types import alert_service, notification_service
+from google.cloud.monitoring_v3 import AlertPolicy
 
 from connectors.gcp import GcpSource, parse_instance
+from tests.connectors.gcp_fakes import Monitoring
 
 URL = "https://slad.example.jp/v1/webhooks/gcp/prod"
-
-
-class Monitoring:
-    """Channels and policies of one project, served over gRPC."""
-
-    def __init__(self) -> None:
-        self.channels: list[NotificationChannel] = []
-        self.policies: list[AlertPolicy] = []
-        self.calls: list[str] = []
-
-        def list_channels(request: Any, _context: Any) -> Any:
-            self.calls.append("ListNotificationChannels")
-            return notification_service.ListNotificationChannelsResponse(
-                notification_channels=list(self.channels)
-            )
-
-        def create_channel(request: Any, _context: Any) -> Any:
-            self.calls.append("CreateNotificationChannel")
-            channel = NotificationChannel(request.notification_channel)
-            channel.name = f"{request.name}/notificationChannels/{len(self.channels) + 1}"
-            self.channels.append(channel)
-            return channel
-
-        def update_channel(request: Any, _context: Any) -> Any:
-            self.calls.append("UpdateNotificationChannel")
-            changed = NotificationChannel(request.notification_channel)
-            self.channels = [changed if c.name == changed.name else c for c in self.channels]
-            return changed
-
-        def list_policies(request: Any, _context: Any) -> Any:
-            self.calls.append("ListAlertPolicies")
-            return alert_service.ListAlertPoliciesResponse(alert_policies=list(self.policies))
-
-        def unary(fn: Any, request: Any, response: Any) -> Any:
-            return grpc.unary_unary_rpc_method_handler(
-                fn, request_deserializer=request.deserialize, response_serializer=response.serialize
-            )
-
-        channels = grpc.method_handlers_generic_handler(
-            "google.monitoring.v3.NotificationChannelService",
-            {
-                "ListNotificationChannels": unary(
-                    list_channels,
-                    notification_service.ListNotificationChannelsRequest,
-                    notification_service.ListNotificationChannelsResponse,
-                ),
-                "CreateNotificationChannel": unary(
-                    create_channel,
-                    notification_service.CreateNotificationChannelRequest,
-                    NotificationChannel,
-                ),
-                "UpdateNotificationChannel": unary(
-                    update_channel,
-                    notification_service.UpdateNotificationChannelRequest,
-                    NotificationChannel,
-                ),
-            },
-        )
-        policies = grpc.method_handlers_generic_handler(
-            "google.monitoring.v3.AlertPolicyService",
-            {
-                "ListAlertPolicies": unary(
-                    list_policies,
-                    alert_service.ListAlertPoliciesRequest,
-                    alert_service.ListAlertPoliciesResponse,
-                )
-            },
-        )
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        self.server.add_generic_rpc_handlers((channels, policies))
-        self.endpoint = f"http://127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
-        self.server.start()
-
-    def close(self) -> None:
-        self.server.stop(0)
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ import pytest
 from google.cloud import pubsub_v1
 from sqlalchemy import func, select
 
+from connectors.gcp import GcpSource, parse_instance
 from connectors.source import StreamBatch
 from daemon.sources.streams import StreamWorker, stream_workers
 from daemon.store.models import AlertEventRecord
-from tests.connectors.gcp_fakes import fixture
+from tests.connectors.gcp_fakes import Monitoring, fixture
 from tests.connectors.pubsub_emulator import PubSubEmulator, run_emulator
 from tests.daemon.conftest import Api, ApiFactory
 from tests.e2e.slad_process import wait_for
@@ -199,3 +200,34 @@ def test_an_unmappable_message_is_left_unacknowledged(
     assert stored_events(api) == 0
     # Kept for a dead-letter topic, never dropped: back once its ack deadline has passed.
     wait_for(lambda: topic.waiting() == 1, 60, "the message to come back")
+
+
+def test_setup_creates_the_topic_subscription_and_pubsub_channel(
+    emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+    monitoring = Monitoring()
+    try:
+        subscription = f"projects/{PROJECT}/subscriptions/slad-setup"
+        instance = parse_instance("setup", {
+            "projects": [PROJECT], "pubsub_subscription": subscription, "poll": False,
+            "monitoring_grpc_endpoint": monitoring.endpoint})
+        source = GcpSource()
+        steps = source.setup(instance, {"url": "", "slad_url": ""})
+        topic = f"projects/{PROJECT}/topics/slad-setup"
+        assert steps[:2] == [f"topic {topic} created", f"subscription {subscription} created"]
+        (channel,) = monitoring.channels
+        assert (channel.type_, dict(channel.labels)) == ("pubsub", {"topic": topic})
+        again = source.setup(instance, {"url": "", "slad_url": ""})
+        assert again[:2] == [f"topic {topic} exists", f"subscription {subscription} exists"]
+        assert len(monitoring.channels) == 1
+        checked = source.check(instance)
+        assert all(step.ok for step in checked), checked
+        published = pubsub_v1.PublisherClient().publish(
+            topic, json.dumps(fixture("incident-open-v1.2.json")).encode())
+        published.result(timeout=30)
+        answer = pubsub_v1.SubscriberClient().pull(
+            request={"subscription": subscription, "max_messages": 1}, timeout=10)
+        assert len(answer.received_messages) == 1  # the subscription is on the topic
+    finally:
+        monitoring.close()
