@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from moto.server import ThreadedMotoServer
 
@@ -146,7 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target", "")
         prefix, _, operation = target.partition(".")
         state = self.server.state
-        state.calls.append(operation or "query")
+        if not operation:  # the query protocol (SNS, STS) names it in the form body
+            form = parse_qs(body.decode("utf-8", "replace"))
+            operation = form.get("Action", ["query"])[0]
+        state.calls.append(operation)
         if operation in state.errors:
             status, code, message = state.errors[operation]
             self._json(status, {"__type": code, "message": message}, prefix)

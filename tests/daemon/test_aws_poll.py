@@ -242,6 +242,23 @@ def test_throttling_is_a_failed_poll_with_awss_code(
     assert entry["last_poll"]["ok"] is True and entry["open_fault"] is None
 
 
+def test_with_role_arn_the_poll_runs_as_the_assumed_role(
+    api_factory: ApiFactory, sns: FakeSns, aws: FakeAws
+) -> None:
+    put_alarm(aws)
+    fired = set_state(aws, "ALARM")
+    role = "arn:aws:iam::123456789012:role/slad-read"
+    api = polled_api(api_factory, sns, aws, role_arn=role, external_id="acme-42")
+    seed_registry(api)
+    poll(api)
+    assert status(api)["last_poll"]["ok"] is True
+    assert aws.state.calls[0] == "AssumeRole"  # before any CloudWatch call
+    poll(api)
+    assert aws.state.calls.count("AssumeRole") == 1  # the credentials are kept until expiry
+    (alert,) = alerts(api)
+    assert alert.detected_at == fired
+
+
 def test_only_an_instance_with_regions_is_polled(
     api_factory: ApiFactory, sns: FakeSns, aws: FakeAws
 ) -> None:
