@@ -64,7 +64,7 @@ class AzureApi:
         self.instance = instance
         self.credential = credential(instance)
 
-    def _client_options(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "base_url": self.instance.management_url,
             "retry_total": RETRIES,
@@ -79,7 +79,7 @@ class AzureApi:
     def alerts(self, subscription: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Every alert of `subscription` in [start, end], fired or resolved, in the REST
         shape (``properties.essentials.monitorCondition``, ...)."""
-        client = AlertsManagementClient(self.credential, subscription, **self._client_options())
+        client = AlertsManagementClient(self.credential, subscription, **self.client_options())
         window = f"{_iso(start)}/{_iso(end)}"
         with azure_errors(f"alerts of subscription {subscription}"):
             return [
@@ -89,7 +89,7 @@ class AzureApi:
 
     def health_events(self, subscription: str, since: datetime) -> list[dict[str, Any]]:
         """Service Health events of `subscription` updated since `since` (REST shape)."""
-        client = ResourceHealthMgmtClient(self.credential, subscription, **self._client_options())
+        client = ResourceHealthMgmtClient(self.credential, subscription, **self.client_options())
         with azure_errors(f"Service Health events of subscription {subscription}"):
             return [
                 event.as_dict()

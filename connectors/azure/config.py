@@ -56,6 +56,8 @@ _KEYS = frozenset(
         "authority_host",
         "management_url",
         "ca_file",
+        "action_group_id",
+        "app_object_id",
         "http_timeout_seconds",
         "poll_interval_seconds",
         "failure_threshold",
@@ -108,6 +110,8 @@ class AzureInstance:
     http_timeout_seconds: int = 10
     poll_interval_seconds: int = 300
     failure_threshold: int = 3
+    action_group_id: str = ""
+    app_object_id: str = ""
 
     @property
     def signing_keys_url(self) -> str:
@@ -176,6 +180,10 @@ def parse_instance(name: str, table: Mapping[str, Any]) -> AzureInstance:
         http_timeout_seconds=positive_int(table, "http_timeout_seconds", 10, where),
         poll_interval_seconds=positive_int(table, "poll_interval_seconds", 300, where),
         failure_threshold=positive_int(table, "failure_threshold", 3, where),
+        action_group_id=text(table, "action_group_id", where) if "action_group_id" in table else "",
+        app_object_id=_guid(text(table, "app_object_id", where), f"{where}.app_object_id")
+        if "app_object_id" in table
+        else "",
     )
 
 

@@ -36,6 +36,7 @@ from connectors.azure.alerts import (
 from connectors.azure.api import AzureApi
 from connectors.azure.config import AzureInstance, WebhookAuth, parse_instance
 from connectors.azure.health import service_health_notice
+from connectors.azure.setup import setup as configure_action_group
 from connectors.azure.tokens import InvalidToken, KeysUnavailable, SigningKeys, TokenVerifier
 from connectors.config_values import parse_section
 from connectors.source import (
@@ -137,6 +138,10 @@ class AzureSource(SourceConnector[AzureInstance]):
             ) from exc
         except (UnmappableAlert, ValueError) as exc:
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
+
+    def setup(self, instance: AzureInstance, options: Mapping[str, str]) -> list[str]:
+        """slad's receiver on the instance's action group; rules that do not use it."""
+        return configure_action_group(self.api(instance), instance, options["url"])
 
     def check(self, instance: AzureInstance) -> list[CheckStep]:
         """Sign-in and reads of every subscription, and the tenant's signing keys; the

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -246,24 +247,54 @@ class Arm:
             self._list(seen, self.events[subscription])
         )
 
-    def _list(self, seen: Seen, items: list[dict[str, Any]]) -> Reply:
+    def serve_monitor(self, subscription: str, group_id: str) -> None:
+        """``Microsoft.Insights``: one action group (GET, PUT) and the alert rule lists."""
+        self.action_group: dict[str, Any] | None = None
+        self.rules: dict[str, list[dict[str, Any]]] = {
+            "metricAlerts": [],
+            "scheduledQueryRules": [],
+            "activityLogAlerts": [],
+        }
+
+        def get(seen: Seen) -> Reply:
+            refused = self._refused(seen)
+            if refused is not None:
+                return refused
+            if self.action_group is None:
+                return Reply(404, {"error": {"code": "ResourceNotFound", "message": "none"}})
+            return Reply(200, self.action_group)
+
+        def put(seen: Seen) -> Reply:
+            refused = self._refused(seen)
+            if refused is not None:
+                return refused
+            self.action_group = {
+                **json.loads(seen.body),
+                "id": group_id,
+                "name": group_id.rsplit("/", 1)[-1],
+                "type": "Microsoft.Insights/ActionGroups",
+            }
+            return Reply(200, self.action_group)
+
+        self.server.routes[("GET", group_id)] = get
+        self.server.routes[("PUT", group_id)] = put
+        for kind, items in self.rules.items():
+            path = f"/subscriptions/{subscription}/providers/Microsoft.Insights/{kind}"
+            self.server.routes[("GET", path)] = partial(self._list, items=items)
+
+    def _refused(self, seen: Seen) -> Reply | None:
         authorization = seen.headers.get("Authorization", "")
         if not self.issued or authorization != f"Bearer {self.issued[-1]}":
-            return Reply(
-                401,
-                {
-                    "error": {
-                        "code": "InvalidAuthenticationToken",
-                        "message": "The access token is invalid.",
-                    }
-                },
-            )
+            error = {"code": "InvalidAuthenticationToken", "message": "The token is invalid."}
+            return Reply(401, {"error": error})
         if self.failure is not None:
             status, code = self.failure
-            return Reply(
-                status, {"error": {"code": code, "message": f"{code} (test)"}}, {"Retry-After": "0"}
-            )
-        return Reply(200, {"value": items})
+            error = {"code": code, "message": f"{code} (test)"}
+            return Reply(status, {"error": error}, {"Retry-After": "0"})
+        return None
+
+    def _list(self, seen: Seen, items: list[dict[str, Any]]) -> Reply:
+        return self._refused(seen) or Reply(200, {"value": items})
 
     def calls(self, kind: str) -> list[Seen]:
         return [s for s in self.server.seen if s.path.endswith(kind)]

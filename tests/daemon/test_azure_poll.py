@@ -288,3 +288,74 @@ def test_check_names_what_azure_refused(api: Api, arm: Arm) -> None:
     (step,) = fresh.check(found.instance)
     assert step.name == "sign-in to Entra ID" and not step.ok
     assert "AADSTS7000215" in step.detail
+
+
+# --- slad source setup -------------------------------------------------------------------
+
+GROUP = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ops/providers/"
+         "Microsoft.Insights/actionGroups/slad-oncall")
+APP_OBJECT_ID = "9d2b7c55-1111-4222-8333-944455556666"
+
+
+def metric_rule(name: str, *groups: str) -> dict[str, Any]:
+    return {"id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/prod-rg/providers/"
+                  f"Microsoft.Insights/metricAlerts/{name}",
+            "name": name, "type": "Microsoft.Insights/metricAlerts", "location": "global",
+            "properties": {"severity": 2, "enabled": True, "scopes": [VM],
+                           "evaluationFrequency": "PT1M", "windowSize": "PT5M",
+                           "criteria": {"odata.type": "Microsoft.Azure.Monitor."
+                                        "SingleResourceMultipleMetricCriteria", "allOf": []},
+                           "actions": [{"actionGroupId": g} for g in groups]}}
+
+
+def test_setup_writes_slads_receiver_and_lists_rules_that_do_not_use_it(
+    api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path
+) -> None:
+    arm.serve_monitor(SUBSCRIPTION, GROUP)
+    arm.rules["metricAlerts"] += [metric_rule("vm-cpu-high", GROUP.lower()),
+                                  metric_rule("vm-disk-full")]
+    api = azure_api(api_factory, azure, arm, tmp_path, webhook_auth="secure",
+                    webhook_secret=None, audiences=["api://slad-webhook"],
+                    keys_url=azure.tenant.keys_url, action_group_id=GROUP,
+                    app_object_id=APP_OBJECT_ID)
+    found = runner(api)
+    url = "https://slad.example.jp/v1/webhooks/azure/prod"
+    steps = found.connector.setup(found.instance, {"url": url})
+    assert steps[0].startswith("action group slad-oncall created")
+    assert steps[1:] == ["metric alert vm-disk-full does not notify slad-oncall: "
+                         "add the action group to it"]
+    group = arm.action_group
+    assert group is not None and group["location"] == "Global"
+    (receiver,) = group["properties"]["webhookReceivers"]
+    assert receiver == {"name": "slad", "serviceUri": url, "useCommonAlertSchema": True,
+                        "useAadAuth": True, "objectId": APP_OBJECT_ID,
+                        "identifierUri": "api://slad-webhook", "tenantId": TENANT}
+
+    # run again with an e-mail receiver added by hand: that one stays, slad's is not doubled
+    group["properties"]["emailReceivers"] = [{"name": "ops", "emailAddress": "ops@example.jp"}]
+    group["properties"]["webhookReceivers"].append({"name": "other", "serviceUri": "https://x"})
+    steps = found.connector.setup(found.instance, {"url": url})
+    assert steps[0].startswith("action group slad-oncall updated")
+    names = [r["name"] for r in arm.action_group["properties"]["webhookReceivers"]]
+    assert names == ["other", "slad"]
+    assert arm.action_group["properties"]["emailReceivers"][0]["name"] == "ops"
+
+
+def test_setup_of_a_plain_webhook_puts_the_secret_in_the_receivers_uri_only(
+    api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path
+) -> None:
+    arm.serve_monitor(SUBSCRIPTION, GROUP)
+    api = azure_api(api_factory, azure, arm, tmp_path, action_group_id=GROUP)
+    found = runner(api)
+    url = "https://slad.example.jp/v1/webhooks/azure/prod"
+    (step,) = found.connector.setup(found.instance, {"url": url})
+    assert SECRET not in step
+    (receiver,) = arm.action_group["properties"]["webhookReceivers"]
+    assert receiver["serviceUri"] == f"{url}?token={SECRET}"
+    assert receiver["useCommonAlertSchema"] is True and receiver["useAadAuth"] is False
+
+
+def test_setup_without_an_action_group_names_the_key(api: Api) -> None:
+    found = runner(api)
+    with pytest.raises(ValueError, match=r"azure\.instances\.prod\.action_group_id: required"):
+        found.connector.setup(found.instance, {"url": "https://slad.example.jp/x"})
