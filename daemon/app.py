@@ -30,7 +30,8 @@ from daemon.api import (
     window_changes,
     windows,
 )
-from daemon.api.problems import problem_response
+from daemon.api.documented import document_problems
+from daemon.api.problems import ProblemOut, problem_response
 from daemon.console import app as console
 from daemon.metrics import IngestTimer, metrics_router
 from daemon.services import Services
@@ -143,7 +144,8 @@ def create_app(services: Services) -> FastAPI:
 
 def install_openapi(app: FastAPI) -> None:
     """FastAPI's schema, plus the request models of routes that validate bodies
-    themselves (`POST /v1/events`), which FastAPI cannot see."""
+    themselves (`POST /v1/events`), which FastAPI cannot see, and every error status
+    each route answers (`documented`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -151,12 +153,16 @@ def install_openapi(app: FastAPI) -> None:
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             _, defs = models_json_schema(
-                [(model, "validation") for model in events.REQUEST_MODELS],
+                [
+                    *((model, "validation") for model in events.REQUEST_MODELS),
+                    (ProblemOut, "serialization"),
+                ],
                 ref_template="#/components/schemas/{model}",
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 defs.get("$defs", {})
             )
+            document_problems(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

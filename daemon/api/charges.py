@@ -21,7 +21,7 @@ from daemon.api.deps import (
     StrictQuery,
     Viewer,
 )
-from daemon.api.problems import Problem, not_found, problem_response
+from daemon.api.problems import Problem, not_found, problem_response, problem_responses
 from daemon.api.types import Id
 from daemon.charges import ChargesRefused
 from daemon.store.models import Contract, Customer, OptionHours
@@ -49,7 +49,7 @@ def _month(text: str, field: str = "month") -> BillingMonth:
         raise Problem(422, "invalid-month", f"{field}: {exc}") from exc
 
 
-@router.get("/charges", response_model=ChargesOut)
+@router.get("/charges", response_model=ChargesOut, responses=problem_responses(404))
 def get_charges(
     session: ReaderDep,
     svc: ServicesDep,
@@ -71,7 +71,9 @@ def get_charges(
     )
 
 
-@router.post("/charges/{month}/close", response_model=ChargesOut)
+@router.post(
+    "/charges/{month}/close", response_model=ChargesOut, responses=problem_responses(409)
+)
 def close_charges(
     month: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
     session: SessionDep,

@@ -37,7 +37,7 @@ from daemon.api.deps import (
 )
 from daemon.api.invalid import field_name
 from daemon.api.pages import newest_first
-from daemon.api.problems import Problem
+from daemon.api.problems import Problem, problem_responses
 from daemon.api.schemas import EventBatchIn, EventIn, InboxEventOut, IngestOut, Page
 from daemon.api.types import (
     Id,
@@ -203,6 +203,7 @@ EventsBody = Annotated[
 EVENTS_BODY: TypeAdapter[EventBatchIn | EventIn] = TypeAdapter(EventsBody)
 REQUEST_MODELS = (EventIn, EventBatchIn)  # their schemas join the OpenAPI components
 EVENTS_OPENAPI: dict[str, object] = {
+    "security": [{"HTTPBearer": []}],  # checked by the route itself (`authorize`)
     "parameters": [
         {
             "name": "wait",
@@ -336,7 +337,12 @@ def list_events(
     return Page[InboxEventOut](items=[inbox_out(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/events/{event_id}/retry", response_model=InboxEventOut, dependencies=[StrictQuery])
+@router.post(
+    "/events/{event_id}/retry",
+    response_model=InboxEventOut,
+    dependencies=[StrictQuery],
+    responses=problem_responses(409),
+)
 def retry_event(event_id: Id, session: SessionDep, who: Operator, now: NowDep) -> InboxEventOut:
     """Put an event the correlator set aside back in the inbox, once its cause is fixed.
 

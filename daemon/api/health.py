@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.api.deps import ServicesDep
-from daemon.api.problems import RETRY_AFTER, problem_response
+from daemon.api.problems import RETRY_AFTER, problem_response, problem_responses
 from daemon.store.db import schema_is_current
 
 router = APIRouter(tags=["health"])
@@ -19,7 +19,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=problem_responses(503))
 def readyz(svc: ServicesDep) -> dict[str, str] | JSONResponse:
     """The database answers, its schema is the one this version needs, and the
     correlator runs (while it restarts, accepted events wait in the inbox)."""

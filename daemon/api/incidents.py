@@ -22,7 +22,7 @@ from daemon.api.deps import (
 from daemon.api.due_order import by_next_due
 from daemon.api.instants import ActionBody, resolve_at
 from daemon.api.pages import newest_first
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses, unknown_reference
 from daemon.api.schemas import (
     ActionIn,
     AlertOut,
@@ -54,6 +54,7 @@ from sla_engine.faults import Excusal
 router = APIRouter(prefix="/v1", tags=["incidents"], dependencies=[StrictQuery])
 
 BREACHED = ("slo_breached", "sla_breached")
+CONFLICT = problem_responses(409)
 
 
 def excused_out(evaluation: ClockEvaluation, excused: tuple[Excusal, ...]) -> list[ExcusedFaultOut]:
@@ -399,7 +400,7 @@ def report(
     return _act(session, svc, incident, body, actor, now, "reported", at, backdated)
 
 
-@router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail)
+@router.post("/incidents/{incident_id}/contact", response_model=IncidentDetail, responses=CONFLICT)
 def record_contact(
     incident_id: Id,
     body: ActionBody,
@@ -412,7 +413,7 @@ def record_contact(
     return contact(session, svc, incident_id, body, who.name, now)
 
 
-@router.post("/incidents/{incident_id}/report", response_model=IncidentDetail)
+@router.post("/incidents/{incident_id}/report", response_model=IncidentDetail, responses=CONFLICT)
 def record_report(
     incident_id: Id,
     body: ActionBody,
@@ -425,7 +426,7 @@ def record_report(
     return report(session, svc, incident_id, body, who.name, now)
 
 
-@router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail)
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail, responses=CONFLICT)
 def resolve_incident(
     incident_id: Id,
     body: ActionBody,
@@ -450,7 +451,7 @@ def resolve_incident(
     return _act(session, svc, incident, body, who.name, now, "resolved", at, backdated)
 
 
-@router.post("/incidents/{incident_id}/merge", response_model=IncidentDetail)
+@router.post("/incidents/{incident_id}/merge", response_model=IncidentDetail, responses=CONFLICT)
 def merge_incidents(
     incident_id: Id,
     body: MergeIn,
@@ -462,6 +463,8 @@ def merge_incidents(
     """Merge incident `incident_id` into `body.incident_id`, or that one into this: the
     earlier detection stands. Answers the incident that stands, clocks recomputed."""
     first = load_incident(session, incident_id)
+    if session.get(Incident, body.incident_id) is None:
+        raise unknown_reference("incident_id", "incident", body.incident_id)
     second = load_incident(session, body.incident_id)
     try:
         kept = regroup.merge(
@@ -532,7 +535,7 @@ def assign(
         )
     resource = session.get(Resource, resource_id)
     if resource is None:
-        raise not_found("resource", resource_id)
+        raise unknown_reference("resource_id", "resource", resource_id)
     incident, _created = svc.ingestor.attach(session, alert, resource, now, actor=actor)
     if (
         alert.status == "resolved"
@@ -554,7 +557,9 @@ def assign(
     return detail(session, svc, load_incident(session, incident.id), now)
 
 
-@router.post("/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/assign", response_model=IncidentDetail, tags=["alerts"], responses=CONFLICT
+)
 def assign_alert(
     alert_id: Id,
     body: AssignIn,
@@ -567,7 +572,9 @@ def assign_alert(
     return assign(session, svc, alert_id, body.resource_id, who.name, now)
 
 
-@router.post("/alerts/{alert_id}/split", response_model=IncidentDetail, tags=["alerts"])
+@router.post(
+    "/alerts/{alert_id}/split", response_model=IncidentDetail, tags=["alerts"], responses=CONFLICT
+)
 def split_alert(
     alert_id: Id,
     body: SplitIn,

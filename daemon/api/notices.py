@@ -32,7 +32,7 @@ from daemon.api.deps import (
     requires,
 )
 from daemon.api.pages import newest_first
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses
 from daemon.api.schemas import Page, Strict
 from daemon.api.types import Id, JsonObject, Text
 from daemon.api.utc import Instant
@@ -411,7 +411,9 @@ def get_notice(notice_id: Id, session: ReaderDep, _who: Viewer) -> NoticeDetail:
     return detail(session, _load(session, notice_id))
 
 
-@router.post("/{notice_id}/confirm-impact", response_model=NoticeDetail)
+@router.post(
+    "/{notice_id}/confirm-impact", response_model=NoticeDetail, responses=problem_responses(409)
+)
 def confirm_impact(
     notice_id: Id,
     body: ConfirmIn,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from daemon import audit
 from daemon.api.deps import Admin, NowDep, Operator, ReaderDep, SessionDep, StrictQuery
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses
 from daemon.api.types import Id
 from daemon.api.utc import Instant
 from daemon.store.models import OutboxMessage
@@ -69,7 +69,7 @@ def list_outbox(
     return [outbox_out(r) for r in session.scalars(stmt)]
 
 
-@router.post("/{message_id}/retry", response_model=OutboxOut)
+@router.post("/{message_id}/retry", response_model=OutboxOut, responses=problem_responses(409))
 def retry_outbox(message_id: Id, session: SessionDep, who: Admin, now: NowDep) -> OutboxOut:
     """Queue a failed delivery again (after fixing the channel's configuration)."""
     row = session.get(OutboxMessage, message_id)

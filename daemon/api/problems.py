@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,6 +39,52 @@ _TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+STATUS_MEANINGS = {
+    401: "No bearer token, or one that is unknown, revoked or expired.",
+    403: "The token's role may not do this.",
+    404: "What the path names does not exist.",
+    409: "The request conflicts with the current state of what it names.",
+    413: "The request body exceeds `server.max_body_bytes`.",
+    422: "The request is malformed or refers to something that does not exist; "
+    "`errors` names each field.",
+    503: "The database is unavailable; nothing was stored. Retry after `Retry-After` s.",
+}
+
+
+class FieldErrorOut(BaseModel):
+    """One refused field of a validation problem."""
+
+    field: str
+    message: str
+    type: str
+    loc: list[str | int]
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem, as every error slad answers is (`application/problem+json`).
+
+    Some problems carry more members than these (`errors` of a validation problem, the
+    conflicting ids of a refused change); clients switch on `type`.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorOut] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries of the error statuses a route answers, for its
+    OpenAPI document (`app.install_openapi` gives them the problem+json media type)."""
+    return {
+        status: {"model": ProblemOut, "description": STATUS_MEANINGS.get(status, _TITLES[status])}
+        for status in statuses
+    }
 
 
 class Problem(Exception):
@@ -81,6 +128,33 @@ def not_found(what: str, ident: object) -> Problem:
     return Problem(404, "not-found", f"{what} {ident} does not exist")
 
 
+def unreadable_body(cause: BaseException) -> JSONResponse:
+    """422 for a JSON body FastAPI could not read (it answers 400 for that): bytes that
+    are not UTF-8, or nesting deeper than the parser goes. Like any other body that is
+    not JSON it is a validation problem naming the body."""
+    if isinstance(cause, UnicodeDecodeError):
+        message = "is not valid JSON: it is not UTF-8 text"
+    elif isinstance(cause, RecursionError):
+        message = "is not valid JSON that slad reads: it is nested too deeply"
+    else:
+        message = "is not valid JSON"
+    error = {"field": "body", "message": message, "type": "json_invalid", "loc": ["body"]}
+    return problem_response(422, "validation-error", f"body: {message}", errors=[error])
+
+
+def unknown_reference(field: str, what: str, ident: object) -> Problem:
+    """422 for a body naming a row that does not exist: the request is wrong, not its
+    path, so it is not the 404 of a path naming nothing."""
+    return Problem(
+        422,
+        f"unknown-{what}",
+        f"{field}: {what} {ident} does not exist",
+        errors=[
+            {"field": field, "message": "does not exist", "type": "unknown", "loc": ["body", field]}
+        ],
+    )
+
+
 def install(app: FastAPI) -> None:
     """Route every error the app can raise through problem+json."""
 
@@ -113,6 +187,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            return unreadable_body(exc.__cause__)
         slug = {
             401: "unauthorized",
             403: "forbidden",

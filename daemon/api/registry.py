@@ -20,7 +20,7 @@ from daemon.api.deps import (
     StrictQuery,
     Viewer,
 )
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses, unknown_reference
 from daemon.api.schemas import (
     ContractIn,
     ContractOut,
@@ -40,10 +40,11 @@ from daemon.charges import (
 )
 from daemon.registry import make_selector
 from daemon.services import Services
-from daemon.store.models import Contract, Customer, Incident, Resource, SupportRequest
+from daemon.store.models import Base, Contract, Customer, Incident, Resource
 from sla_engine.contract_terms import earliest_cancellation_date, minimum_term_end
 
 router = APIRouter(prefix="/v1", tags=["registry"], dependencies=[StrictQuery])
+CONFLICT = problem_responses(409)
 M = TypeVar("M")
 
 
@@ -98,6 +99,34 @@ def _get(session: Session, model: type[M], ident: int, what: str) -> M:
     return row
 
 
+def _referenced_by(session: Session, model: type[Base], ident: int) -> str | None:
+    """The first table with rows that still refer to row `ident` of `model` (cascading
+    references aside), whichever table that is: its delete would break them."""
+    target = model.__table__
+    for table in Base.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table is not target or (key.ondelete or "").upper() == "CASCADE":
+                continue
+            if session.scalar(select(func.count()).select_from(table).where(key.parent == ident)):
+                return table.name
+    return None
+
+
+def _refuse_if_referenced(session: Session, model: type[Base], ident: int, what: str) -> None:
+    table = _referenced_by(session, model, ident)
+    if table is not None:
+        raise Problem(
+            409, "in-use", f"{what} {ident} is still referenced by {table}; {_INSTEAD[model]}"
+        )
+
+
+_INSTEAD: dict[type[Base], str] = {
+    Customer: "delete what refers to it first",
+    Contract: "set a cancellation_date instead",
+    Resource: "set retired_on to retire it and keep its history",
+}
+
+
 def _changes(body: Any) -> dict[str, Any]:
     return {k: v for k, v in body.model_dump(exclude_unset=True).items()}
 
@@ -109,7 +138,12 @@ def _flush_unique(session: Session, detail: str) -> None:
         raise Problem(409, "conflict", detail) from exc
 
 
-@router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)
+@router.post(
+    "/customers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CustomerOut,
+    responses=CONFLICT,
+)
 def create_customer(body: CustomerIn, session: SessionDep, who: Admin, now: NowDep) -> CustomerOut:
     if session.scalar(select(Customer.id).where(Customer.name == body.name)) is not None:
         raise Problem(409, "conflict", f"a customer named {body.name!r} exists already")
@@ -138,7 +172,7 @@ def get_customer(customer_id: Id, session: ReaderDep, _who: Viewer) -> CustomerO
     return customer_out(_get(session, Customer, customer_id, "customer"))
 
 
-@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+@router.patch("/customers/{customer_id}", response_model=CustomerOut, responses=CONFLICT)
 def patch_customer(
     customer_id: Id, body: CustomerPatch, session: SessionDep, who: Admin, now: NowDep
 ) -> CustomerOut:
@@ -159,11 +193,14 @@ def patch_customer(
     return customer_out(customer)
 
 
-@router.delete("/customers/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/customers/{customer_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT
+)
 def delete_customer(customer_id: Id, session: SessionDep, who: Admin, now: NowDep) -> None:
     customer = _get(session, Customer, customer_id, "customer")
     if session.scalar(select(func.count()).where(Contract.customer_id == customer_id)):
         raise Problem(409, "in-use", f"customer {customer_id} still has contracts")
+    _refuse_if_referenced(session, Customer, customer_id, "customer")
     session.delete(customer)
     audit.record(
         session,
@@ -180,7 +217,8 @@ def delete_customer(customer_id: Id, session: SessionDep, who: Admin, now: NowDe
 def create_contract(
     body: ContractIn, session: SessionDep, svc: ServicesDep, who: Admin, now: NowDep
 ) -> ContractOut:
-    _get(session, Customer, body.customer_id, "customer")
+    if session.get(Customer, body.customer_id) is None:
+        raise unknown_reference("customer_id", "customer", body.customer_id)
     contract = Contract(
         **body.model_dump(exclude={"prices", "volume_discount", "reason"}),
         **_price_columns(body.model_dump(mode="json", include={"prices", "volume_discount"})),
@@ -297,17 +335,12 @@ def patch_contract(
     return contract_out(contract)
 
 
-@router.delete("/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT
+)
 def delete_contract(contract_id: Id, session: SessionDep, who: Admin, now: NowDep) -> None:
     contract = _get(session, Contract, contract_id, "contract")
-    for model in (Resource, Incident, SupportRequest):
-        if session.scalar(select(func.count()).where(model.contract_id == contract_id)):
-            raise Problem(
-                409,
-                "in-use",
-                f"contract {contract_id} is still referenced"
-                f" by {model.__tablename__}; set a cancellation_date instead",
-            )
+    _refuse_if_referenced(session, Contract, contract_id, "contract")
     session.delete(contract)
     audit.record(
         session,
@@ -323,7 +356,8 @@ def delete_contract(contract_id: Id, session: SessionDep, who: Admin, now: NowDe
 def create_resource(
     body: ResourceIn, session: SessionDep, svc: ServicesDep, who: Admin, now: NowDep
 ) -> ResourceOut:
-    _get(session, Contract, body.contract_id, "contract")
+    if session.get(Contract, body.contract_id) is None:
+        raise unknown_reference("contract_id", "contract", body.contract_id)
     resource = Resource(
         contract_id=body.contract_id,
         name=body.name,
@@ -397,7 +431,9 @@ def patch_resource(
     return resource_out(resource)
 
 
-@router.delete("/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT, responses=CONFLICT
+)
 def delete_resource(resource_id: Id, session: SessionDep, who: Admin, now: NowDep) -> None:
     resource = _get(session, Resource, resource_id, "resource")
     if session.scalar(select(func.count()).where(Incident.resource_id == resource_id)):
@@ -409,6 +445,7 @@ def delete_resource(resource_id: Id, session: SessionDep, who: Admin, now: NowDe
             f"resource {resource_id} was charged in a closed month; set retired_on to retire"
             " it and keep its history",
         )
+    _refuse_if_referenced(session, Resource, resource_id, "resource")
     session.delete(resource)
     audit.record(
         session,

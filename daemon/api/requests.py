@@ -21,7 +21,7 @@ from daemon import audit
 from daemon.api.deps import NowDep, Operator, ReaderDep, ServicesDep, SessionDep, StrictQuery
 from daemon.api.incidents import BREACHED, clock_out
 from daemon.api.instants import ActionBody, resolve_at
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses, unknown_reference
 from daemon.api.schemas import (
     ActionIn,
     ServiceRequestIn,
@@ -47,7 +47,7 @@ _ACCEPTS = {
 def _contract(session: Session, contract_id: int) -> Contract:
     contract = session.get(Contract, contract_id)
     if contract is None:
-        raise Problem(422, "unknown-contract", f"contract {contract_id} does not exist")
+        raise unknown_reference("contract_id", "contract", contract_id)
     return contract
 
 
@@ -187,7 +187,10 @@ def _register(kind: Kind, path: str, doc: str) -> None:
     )(create)
     router.get(path, response_model=list[ServiceRequestOut], name=f"list_{kind}")(list_requests)
     router.post(
-        f"{path}/{{request_id}}/{{step}}", response_model=ServiceRequestOut, name=f"advance_{kind}"
+        f"{path}/{{request_id}}/{{step}}",
+        response_model=ServiceRequestOut,
+        name=f"advance_{kind}",
+        responses=problem_responses(409),
     )(advance)
 
 
@@ -325,7 +328,11 @@ def get_support_request(
     return support_out(_load_support(session, request_id), svc, now)
 
 
-@router.post("/support-requests/{request_id}/reply", response_model=SupportRequestOut)
+@router.post(
+    "/support-requests/{request_id}/reply",
+    response_model=SupportRequestOut,
+    responses=problem_responses(409),
+)
 def reply_support_request(
     request_id: Id,
     body: ActionBody,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, SessionDep, StrictQuery
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses
 from daemon.api.schemas import Strict
 from daemon.api.utc import Instant
 from daemon.auth import TokenState, issue_token, revoke_token, token_audit, token_state
@@ -79,7 +79,7 @@ def create(body: TokenIn, session: SessionDep, who: Admin, now: NowDep) -> Token
     return TokenCreatedOut(**token_out(row, now).model_dump(), token=token)
 
 
-@router.post("/{token_id}/revoke", response_model=TokenOut)
+@router.post("/{token_id}/revoke", response_model=TokenOut, responses=problem_responses(409))
 def revoke(
     token_id: int,
     session: SessionDep,

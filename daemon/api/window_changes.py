@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, SessionDep, Viewer
-from daemon.api.problems import Problem, not_found
+from daemon.api.problems import Problem, not_found, problem_responses
+from daemon.api.types import Id
 from daemon.sources.window_changes import decide
 from daemon.store.models import WindowChange
 
@@ -65,7 +66,7 @@ def list_changes(
 
 
 @router.get("/{change_id}", response_model=WindowChangeOut)
-def get_change(change_id: int, session: ReaderDep, _who: Viewer) -> WindowChangeOut:
+def get_change(change_id: Id, session: ReaderDep, _who: Viewer) -> WindowChangeOut:
     change = session.get(WindowChange, change_id)
     if change is None:
         raise not_found("window change", change_id)
@@ -73,7 +74,7 @@ def get_change(change_id: int, session: ReaderDep, _who: Viewer) -> WindowChange
 
 
 def _decide(
-    change_id: int,
+    change_id: Id,
     accept: bool,
     body: DecisionIn,
     session: SessionDep,
@@ -90,9 +91,11 @@ def _decide(
     return _out(change, changed)
 
 
-@router.post("/{change_id}/accept", response_model=WindowChangeOut)
+@router.post(
+    "/{change_id}/accept", response_model=WindowChangeOut, responses=problem_responses(409)
+)
 def accept_change(
-    change_id: int,
+    change_id: Id,
     body: DecisionIn,
     session: SessionDep,
     svc: ServicesDep,
@@ -103,9 +106,11 @@ def accept_change(
     return _decide(change_id, True, body, session, svc, who, now)
 
 
-@router.post("/{change_id}/reject", response_model=WindowChangeOut)
+@router.post(
+    "/{change_id}/reject", response_model=WindowChangeOut, responses=problem_responses(409)
+)
 def reject_change(
-    change_id: int,
+    change_id: Id,
     body: DecisionIn,
     session: SessionDep,
     svc: ServicesDep,

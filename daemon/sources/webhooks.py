@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -36,7 +37,7 @@ from connectors.source import (
 )
 from daemon.api.deps import NowDep, ServicesDep
 from daemon.api.events import INGEST_RESPONSES, WaitQuery, ingest
-from daemon.api.problems import Problem
+from daemon.api.problems import Problem, problem_responses
 from daemon.api.schemas import IngestOut
 from daemon.notices import record_notices
 from daemon.services import Services
@@ -45,6 +46,26 @@ from daemon.sources.state import UNKNOWN_INSTANCE, record_accepted, record_rejec
 log = logging.getLogger("slad.sources")
 
 UNREACHABLE_RETRY_AFTER = 30  # seconds: SNS and EventBridge retry on their own schedule too
+
+
+class ControlOut(BaseModel):
+    """The answer to a request that carried no alert (a subscription handshake, a test
+    message): what it was, and whatever members the source expects back."""
+
+    model_config = ConfigDict(extra="allow")
+
+    note: str
+
+
+WEBHOOK_RESPONSES: dict[int | str, dict[str, object]] = {
+    **INGEST_RESPONSES,
+    200: {
+        "model": IngestOut | ControlOut,
+        "description": "Committed and correlated (`wait=true`), or a request that"
+        " carried no alert, answered as its source expects.",
+    },
+    **problem_responses(401, 404, 422),
+}
 
 
 def webhook_router(connectors: list[SourceConnector[Any]]) -> APIRouter:
@@ -59,7 +80,7 @@ def webhook_router(connectors: list[SourceConnector[Any]]) -> APIRouter:
                 methods=["POST"],
                 status_code=202,
                 response_model=IngestOut,
-                responses=INGEST_RESPONSES,
+                responses=WEBHOOK_RESPONSES,
                 name=f"{connector.name}_webhook" + (f"_{subpath}" if subpath else ""),
                 summary=f"{connector.title} webhook" + (f" ({subpath})" if subpath else ""),
             )

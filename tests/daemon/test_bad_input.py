@@ -92,8 +92,11 @@ CASES = [
             ("incidents", "incident_id"),
             ("maintenance-windows", "window_id"),
             ("support-requests", "request_id"),
+            ("window-changes", "change_id"),
         )
     ],
+    Case("window change accepted beyond 64 bits", "post",
+         f"/v1/window-changes/{BEYOND_64}/accept", "change_id", {"reason": "checked"}),
     Case("patch beyond 64 bits", "patch", f"/v1/customers/{BEYOND_64}", "customer_id", {}),
     Case("delete beyond 64 bits", "delete", f"/v1/contracts/{BEYOND_64}", "contract_id"),
     Case("id zero", "get", "/v1/customers/0", "customer_id"),
@@ -372,6 +375,20 @@ CASES = [
     Case("lone surrogate in an event title", "post", "/v1/events", "title",
          raw_json(json.dumps(event("s1", "problem", T0, title="@")).replace('"@"', "@"),
                   SURROGATE), role="ingest"),
+    # bodies FastAPI cannot read as JSON: a validation problem like any other non-JSON
+    Case("body that is not UTF-8", "post", "/v1/customers", "body", b'{"name": "\xff\xfe"}'),
+    Case("body nested too deeply", "post", "/v1/incidents/{incident}/notes", "body",
+         b"[" * 20_000 + b"]" * 20_000, role="operator"),
+    # a body naming a row that does not exist is wrong in the body, not in the path
+    Case("contract of a customer that does not exist", "post", "/v1/contracts", "customer_id",
+         {"customer_id": 999_999, "plan": "standard", "billing_start": "2026-04-01"}),
+    Case("resource of a contract that does not exist", "post", "/v1/resources", "contract_id",
+         {"contract_id": 999_999, "name": "db01", "kind": "vm"}),
+    Case("alert assigned to a resource that does not exist", "post",
+         "/v1/alerts/{alert}/assign", "resource_id", {"resource_id": 999_999}, role="operator"),
+    Case("merge with an incident that does not exist", "post",
+         "/v1/incidents/{incident}/merge", "incident_id",
+         {"incident_id": 999_999, "reason": "same outage"}, role="operator"),
 ]
 
 
@@ -490,4 +507,37 @@ def test_bad_input_is_a_problem_naming_the_field_and_changes_nothing(
     problem = answer.json()
     assert problem["status"] == case.status
     assert case.field in problem["detail"], problem
+    assert snapshot(api) == before
+
+
+def service_request(api: Api, contract: int) -> None:
+    body = {"contract_id": contract, "channel": "phone", "subject": "db slow"}
+    api.ok(api.post("/v1/customer-incidents", body), 201)
+
+
+def option_hours(api: Api, contract: int) -> None:
+    body = {"option": "professional_support", "month": "2026-10", "hours": 1, "note": "db"}
+    api.ok(api.post(f"/v1/contracts/{contract}/hours", body), 201)
+
+
+@pytest.mark.parametrize("refer", [service_request, option_hours], ids=lambda f: f.__name__)
+def test_deleting_a_contract_something_still_refers_to_is_a_conflict(
+    api: Api, refer: Any
+) -> None:
+    """Whatever table refers to the contract, the delete is a 409 naming it, not a 500
+    from the database's foreign key, and the contract stays."""
+    customer = api.ok(api.post("/v1/customers", {"name": "Kanda"}, role="admin"), 201)["id"]
+    body = {
+        "customer_id": customer,
+        "plan": "full_managed",
+        "professional_support": True,
+        "billing_start": "2026-04-01",
+    }
+    contract = api.ok(api.post("/v1/contracts", body, role="admin"), 201)["id"]
+    refer(api, contract)
+    before = snapshot(api)
+    answer = api.delete(f"/v1/contracts/{contract}", role="admin")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["type"] == "urn:slad:problem:in-use"
+    assert f"contract {contract}" in answer.json()["detail"]
     assert snapshot(api) == before

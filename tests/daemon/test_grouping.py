@@ -266,8 +266,8 @@ def test_regrouping_refusals_change_nothing(api: Api) -> None:
         (
             f"/v1/incidents/{mine['incident_id']}/merge",
             {"incident_id": 999999, "reason": "x"},
-            404,
-            "not-found",
+            422,
+            "unknown-incident",
             "operator",
         ),
         (f"/v1/alerts/{foreign['alert_id']}/split", {"reason": "x"}, 409, "only-alert", "operator"),

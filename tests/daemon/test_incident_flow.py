@@ -137,7 +137,7 @@ def test_unassigned_alert_is_listed_and_assignment_keeps_detection(api: Api) -> 
     assert [a["id"] for a in queue] == [result["alert_id"]]
 
     assert (
-        api.post(f"/v1/alerts/{result['alert_id']}/assign", {"resource_id": 999}).status_code == 404
+        api.post(f"/v1/alerts/{result['alert_id']}/assign", {"resource_id": 999}).status_code == 422
     )
     body = api.ok(
         api.post(f"/v1/alerts/{result['alert_id']}/assign", {"resource_id": ids["resource"]})
