@@ -4,9 +4,9 @@ Schemathesis reads `/openapi.json` from a real `slad run` and sends every operat
 it generated requests, valid and invalid, with an admin token and with an ingest token.
 Each answer must be no server error, carry a status the document lists for that
 operation, in a documented content type, with a body matching the documented schema.
-The store is seeded first by every read-your-writes case (customers, contracts,
-resources, incidents, requests, windows, notices, ...), so generated small ids reach
-real rows and their conflicts, not only 404s.
+The store is seeded first by the read-your-writes cases of every route but the
+webhooks (customers, contracts, resources, incidents, requests, windows, notices,
+tokens, ...), so generated small ids reach real rows and their conflicts, not only 404s.
 The seed and the example count are fixed: a run is reproducible and bounded.
 """
 
@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.e2e.slad_process import SladProcess, free_port, slad
-from tests.faults.read_your_writes import WRITE_CASES, ZABBIX_SECRET, World, aws_instance_config
+from tests.faults.read_your_writes import WRITE_CASES, World
 
 pytestmark = pytest.mark.e2e
 
@@ -63,10 +63,6 @@ def world(
     config.write_text(
         f'[database]\nurl = "{url}"\n[log]\nformat = "text"\n'
         "[prices.professional_support]\nincluded_hours = 4\nhourly_rate_yen = 12000\n"
-        "[zabbix.instances.main]\n"
-        f'api_url = "http://127.0.0.1:{free_port()}/api_jsonrpc.php"\n'
-        'api_token = "unused"\napi_timeout_seconds = 1\ntimezone = "Asia/Tokyo"\n'
-        f'webhook_secret = "{ZABBIX_SECRET}"\n' + aws_instance_config()
     )
     slad(config, "migrate")
     tokens = {
@@ -76,8 +72,9 @@ def world(
     process = SladProcess(config, free_port(), tmp / "slad.log").start()
     try:
         world = World(process.url, url, tokens)
-        for case in WRITE_CASES.values():
-            case(world)
+        for (_method, path), case in WRITE_CASES.items():
+            if not path.startswith("/v1/webhooks/"):  # those need their sources set up
+                case(world)
         yield world
     finally:
         process.kill()
