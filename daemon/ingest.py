@@ -341,10 +341,20 @@ class _Lookups:
 
     def take_orphan(self, event: AlertEvent) -> AlertEventRecord | None:
         """The oldest recovery of `event`'s problem that arrived before any problem
-        (out-of-order delivery), no longer an orphan once taken. Only its id was read:
-        recoveries can wait long and pile up, but a problem takes one at a time."""
-        waiting = self.orphans.get((event.source, event.problem_key))
-        return self.session.get(AlertEventRecord, waiting.pop(0)) if waiting else None
+        (out-of-order delivery) and is detected at or after it, no longer an orphan once
+        taken. Only its id was read: recoveries can wait long and pile up, but a problem
+        takes one at a time.
+
+        A recovery detected before the problem ends an earlier firing slad never saw:
+        taking it would resolve this problem at once, before it was even detected, and
+        drop its incident from what is owed. It stays an orphan."""
+        waiting = self.orphans.get((event.source, event.problem_key), [])
+        for position, record_id in enumerate(waiting):
+            record = self.session.get(AlertEventRecord, record_id)
+            if record is not None and record.detected_at >= event.detected_at:
+                del waiting[position]
+                return record
+        return None
 
     def firing_in(self, alert: Alert, incident: Incident) -> None:
         """`alert`, firing, is one of `incident`'s alerts."""

@@ -230,3 +230,34 @@ def test_policy_snapshot_is_not_rejudged_after_plan_change(api: Api) -> None:
     body = api.ok(api.get(f"/v1/incidents/{old}"))
     assert body["plan"] == "standard"
     assert clocks(body)["contact"]["policy"]["slo"] == 30 * 60
+
+
+def test_recovery_delivered_before_its_problem_resolves_the_incident_at_its_instant(
+    api: Api,
+) -> None:
+    seed_registry(api)
+    api.clock.set(T0 + timedelta(minutes=10))
+    early = api.post(
+        "/v1/events?wait=true", event("r1", "recovery", T0 + timedelta(minutes=5)), role="ingest"
+    )
+    assert api.ok(early)["results"][0]["status"] == "orphan"
+    late = api.post("/v1/events?wait=true", event("p1", "problem", T0), role="ingest")
+    incident = api.ok(api.get(f"/v1/incidents/{api.ok(late)['results'][0]['incident_id']}"))
+    assert incident["status"] == "resolved"
+    assert incident["resolved_at"] == iso(T0 + timedelta(minutes=5))
+
+
+def test_stale_recovery_of_an_unseen_firing_does_not_resolve_a_later_problem(api: Api) -> None:
+    seed_registry(api)
+    api.clock.set(T0 + timedelta(hours=2))
+    stale = api.post("/v1/events?wait=true", event("r0", "recovery", T0), role="ingest")
+    assert api.ok(stale)["results"][0]["status"] == "orphan"
+    problem = api.post(
+        "/v1/events?wait=true", event("p1", "problem", T0 + timedelta(hours=1)), role="ingest"
+    )
+    incident_id = api.ok(problem)["results"][0]["incident_id"]
+    incident = api.ok(api.get(f"/v1/incidents/{incident_id}"))
+    assert incident["status"] == "open", "a recovery older than the problem ends another firing"
+    assert incident["resolved_at"] is None
+    owed = api.ok(api.get("/v1/incidents", params={"owed": "true"}))["items"]
+    assert [i["id"] for i in owed] == [incident_id]
