@@ -13,12 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from connectors.aws.alarms import ALARM_STATE_CHANGE
 from connectors.aws.config import AwsInstance, EventsAuth
+from connectors.json_body import NotJsonObject, json_object
 from connectors.source import RejectReason, WebhookRejected, WebhookRequest
 
 HEALTH_SOURCE = "aws.health"
@@ -80,11 +80,9 @@ def _basic_matches(header: str, auth: EventsAuth) -> bool:
 def parse_event(body: bytes) -> Mapping[str, Any]:
     """The event as EventBridge posts it (the whole event, not only its detail)."""
     try:
-        event = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _malformed(f"body is not JSON: {exc}") from exc
-    if not isinstance(event, dict):
-        raise _malformed("body must be a JSON object: an EventBridge event")
+        event = json_object(body)
+    except NotJsonObject as exc:
+        raise _malformed(f"{exc}: an EventBridge event") from exc
     for key in ("source", "detail-type"):
         if not isinstance(event.get(key), str):
             raise _malformed(f"field {key!r} is required: the whole event must be posted")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 import urllib.error
@@ -29,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from connectors.json_body import NotJsonObject, json_object
 from connectors.source import SourceUnreachable
 
 NOTIFICATION = "Notification"
@@ -80,11 +80,9 @@ class Envelope:
 def parse_envelope(body: bytes) -> Envelope:
     """The JSON envelope, whatever the request's content type (SNS sends text/plain)."""
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEnvelope(f"body is not JSON: {exc}") from exc
-    if not isinstance(decoded, dict):
-        raise InvalidEnvelope("body must be a JSON object")
+        decoded = json_object(body)
+    except NotJsonObject as exc:
+        raise InvalidEnvelope(str(exc)) from exc
     fields = {k: v for k, v in decoded.items() if isinstance(v, str)}
     kind = fields.get("Type", "")
     if kind not in _SIGNED_KEYS:

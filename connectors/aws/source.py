@@ -30,6 +30,7 @@ from connectors.aws import eventbridge, health, sns
 from connectors.aws.alarms import ALARM_STATE_CHANGE, UnmappableMessage, alarm_event
 from connectors.aws.config import AwsInstance, parse_instance
 from connectors.config_values import parse_section
+from connectors.json_body import NotJsonObject, json_object
 from connectors.source import (
     CheckStep,
     ControlAnswer,
@@ -144,9 +145,7 @@ class AwsSource(SourceConnector[AwsInstance]):
             )
         delivering = FaultChange(False, f"SNS delivers from {envelope.topic_arn} again")
         try:
-            payload = json.loads(envelope.message)
-            if not isinstance(payload, dict):
-                raise UnmappableMessage("the SNS Message is not a JSON object")
+            payload = json_object(envelope.message, "the SNS Message")
             if TEST_MESSAGE_FIELD in payload:
                 nonce = str(payload[TEST_MESSAGE_FIELD])[:64]
                 note = f"test message {nonce} from {envelope.topic_arn}"
@@ -155,7 +154,7 @@ class AwsSource(SourceConnector[AwsInstance]):
                 notice = health.eventbridge_notice(instance, payload)
                 return WebhookResult(notices=[notice], fault=delivering)
             event = alarm_event(instance, payload, request.received_at)
-        except (json.JSONDecodeError, UnmappableMessage) as exc:
+        except (NotJsonObject, UnmappableMessage) as exc:
             detail = f"SNS message {envelope.message_id}: {exc}"
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", detail) from exc
         return WebhookResult(events=[event], fault=delivering)

@@ -39,6 +39,7 @@ from connectors.azure.health import service_health_notice
 from connectors.azure.setup import setup as configure_action_group
 from connectors.azure.tokens import InvalidToken, KeysUnavailable, SigningKeys, TokenVerifier
 from connectors.config_values import parse_section
+from connectors.json_body import json_object
 from connectors.source import (
     CheckStep,
     ControlAnswer,
@@ -125,17 +126,13 @@ class AzureSource(SourceConnector[AzureInstance]):
         """One action-group call: authenticated, then mapped (module docstring)."""
         self._authenticate(instance, request)
         try:
-            data = common_alert(json.loads(request.body))
+            data = common_alert(json_object(request.body))
             if is_check_payload(data):
                 return WebhookResult(control=ControlAnswer(note=CHECK_NOTE))
             if monitoring_service(data) == SERVICE_HEALTH:
                 notice = service_health_notice(instance.name, data, request.received_at)
                 return WebhookResult(notices=[notice])
             return WebhookResult(events=alert_events(instance.name, data, request.received_at))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WebhookRejected(
-                RejectReason.MALFORMED, "malformed-webhook", f"the body is not JSON: {exc}"
-            ) from exc
         except (UnmappableAlert, ValueError) as exc:
             raise WebhookRejected(RejectReason.MALFORMED, "malformed-webhook", str(exc)) from exc
 

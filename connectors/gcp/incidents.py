@@ -16,7 +16,6 @@ a pushed notification are one event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from typing import Any
 
 from connectors.events import AlertEvent, EventKind, Severity, Source
 from connectors.gcp.config import GcpInstance
+from connectors.json_body import NotJsonObject, json_object
 
 SCHEMA_VERSION = "1.2"
 TEST_VERSION = "test"
@@ -48,14 +48,9 @@ class ConsoleTest:
 def decode(body: bytes) -> Mapping[str, Any]:
     """The JSON object a notification's body (or a Pub/Sub message's data) holds."""
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnmappableIncident(f"body is not JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise UnmappableIncident("body nests too deeply to be a notification") from exc
-    if not isinstance(decoded, dict):
-        raise UnmappableIncident("body must be a JSON object")
-    return decoded
+        return json_object(body)
+    except NotJsonObject as exc:
+        raise UnmappableIncident(str(exc)) from exc
 
 
 def notification_event(

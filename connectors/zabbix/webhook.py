@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.events import AlertEvent, EventKind, Severity, Source
+from connectors.json_body import NotJsonObject, json_object
 from connectors.zabbix import mapping
 from connectors.zabbix.config import ZabbixInstance
 
@@ -59,14 +60,9 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
 def decode_body(body: bytes) -> dict[str, Any]:
     """Decode the raw request body into the mapping `parse_webhook` expects."""
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedWebhook(f"body is not JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise MalformedWebhook("body nests too deeply to be a notification") from exc
-    if not isinstance(decoded, dict):
-        raise MalformedWebhook("body must be a JSON object")
-    return decoded
+        return json_object(body)
+    except NotJsonObject as exc:
+        raise MalformedWebhook(str(exc)) from exc
 
 
 def parse_webhook(

@@ -311,6 +311,7 @@ def test_an_instance_without_event_credentials_refuses_the_route(api: Api) -> No
         ({"detail": {}}, "field 'source' is required"),
         (b"[1]", "must be a JSON object"),
         (b"{", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
     ],
 )
 def test_events_it_does_not_take_are_422_naming_what_it_takes(
@@ -344,3 +345,24 @@ def test_the_check_event_is_answered_and_stores_nothing(
 def test_unknown_instance_is_404(api: Api, sns: FakeSns) -> None:
     answer = deliver(api, sns.notification(ALARM), instance="other")
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        (b"\xff\xfe{}", "not JSON"),
+        (b"[1]", "must be a JSON object"),
+    ],
+)
+def test_an_sns_body_that_is_no_json_object_is_refused_before_anything_is_fetched(
+    api: Api, sns: FakeSns, body: bytes, match: str
+) -> None:
+    """SNS bodies are read before they are verified: no body may end in a server error."""
+    answer = api.client.post(
+        "/v1/webhooks/aws/prod", content=body, headers={"content-type": "text/plain"}
+    )
+    assert 400 <= answer.status_code < 500
+    assert match in answer.json()["detail"]
+    assert sns.requests == []
+    assert stored_events(api) == 0
