@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from moto.server import ThreadedMotoServer
 
 CLOUDWATCH = "GraniteServiceVersion20100801"
@@ -287,13 +288,24 @@ class FakeAws:
     state: AwsState
 
 
-@contextmanager
-def fake_aws() -> Iterator[FakeAws]:
-    """moto on one port, this front on another; both stopped on exit."""
+def start_moto() -> tuple[ThreadedMotoServer, str]:
+    """A moto server with nothing in it, and its URL.
+
+    moto keeps its accounts in the process, not in the server: without the reset, a
+    server started by a later test still holds an earlier test's topics and their
+    subscriptions, and publishing then posts to a slad that has stopped."""
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    moto_url = f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+    return moto, url
+
+
+@contextmanager
+def fake_aws() -> Iterator[FakeAws]:
+    """moto on one port, this front on another; both stopped on exit."""
+    moto, moto_url = start_moto()
     state = AwsState()
     server = _Server(moto_url, state)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -23,8 +23,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.connectors.aws_fake import start_moto
 from tests.connectors.aws_sns import fixture
 from tests.e2e.slad_process import SladProcess, free_port, slad, wait_for
 
@@ -47,10 +47,8 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server, url = start_moto()
+    yield url
     server.stop()
 
 
