@@ -22,9 +22,8 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.azure import polling
 from connectors.azure.alerts import (
     COMMON_SCHEMA,
     SERVICE_HEALTH,
@@ -33,10 +32,8 @@ from connectors.azure.alerts import (
     common_alert,
     monitoring_service,
 )
-from connectors.azure.api import AzureApi
 from connectors.azure.config import AzureInstance, WebhookAuth, parse_instance
 from connectors.azure.health import service_health_notice
-from connectors.azure.setup import setup as configure_action_group
 from connectors.azure.tokens import InvalidToken, KeysUnavailable, SigningKeys, TokenVerifier
 from connectors.config_values import parse_section
 from connectors.json_body import json_object
@@ -54,6 +51,9 @@ from connectors.source import (
     WebhookRequest,
     WebhookResult,
 )
+
+if TYPE_CHECKING:
+    from connectors.azure.api import AzureApi
 
 TOKEN_QUERY = "token"
 CHECK_RULE = "slad source check"
@@ -112,10 +112,17 @@ class AzureSource(SourceConnector[AzureInstance]):
 
     def poll(self, instance: AzureInstance, since: datetime, now: datetime) -> PollResult:
         """Alerts the push missed, resolutions, and Service Health events since `since`."""
+        from connectors.azure import polling
+
         return polling.poll(self.api(instance), instance, since, now)
 
     def api(self, instance: AzureInstance) -> AzureApi:
-        """The instance's API client, whose credential caches its token between polls."""
+        """The instance's API client, whose credential caches its token between polls.
+
+        The Azure management SDKs cost most of a second to import: they are imported
+        when an instance first polls or is set up, not by every daemon start."""
+        from connectors.azure.api import AzureApi
+
         with self._lock:
             found = self._apis.get(instance.name)
             if found is None or found.instance != instance:
@@ -138,6 +145,8 @@ class AzureSource(SourceConnector[AzureInstance]):
 
     def setup(self, instance: AzureInstance, options: Mapping[str, str]) -> list[str]:
         """slad's receiver on the instance's action group; rules that do not use it."""
+        from connectors.azure.setup import setup as configure_action_group
+
         return configure_action_group(self.api(instance), instance, options["url"])
 
     def check(self, instance: AzureInstance) -> list[CheckStep]:

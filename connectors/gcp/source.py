@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from connectors.config_values import parse_section
 from connectors.events import AlertEvent
-from connectors.gcp import api, auth, pubsub, service_health, setup, subscriber
+from connectors.gcp import auth, pubsub
 from connectors.gcp.config import GcpInstance, parse_instance
 from connectors.gcp.incidents import (
     ConsoleTest,
@@ -49,6 +50,11 @@ from connectors.source import (
     WebhookResult,
 )
 
+if TYPE_CHECKING:
+    from connectors.gcp.api import GoogleApis
+    from connectors.gcp.service_health import HealthClients
+    from connectors.gcp.subscriber import Subscribers
+
 log = logging.getLogger("slad.sources.gcp")
 
 PUBSUB_ROUTE = "pubsub"
@@ -65,9 +71,27 @@ class GcpSource(SourceConnector[GcpInstance]):
 
     def __init__(self) -> None:
         self.keys = auth.GoogleKeys()
-        self.subscribers = subscriber.Subscribers()
-        self.apis = api.GoogleApis()
-        self.health = service_health.HealthClients()
+
+    # The Google API clients (gRPC, Pub/Sub, discovery) cost most of a second to import:
+    # they are imported when an instance first needs them, not by every daemon start.
+
+    @cached_property
+    def subscribers(self) -> Subscribers:
+        from connectors.gcp.subscriber import Subscribers
+
+        return Subscribers()
+
+    @cached_property
+    def apis(self) -> GoogleApis:
+        from connectors.gcp.api import GoogleApis
+
+        return GoogleApis()
+
+    @cached_property
+    def health(self) -> HealthClients:
+        from connectors.gcp.service_health import HealthClients
+
+        return HealthClients()
 
     def parse_config(self, section: Mapping[str, Any] | None) -> SourceSettings[GcpInstance]:
         """Validate ``[gcp]``; an absent table means no Google Cloud at all."""
@@ -89,6 +113,8 @@ class GcpSource(SourceConnector[GcpInstance]):
             events += found
             windows += snoozed
             if instance.service_health:
+                from connectors.gcp import service_health
+
                 listed = service_health.list_events(self.health, instance, project, since)
                 notices += service_health.event_notices(instance, project, listed)
         return PollResult(
@@ -98,6 +124,8 @@ class GcpSource(SourceConnector[GcpInstance]):
     def _project(
         self, instance: GcpInstance, project: str, since: datetime, now: datetime
     ) -> tuple[list[AlertEvent], list[SourceWindow]]:
+        from connectors.gcp import api
+
         snoozes = api.list_snoozes(self.apis, instance, project)
         reach = since
         for snooze in snoozes:
@@ -133,16 +161,24 @@ class GcpSource(SourceConnector[GcpInstance]):
         self, instance: GcpInstance, commit: StreamCommit, clock: Callable[[], datetime]
     ) -> int:
         """One pull of the instance's subscription, acknowledged after `commit`."""
+        from connectors.gcp import subscriber
+
         return subscriber.receive(self.subscribers, instance, commit, clock)
 
     def setup(self, instance: GcpInstance, options: Mapping[str, str]) -> list[str]:
         """Channels for the instance, and the policies that do not notify them yet."""
+        from connectors.gcp import setup
+
         return setup.Setup(instance).setup(options)
 
     def check(self, instance: GcpInstance) -> list[CheckStep]:
+        from connectors.gcp import setup
+
         return setup.Setup(instance).check()
 
     def signed_test(self, instance: GcpInstance) -> SignedTest | None:
+        from connectors.gcp import setup
+
         return setup.signed_test(instance)
 
     def notification(self, instance: GcpInstance, request: WebhookRequest) -> WebhookResult:
