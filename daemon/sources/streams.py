@@ -70,11 +70,24 @@ class StreamWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            pause = self.step()
+            if pause:
+                self._stop.wait(pause)
+
+    def step(self) -> float:
+        """One read and its bookkeeping; the seconds to wait before the next read.
+
+        Recording a failure or a recovery writes the instance's fault to the database,
+        which may be down as well: that is logged and retried with the next read (the
+        count of failures is kept), never allowed to end the consumer."""
+        try:
             taken = self.read_once()
-            if taken is None:
-                self._stop.wait(self._backoff().total_seconds())
-            elif taken == 0:
-                self._stop.wait(IDLE_PAUSE_SECONDS)
+        except Exception:
+            log.exception("%s: recording the read's outcome failed", self.name)
+            return self._backoff().total_seconds()
+        if taken is None:
+            return self._backoff().total_seconds()
+        return IDLE_PAUSE_SECONDS if taken == 0 else 0.0
 
     def read_once(self) -> int | None:
         """One read: the number of messages taken, or None when the read failed."""
@@ -133,7 +146,7 @@ class StreamWorker:
         self.first_failure_at = None
 
     def _backoff(self) -> timedelta:
-        return min(timedelta(seconds=2 ** min(self.failures - 1, 16)), BACKOFF_CAP)
+        return min(timedelta(seconds=2 ** min(max(self.failures, 1) - 1, 16)), BACKOFF_CAP)
 
 
 def stream_workers(

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
 
 from connectors.events import AlertEvent, EventKind, Severity
 from connectors.source import (
@@ -29,6 +31,7 @@ from connectors.source import (
     SourceSettings,
     SourceUnreachable,
     SourceWindow,
+    StreamCommit,
     WebhookHandler,
     WebhookRejected,
     WebhookRequest,
@@ -36,6 +39,7 @@ from connectors.source import (
 )
 from daemon.sources import runner as runner_module
 from daemon.sources.runner import InstanceRunner
+from daemon.sources.streams import StreamWorker
 from daemon.store.models import AuditEntry, Clock, MaintenanceWindow
 from tests.daemon.conftest import Api, ApiFactory, seed_registry
 
@@ -492,3 +496,49 @@ def test_a_window_the_source_shortens_releases_what_only_its_old_span_covered(
     recomputed = [t for t in detail["timeline"] if t["kind"] == "clocks_recomputed"]
     assert recomputed[-1]["detail"]["action"] == "window.update"
     assert recomputed[-1]["detail"]["after"]["contact"][0] == stored.slo_due_at.isoformat()
+
+
+# --- streams ----------------------------------------------------------------------------
+
+
+class StreamingSource(FakeSource):
+    """A push-only instance with a stream, which is down while the world says so."""
+
+    def polls(self, instance: FakeInstance) -> bool:
+        return False
+
+    def streams(self, instance: FakeInstance) -> bool:
+        return True
+
+    def receive(
+        self, instance: FakeInstance, commit: StreamCommit, clock: Callable[[], datetime]
+    ) -> int:
+        if self.world.down:
+            raise SourceUnreachable("fake: stream refused")
+        return 0
+
+
+def test_a_stream_outage_during_a_database_outage_is_recorded_once_the_database_is_back(
+    api: Api, world: World, tmp_path: Path
+) -> None:
+    """The fault of a stream that stops is written to the database; while that is down
+    too, the consumer logs, backs off and records the fault at a later read."""
+    real = replace(runner(api), connector=StreamingSource())
+    unreachable = sessionmaker(create_engine(f"sqlite:///{tmp_path / 'gone' / 'slad.db'}"))
+    worker = StreamWorker(replace(real, sessions=unreachable), api.clock)
+    world.down = True
+    pauses = [worker.step() for _ in range(3)]  # the second failure reaches the threshold
+    assert pauses == [1.0, 2.0, 4.0], "backing off, still consuming"
+    assert fault_windows(api) == []
+
+    worker.runner = real  # the database answers again; the stream is still down
+    api.clock.advance(minutes=1)
+    assert worker.step() == 8.0
+    ((start, end, description),) = fault_windows(api)
+    assert start == api.clock() - timedelta(minutes=1), "from the first failure"
+    assert end is None and "stream refused" in description
+
+    world.down = False
+    api.clock.advance(minutes=1)
+    assert worker.step() == 1.0  # an empty read: the idle pause
+    assert [end for _, end, _ in fault_windows(api)] == [api.clock()]
