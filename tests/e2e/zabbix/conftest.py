@@ -58,6 +58,26 @@ class ZabbixE2E:
             capture_output=True,
         )
 
+    def alerts(self, event_ids: list[str]) -> str:
+        """What Zabbix did with the notifications of `event_ids`, for a failure message:
+        status (0 not sent, 1 sent, 2 failed, 3 new), attempts and the last error."""
+        found = self.call("alert.get", {
+            "eventids": event_ids, "output": ["alertid", "actionid", "sendto", "status",
+                                               "retries", "error", "clock"]})
+        return "\n".join(
+            f"  alert {a['alertid']} action {a['actionid']} status {a['status']} "
+            f"retries {a['retries']} to {a['sendto']}: {a['error'] or '-'}"
+            for a in found
+        ) or "  no alert recorded"
+
+    def server_log(self, lines: int = 40) -> str:
+        """The end of the server's log (alerter and escalator errors land there)."""
+        log = Path(self.server_conf).with_name("zabbix_server.log")
+        try:
+            return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as exc:
+            return f"  {log}: {exc}"
+
     def send_value(self, host: str, key: str, value: str, timeout: float = 60.0) -> None:
         """Push one trapper value, retrying until the server knows the item."""
 
@@ -323,6 +343,13 @@ class SladDaemon:
             return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = (self.workdir / "slad.log").read_text(errors="replace")
+        except OSError as exc:
+            return f"  slad.log: {exc}"
+        return "\n".join(text.splitlines()[-lines:])
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
