@@ -14,13 +14,23 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from daemon.api.deps import Admin, NowDep, ReaderDep, ServicesDep, SessionDep, Viewer
+from daemon.api.deps import (
+    Admin,
+    NowDep,
+    ReaderDep,
+    ServicesDep,
+    SessionDep,
+    StrictQuery,
+    Viewer,
+)
 from daemon.api.problems import Problem, not_found, problem_responses
 from daemon.api.types import Id
 from daemon.sources.window_changes import decide
 from daemon.store.models import WindowChange
 
-router = APIRouter(prefix="/v1/window-changes", tags=["maintenance windows"])
+router = APIRouter(
+    prefix="/v1/window-changes", tags=["maintenance windows"], dependencies=[StrictQuery]
+)
 
 
 class WindowChangeOut(BaseModel):

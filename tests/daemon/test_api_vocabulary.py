@@ -146,3 +146,18 @@ def test_list_routes_refuse_unknown_query_parameters(api: Api, route: str) -> No
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert "custmer" in refused.text
+
+
+def test_every_documented_read_refuses_unknown_query_parameters(api: Api) -> None:
+    """Beyond `LISTS`: every GET the API document names, so a new router cannot forget."""
+    document = api.ok(api.get("/openapi.json"))
+    reads = [
+        path
+        for path, operations in document["paths"].items()
+        if "get" in operations and "{" not in path and path.startswith("/v1/")
+    ]
+    lenient = [
+        path for path in reads
+        if api.get(path, role="admin", params={"custmer": "1"}).status_code != 422
+    ]
+    assert reads and lenient == []
