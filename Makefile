@@ -25,7 +25,7 @@ e2e: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check sla_engine
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy sla_engine connectors daemon
 
 bench: $(STAMP)

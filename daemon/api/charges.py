@@ -71,9 +71,7 @@ def get_charges(
     )
 
 
-@router.post(
-    "/charges/{month}/close", response_model=ChargesOut, responses=problem_responses(409)
-)
+@router.post("/charges/{month}/close", response_model=ChargesOut, responses=problem_responses(409))
 def close_charges(
     month: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
     session: SessionDep,

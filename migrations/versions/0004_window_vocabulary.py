@@ -34,8 +34,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("source", sa.String(200), nullable=True))
         batch.add_column(sa.Column("scope_id", sa.BigInteger(), nullable=True))
     op.execute(
-        "UPDATE maintenance_windows SET source = scope_ref, scope_ref = NULL"
-        " WHERE scope = 'source'"
+        "UPDATE maintenance_windows SET source = scope_ref, scope_ref = NULL WHERE scope = 'source'"
     )
     op.execute(
         "UPDATE maintenance_windows SET scope_id = CAST(scope_ref AS BIGINT)"
@@ -67,13 +66,9 @@ def _rename_timeline_key(old: str, new: str) -> None:
     """Rename a key of the detail of every `clocks_recomputed` timeline entry."""
     bind = op.get_bind()
     rows = bind.execute(
-        sa.select(_TIMELINE.c.id, _TIMELINE.c.detail).where(
-            _TIMELINE.c.kind == "clocks_recomputed"
-        )
+        sa.select(_TIMELINE.c.id, _TIMELINE.c.detail).where(_TIMELINE.c.kind == "clocks_recomputed")
     ).all()
     for row_id, detail in rows:
         if detail and old in detail:
             renamed = {(new if key == old else key): value for key, value in detail.items()}
-            bind.execute(
-                _TIMELINE.update().where(_TIMELINE.c.id == row_id).values(detail=renamed)
-            )
+            bind.execute(_TIMELINE.update().where(_TIMELINE.c.id == row_id).values(detail=renamed))

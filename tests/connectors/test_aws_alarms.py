@@ -68,9 +68,10 @@ def test_ok_is_a_recovery() -> None:
     assert event.kind is EventKind.RECOVERY
 
 
-@pytest.mark.parametrize(("setting", "kind"), [(None, EventKind.UPDATE),
-                                               ("problem", EventKind.PROBLEM),
-                                               ("recovery", EventKind.RECOVERY)])
+@pytest.mark.parametrize(
+    ("setting", "kind"),
+    [(None, EventKind.UPDATE), ("problem", EventKind.PROBLEM), ("recovery", EventKind.RECOVERY)],
+)
 def test_insufficient_data_is_what_the_instance_says(setting: str | None, kind: EventKind) -> None:
     table: dict[str, Any] = {"topic_arns": [TOPIC]}
     if setting:
@@ -81,21 +82,45 @@ def test_insufficient_data_is_what_the_instance_says(setting: str | None, kind: 
 
 
 def test_metric_math_dimensions_come_from_every_metric() -> None:
-    trigger = {"Period": 60, "EvaluationPeriods": 1, "Metrics": [
-        {"Expression": "m1+m2", "Id": "e1", "ReturnData": True},
-        {"Id": "m1", "MetricStat": {"Metric": {"Dimensions": [
-            {"value": "i-1", "name": "InstanceId"}], "MetricName": "NetworkOut"}}},
-        {"Id": "m2", "MetricStat": {"Metric": {"Dimensions": [
-            {"Value": "web-asg", "Name": "AutoScalingGroupName"},
-            {"Value": "i-2", "Name": "InstanceId"}], "MetricName": "NetworkIn"}}}]}
+    trigger = {
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Metrics": [
+            {"Expression": "m1+m2", "Id": "e1", "ReturnData": True},
+            {
+                "Id": "m1",
+                "MetricStat": {
+                    "Metric": {
+                        "Dimensions": [{"value": "i-1", "name": "InstanceId"}],
+                        "MetricName": "NetworkOut",
+                    }
+                },
+            },
+            {
+                "Id": "m2",
+                "MetricStat": {
+                    "Metric": {
+                        "Dimensions": [
+                            {"Value": "web-asg", "Name": "AutoScalingGroupName"},
+                            {"Value": "i-2", "Name": "InstanceId"},
+                        ],
+                        "MetricName": "NetworkIn",
+                    }
+                },
+            },
+        ],
+    }
     ids = alarm_event(INSTANCE, message(Trigger=trigger), RECEIVED).resource_ids
     assert ids["aws.dimension.InstanceId"] == "i-1"  # the first metric's value is kept
     assert ids["aws.dimension.AutoScalingGroupName"] == "web-asg"
 
 
 def test_composite_alarm_needs_no_trigger() -> None:
-    composite = message(AlarmArn=ARN.replace("web01-cpu-high", "web-down"), AlarmName="web-down",
-                        AlarmRule='ALARM("web01-cpu-high")')
+    composite = message(
+        AlarmArn=ARN.replace("web01-cpu-high", "web-down"),
+        AlarmName="web-down",
+        AlarmRule='ALARM("web01-cpu-high")',
+    )
     del composite["Trigger"]
     event = alarm_event(INSTANCE, composite, RECEIVED)
     assert event.resource_ids["aws.alarm"] == "web-down"
@@ -108,8 +133,9 @@ def test_tags_become_identifiers_and_a_severity_tag_the_severity() -> None:
     mapped = alarm_event(INSTANCE, event, RECEIVED)
     assert mapped.resource_ids["aws.tag.customer"] == "acme"
     assert mapped.severity is Severity.CRITICAL
-    listed = alarm_event(INSTANCE, message(AlarmTags=[{"Key": "customer", "Value": "acme"}]),
-                         RECEIVED)
+    listed = alarm_event(
+        INSTANCE, message(AlarmTags=[{"Key": "customer", "Value": "acme"}]), RECEIVED
+    )
     assert listed.resource_ids["aws.tag.customer"] == "acme"
     assert listed.severity is Severity.HIGH
 
@@ -163,8 +189,12 @@ def test_defaults() -> None:
         ({"events_api_key_header": "Authorization", "events_api_key": "k"}, "custom HTTP"),
         ({"events_basic_user": "a:b", "events_basic_password": "p"}, "must not contain"),
         (
-            {"events_basic_user": "a", "events_basic_password": "p",
-             "events_api_key_header": "X-Key", "events_api_key": "k"},
+            {
+                "events_basic_user": "a",
+                "events_basic_password": "p",
+                "events_api_key_header": "X-Key",
+                "events_api_key": "k",
+            },
             "not both",
         ),
     ],

@@ -62,8 +62,12 @@ def test_polling_needs_a_credential_of_the_chosen_kind(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"azure\.instances\.prod\.client_id: required"):
         parse(audiences=["a"], subscriptions=subscriptions)
     with pytest.raises(ValueError, match=r"certificate_file: required"):
-        parse(audiences=["a"], subscriptions=subscriptions, credential="certificate",
-              client_id="0f2c9e31-1111-4222-8333-944455556666")
+        parse(
+            audiences=["a"],
+            subscriptions=subscriptions,
+            credential="certificate",
+            client_id="0f2c9e31-1111-4222-8333-944455556666",
+        )
     managed = parse(audiences=["a"], subscriptions=subscriptions, credential="managed_identity")
     assert managed.client_id == "" and managed.client_secret == ""
     with pytest.raises(ValueError, match=r"subscriptions: 'prod' is not a GUID"):

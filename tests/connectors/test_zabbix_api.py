@@ -19,8 +19,12 @@ DATA = Path(__file__).parent / "data" / "zabbix"
 CAPTURED = json.loads((DATA / "api-6.0.14-captured.json").read_text())
 SHARED = json.loads((DATA / "api-6.0.14-responses.json").read_text())
 INSTANCE = ZabbixInstance(
-    name="main", api_url="http://z/api_jsonrpc.php", api_token="t",
-    timezone=ZoneInfo("Asia/Tokyo"), webhook_secret="s", acknowledge=True,
+    name="main",
+    api_url="http://z/api_jsonrpc.php",
+    api_token="t",
+    timezone=ZoneInfo("Asia/Tokyo"),
+    webhook_secret="s",
+    acknowledge=True,
 )
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 
@@ -107,8 +111,10 @@ def test_reconcile_yields_problem_and_missed_recovery_6_0() -> None:
 
 
 def test_reconcile_open_problems_from_the_shared_sample_7_0_names() -> None:
-    hosts = [{"hostid": "10559", "hostgroups": [{"name": "Linux servers"}]},
-             {"hostid": "10084", "hostgroups": [{"name": "Zabbix servers"}]}]
+    hosts = [
+        {"hostid": "10559", "hostgroups": [{"name": "Linux servers"}]},
+        {"hostid": "10084", "hostgroups": [{"name": "Zabbix servers"}]},
+    ]
     api = FakeApi({"event.get": SHARED["event.get"], "host.get": hosts}, version=(7, 0))
     events = ZabbixClient(INSTANCE, api).reconcile(datetime(2026, 11, 23, tzinfo=UTC), NOW)
     assert [e.kind for e in events] == [EventKind.PROBLEM, EventKind.PROBLEM]
@@ -127,8 +133,9 @@ def test_reconcile_with_nothing_open() -> None:
     assert [m for m, _ in api.requests] == ["event.get"]
 
 
-@pytest.mark.parametrize(("version", "select"), [((6, 0), "selectGroups"),
-                                                 ((7, 0), "selectHostGroups")])
+@pytest.mark.parametrize(
+    ("version", "select"), [((6, 0), "selectGroups"), ((7, 0), "selectHostGroups")]
+)
 def test_maintenances_ask_with_the_versions_names(version: tuple[int, int], select: str) -> None:
     api = FakeApi({"maintenance.get": SHARED["maintenance.get"]}, version=version)
     [maintenance] = ZabbixClient(INSTANCE, api).maintenances()
@@ -154,8 +161,9 @@ def test_acknowledge_adds_a_message_only() -> None:
 
 def test_acknowledge_is_skipped_when_switched_off() -> None:
     api = FakeApi({})
-    off = ZabbixInstance(name="main", api_url="http://z", api_token="t",
-                         timezone=ZoneInfo("UTC"), webhook_secret="s")
+    off = ZabbixInstance(
+        name="main", api_url="http://z", api_token="t", timezone=ZoneInfo("UTC"), webhook_secret="s"
+    )
     assert not ZabbixClient(off, api).acknowledge("29", "hi")
     assert api.requests == []
 
@@ -165,8 +173,7 @@ def test_acknowledge_is_skipped_when_switched_off() -> None:
     [
         ProcessingError("Unable to connect"),
         APIRequestError(
-            {"code": -32500, "message": "Application error.", "data": "No permissions.",
-             "body": {}}
+            {"code": -32500, "message": "Application error.", "data": "No permissions.", "body": {}}
         ),
         TimeoutError("timed out"),
         ConnectionRefusedError(),
@@ -179,9 +186,14 @@ def test_failures_raise_the_connector_error(error: Exception) -> None:
 
 
 def test_unreachable_instance_fails_at_first_use_not_at_construction() -> None:
-    down = ZabbixInstance(name="down", api_url="http://127.0.0.1:9/api_jsonrpc.php",
-                          api_token="t", timezone=ZoneInfo("UTC"), webhook_secret="s",
-                          api_timeout_seconds=2)
+    down = ZabbixInstance(
+        name="down",
+        api_url="http://127.0.0.1:9/api_jsonrpc.php",
+        api_token="t",
+        timezone=ZoneInfo("UTC"),
+        webhook_secret="s",
+        api_timeout_seconds=2,
+    )
     client = ZabbixClient(down)
     with pytest.raises(ZabbixApiError, match="down"):
         client.event_detected_at("1")

@@ -61,12 +61,14 @@ def test_daily_every_two_days_monthly_last_monday_and_day_15_from_6_0_14() -> No
     # active_since 1893456000 = 2030-01-01 09:00 Tokyo.
     assert daily.dtstart == datetime(2030, 1, 1, 1, 0, tzinfo=TOKYO)
     assert occurrences(daily, 3)[1:] == [
-        datetime(2030, 1, 3, 1, 0, tzinfo=TOKYO), datetime(2030, 1, 5, 1, 0, tzinfo=TOKYO)
+        datetime(2030, 1, 3, 1, 0, tzinfo=TOKYO),
+        datetime(2030, 1, 5, 1, 0, tzinfo=TOKYO),
     ]
     assert daily.duration == timedelta(minutes=30)
     assert "BYDAY=-1MO" in last_monday.rrule
     assert occurrences(last_monday, 2) == [
-        datetime(2030, 1, 28, 0, 0, tzinfo=TOKYO), datetime(2030, 2, 25, 0, 0, tzinfo=TOKYO)
+        datetime(2030, 1, 28, 0, 0, tzinfo=TOKYO),
+        datetime(2030, 2, 25, 0, 0, tzinfo=TOKYO),
     ]
     assert "BYMONTH=1,3;BYMONTHDAY=15" in fifteenth.rrule
     # UNTIL = active_till (2031-01-01 09:00 Tokyo) ends the rule before January 2031.
@@ -78,15 +80,25 @@ def test_daily_every_two_days_monthly_last_monday_and_day_15_from_6_0_14() -> No
 
 def test_second_tuesday_and_friday_monthly() -> None:
     raw = dict(CAPTURED["maintenance.get"][0])
-    raw["timeperiods"] = [{"timeperiod_type": "4", "every": "2", "month": "4095",
-                           "dayofweek": str(2 | 16), "day": "0", "start_time": "0",
-                           "period": "3600", "start_date": "0"}]
+    raw["timeperiods"] = [
+        {
+            "timeperiod_type": "4",
+            "every": "2",
+            "month": "4095",
+            "dayofweek": str(2 | 16),
+            "day": "0",
+            "start_time": "0",
+            "period": "3600",
+            "start_date": "0",
+        }
+    ]
     [period] = one([raw]).periods
     assert isinstance(period, RecurringPeriod)
     assert "BYDAY=2TU,2FR" in period.rrule
     assert period.dtstart == datetime(2030, 1, 8, 0, 0, tzinfo=TOKYO)
     assert occurrences(period, 3) == [
-        datetime(2030, 1, 8, tzinfo=TOKYO), datetime(2030, 1, 11, tzinfo=TOKYO),
+        datetime(2030, 1, 8, tzinfo=TOKYO),
+        datetime(2030, 1, 11, tzinfo=TOKYO),
         datetime(2030, 2, 8, tzinfo=TOKYO),
     ]
 
@@ -94,8 +106,11 @@ def test_second_tuesday_and_friday_monthly() -> None:
 def test_one_time_is_cut_to_active_bounds_and_dropped_outside() -> None:
     since, till = 1_900_000_000, 1_900_100_000
     raw = {
-        "maintenanceid": "7", "name": "one-off", "maintenance_type": "1",
-        "active_since": str(since), "active_till": str(till),
+        "maintenanceid": "7",
+        "name": "one-off",
+        "maintenance_type": "1",
+        "active_since": str(since),
+        "active_till": str(till),
         "hostgroups": [{"groupid": "2", "name": "Linux servers"}],
         "timeperiods": [
             {"timeperiod_type": "0", "start_date": str(since - 600), "period": "3600"},
@@ -107,8 +122,9 @@ def test_one_time_is_cut_to_active_bounds_and_dropped_outside() -> None:
     assert not maintenance.collects_data
     assert maintenance.host_groups == ("Linux servers",)  # 7.0 key
     assert maintenance.periods == (
-        OneTimePeriod(datetime.fromtimestamp(since, UTC),
-                      datetime.fromtimestamp(since + 3000, UTC)),
+        OneTimePeriod(
+            datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(since + 3000, UTC)
+        ),
     )
     assert maintenance.tags[0].operator == "equals"
 
@@ -123,8 +139,13 @@ def test_unknown_period_type_is_an_error() -> None:
 def test_host_maintenance_state() -> None:
     hosts = [
         *SHARED["host.get"],
-        {"host": "db01", "maintenance_status": "1", "maintenanceid": "3",
-         "maintenance_type": "1", "maintenance_from": "1795999980"},
+        {
+            "host": "db01",
+            "maintenance_status": "1",
+            "maintenanceid": "3",
+            "maintenance_type": "1",
+            "maintenance_from": "1795999980",
+        },
     ]
     idle, busy = map_host_maintenance(hosts)
     assert (idle.in_maintenance, idle.maintenance_id, idle.since) == (False, None, None)

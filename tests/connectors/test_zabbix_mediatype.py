@@ -29,11 +29,24 @@ def test_webhook_with_templates_for_every_operation(media: dict[str, Any]) -> No
 
 def test_sends_the_macros_the_parser_reads(media: dict[str, Any]) -> None:
     values = {p["name"]: p["value"] for p in media["parameters"]}
-    for macro in ("{EVENT.ID}", "{EVENT.VALUE}", "{EVENT.UPDATE.STATUS}", "{EVENT.RECOVERY.ID}",
-                  "{EVENT.NSEVERITY}", "{EVENT.DATE}", "{EVENT.TIME}", "{EVENT.TAGSJSON}",
-                  "{HOST.HOST}", "{HOST.NAME}", "{TRIGGER.ID}", "{EVENT.NAME}",
-                  "{USER.FULLNAME}", "{EVENT.UPDATE.ACTION}", "{EVENT.UPDATE.MESSAGE}",
-                  "{ALERT.SENDTO}"):
+    for macro in (
+        "{EVENT.ID}",
+        "{EVENT.VALUE}",
+        "{EVENT.UPDATE.STATUS}",
+        "{EVENT.RECOVERY.ID}",
+        "{EVENT.NSEVERITY}",
+        "{EVENT.DATE}",
+        "{EVENT.TIME}",
+        "{EVENT.TAGSJSON}",
+        "{HOST.HOST}",
+        "{HOST.NAME}",
+        "{TRIGGER.ID}",
+        "{EVENT.NAME}",
+        "{USER.FULLNAME}",
+        "{EVENT.UPDATE.ACTION}",
+        "{EVENT.UPDATE.MESSAGE}",
+        "{ALERT.SENDTO}",
+    ):
         assert macro in values.values(), macro
     assert {"slad_url", "slad_secret", "slad_instance"} <= set(values)
 

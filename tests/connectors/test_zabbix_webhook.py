@@ -107,7 +107,10 @@ def test_problem_falls_back_to_local_time_in_the_instance_zone() -> None:
 
 def test_fallback_zone_is_the_instances() -> None:
     utc_instance = ZabbixInstance(
-        name="e2e", api_url="http://x", api_token="t", timezone=ZoneInfo("UTC"),
+        name="e2e",
+        api_url="http://x",
+        api_token="t",
+        timezone=ZoneInfo("UTC"),
         webhook_secret="s",
     )
     event = parse_webhook(utc_instance, body("problem"), RECEIVED, no_api)
@@ -151,8 +154,14 @@ def test_fixture_shapes_from_the_shared_samples() -> None:
     assert problem.detected_at == datetime(2026, 11, 23, 15, 52, 55, tzinfo=UTC)
     recovery = parse_webhook(
         INSTANCE,
-        base | {"event_id": "19", "event_value": "0", "recovery_id": "20",
-                "recovery_date": "2026.11.24", "recovery_time": "00:52:09"},
+        base
+        | {
+            "event_id": "19",
+            "event_value": "0",
+            "recovery_id": "20",
+            "recovery_date": "2026.11.24",
+            "recovery_time": "00:52:09",
+        },
         RECEIVED,
         no_api,
     )
@@ -161,24 +170,39 @@ def test_fixture_shapes_from_the_shared_samples() -> None:
 
 @pytest.mark.parametrize(
     ("level", "severity"),
-    [("0", Severity.INFO), ("1", Severity.INFO), ("2", Severity.WARNING),
-     ("3", Severity.AVERAGE), ("4", Severity.HIGH), ("5", Severity.CRITICAL)],
+    [
+        ("0", Severity.INFO),
+        ("1", Severity.INFO),
+        ("2", Severity.WARNING),
+        ("3", Severity.AVERAGE),
+        ("4", Severity.HIGH),
+        ("5", Severity.CRITICAL),
+    ],
 )
 def test_severities(level: str, severity: Severity) -> None:
-    assert parse_webhook(INSTANCE, body("problem") | {"severity": level}, RECEIVED,
-                         no_api).severity is severity
+    assert (
+        parse_webhook(INSTANCE, body("problem") | {"severity": level}, RECEIVED, no_api).severity
+        is severity
+    )
 
 
 def test_unexpanded_optional_macros_are_absent() -> None:
     event = parse_webhook(
         INSTANCE,
-        body("problem") | {"tags": "{EVENT.TAGSJSON}", "host_groups": "{TRIGGER.HOSTGROUP.NAME}",
-                           "host_id": "*UNKNOWN*", "event_name": "{EVENT.NAME}"},
+        body("problem")
+        | {
+            "tags": "{EVENT.TAGSJSON}",
+            "host_groups": "{TRIGGER.HOSTGROUP.NAME}",
+            "host_id": "*UNKNOWN*",
+            "event_name": "{EVENT.NAME}",
+        },
         RECEIVED,
         no_api,
     )
     assert event.resource_ids == {
-        "zabbix.instance": "e2e", "zabbix.host": "slad-e2e-88d63b94", "zabbix.trigger": "23137"
+        "zabbix.instance": "e2e",
+        "zabbix.host": "slad-e2e-88d63b94",
+        "zabbix.trigger": "23137",
     }
     assert event.title == "Zabbix event 29"
 
@@ -186,8 +210,8 @@ def test_unexpanded_optional_macros_are_absent() -> None:
 def test_tags_as_a_json_string_and_several_groups() -> None:
     event = parse_webhook(
         INSTANCE,
-        body("problem") | {"tags": '[{"tag":"env","value":"prod"}]',
-                           "host_groups": "Linux servers, Web"},
+        body("problem")
+        | {"tags": '[{"tag":"env","value":"prod"}]', "host_groups": "Linux servers, Web"},
         RECEIVED,
         no_api,
     )

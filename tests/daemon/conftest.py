@@ -93,9 +93,7 @@ def migrated_database(backend: str, directory: Path) -> Iterator[tuple[str, Engi
 
 
 @pytest.fixture(params=BACKENDS)
-def empty_database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, Engine]]:
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     """An empty database on each backend, with no schema yet."""
     with unmigrated_database(request.param, tmp_path) as db:
         yield db

@@ -46,13 +46,27 @@ def api(api_factory: ApiFactory, sns: FakeSns) -> Api:
 def seed_registry(api: Api) -> int:
     """A customer whose resource is the EC2 instance the alarm watches."""
     customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
-                                                 "plan": "standard",
-                                                 "billing_start": "2026-04-01"}, role="admin"),
-                      201)
-    resource = api.ok(api.post("/v1/resources", {
-        "contract_id": contract["id"], "name": "web01", "kind": "vm",
-        "selectors": [{"aws.dimension.InstanceId": INSTANCE_ID}]}, role="admin"), 201)
+    contract = api.ok(
+        api.post(
+            "/v1/contracts",
+            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+            role="admin",
+        ),
+        201,
+    )
+    resource = api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract["id"],
+                "name": "web01",
+                "kind": "vm",
+                "selectors": [{"aws.dimension.InstanceId": INSTANCE_ID}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     return int(resource["id"])
 
 
@@ -61,15 +75,21 @@ def deliver(api: Api, fields: dict[str, Any], instance: str = "prod") -> Any:
     return api.client.post(
         f"/v1/webhooks/aws/{instance}?wait=true",
         content=json.dumps(fields).encode(),
-        headers={"Content-Type": "text/plain; charset=UTF-8",
-                 "x-amz-sns-message-type": str(fields["Type"]),
-                 "x-amz-sns-topic-arn": str(fields["TopicArn"])},
+        headers={
+            "Content-Type": "text/plain; charset=UTF-8",
+            "x-amz-sns-message-type": str(fields["Type"]),
+            "x-amz-sns-topic-arn": str(fields["TopicArn"]),
+        },
     )
 
 
 def recovery() -> dict[str, Any]:
-    return {**ALARM, "NewStateValue": "OK", "OldStateValue": "ALARM",
-            "StateChangeTime": "2026-11-30T01:40:00.250+0000"}
+    return {
+        **ALARM,
+        "NewStateValue": "OK",
+        "OldStateValue": "ALARM",
+        "StateChangeTime": "2026-11-30T01:40:00.250+0000",
+    }
 
 
 def incidents(api: Api) -> list[dict[str, Any]]:
@@ -125,9 +145,7 @@ def test_ok_resolves_it_at_the_recovery_instant(api: Api, sns: FakeSns) -> None:
     assert same_instant(incident["resolved_at"], RECOVERED)
 
 
-def test_bad_signature_is_401_stores_nothing_and_shows_in_sources(
-    api: Api, sns: FakeSns
-) -> None:
+def test_bad_signature_is_401_stores_nothing_and_shows_in_sources(api: Api, sns: FakeSns) -> None:
     seed_registry(api)
     fields = sns.notification(ALARM)
     fields["Message"] = fields["Message"].replace("web01-cpu-high", "web02-cpu-high")
@@ -238,11 +256,15 @@ KEY = "eb-key-never-logged"
 ALARM_EVENT = fixture("eventbridge-alarm-state-change.json")
 
 
-def post_event(api: Api, event: Any, headers: dict[str, str] | None = None,
-               instance: str = "prod") -> Any:
+def post_event(
+    api: Api, event: Any, headers: dict[str, str] | None = None, instance: str = "prod"
+) -> Any:
     raw = event if isinstance(event, bytes) else json.dumps(event).encode()
-    return api.client.post(f"/v1/webhooks/aws/{instance}/events?wait=true", content=raw,
-                           headers={"Content-Type": "application/json", **(headers or {})})
+    return api.client.post(
+        f"/v1/webhooks/aws/{instance}/events?wait=true",
+        content=raw,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def keyed_api(api_factory: ApiFactory, sns: FakeSns) -> Api:
@@ -281,11 +303,17 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 def test_basic_auth_is_checked_user_and_password(api_factory: ApiFactory, sns: FakeSns) -> None:
-    api = aws_api(api_factory, sns, events_basic_user="eventbridge",
-                  events_basic_password="pw-never-logged")
+    api = aws_api(
+        api_factory, sns, events_basic_user="eventbridge", events_basic_password="pw-never-logged"
+    )
     seed_registry(api)
-    for headers in ({}, basic("eventbridge", "wrong"), basic("other", "pw-never-logged"),
-                    {"Authorization": "Basic !!"}, {"Authorization": "Bearer pw-never-logged"}):
+    for headers in (
+        {},
+        basic("eventbridge", "wrong"),
+        basic("other", "pw-never-logged"),
+        {"Authorization": "Basic !!"},
+        {"Authorization": "Bearer pw-never-logged"},
+    ):
         assert post_event(api, ALARM_EVENT, headers).status_code == 401
     assert stored_events(api) == 0
     answer = api.ok(post_event(api, ALARM_EVENT, basic("eventbridge", "pw-never-logged")))
@@ -303,10 +331,15 @@ def test_an_instance_without_event_credentials_refuses_the_route(api: Api) -> No
 @pytest.mark.parametrize(
     ("event", "match"),
     [
-        ({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification",
-          "detail": {}}, "is not accepted; accepted: aws.cloudwatch"),
-        ({"source": "aws.health", "detail-type": "AWS Health Event", "detail": {}},
-         "AWS Health"),
+        (
+            {
+                "source": "aws.ec2",
+                "detail-type": "EC2 Instance State-change Notification",
+                "detail": {},
+            },
+            "is not accepted; accepted: aws.cloudwatch",
+        ),
+        ({"source": "aws.health", "detail-type": "AWS Health Event", "detail": {}}, "AWS Health"),
         ({**ALARM_EVENT, "resources": []}, "field 'resources'"),
         ({"detail": {}}, "field 'source' is required"),
         (b"[1]", "must be a JSON object"),
@@ -336,8 +369,9 @@ def test_the_check_event_is_answered_and_stores_nothing(
     test = AwsSource().signed_test(runner.instance)
     assert test is not None and test.subpath == "events"
     assert json.loads(test.body) == check_event(runner.instance)
-    answer = api.client.post("/v1/webhooks/aws/prod/events", content=test.body,
-                             headers=dict(test.headers))
+    answer = api.client.post(
+        "/v1/webhooks/aws/prod/events", content=test.body, headers=dict(test.headers)
+    )
     assert answer.status_code == 200 and answer.json()["note"] == "test event accepted"
     assert stored_events(api) == 0
 

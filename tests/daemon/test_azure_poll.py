@@ -34,8 +34,10 @@ from tests.daemon.conftest import Api, ApiFactory
 
 CLIENT_ID = "0f2c9e31-1111-4222-8333-944455556666"
 SECRET = "s3cret-webhook-token-0123456789"
-VM = (f"/subscriptions/{SUBSCRIPTION}/resourcegroups/prod-rg/providers/"
-      "microsoft.compute/virtualmachines/app01")
+VM = (
+    f"/subscriptions/{SUBSCRIPTION}/resourcegroups/prod-rg/providers/"
+    "microsoft.compute/virtualmachines/app01"
+)
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
@@ -51,8 +53,9 @@ def arm(azure: AzureFakes) -> Arm:
     return arm
 
 
-def azure_api(api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path,
-              **instance: Any) -> Api:
+def azure_api(
+    api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path, **instance: Any
+) -> Api:
     secret_file = tmp_path / "client-secret"
     secret_file.write_text(arm.client_secret + "\n")
     table: dict[str, Any] = {
@@ -81,13 +84,27 @@ def api(api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path) ->
 
 def seed_registry(api: Api, *selectors: dict[str, str]) -> int:
     customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
-                                                 "plan": "standard",
-                                                 "billing_start": "2026-04-01"}, role="admin"),
-                      201)
-    resource = api.ok(api.post("/v1/resources", {
-        "contract_id": contract["id"], "name": "app01", "kind": "vm",
-        "selectors": list(selectors) or [{"azure.resource_id": VM.upper()}]}, role="admin"), 201)
+    contract = api.ok(
+        api.post(
+            "/v1/contracts",
+            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+            role="admin",
+        ),
+        201,
+    )
+    resource = api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract["id"],
+                "name": "app01",
+                "kind": "vm",
+                "selectors": list(selectors) or [{"azure.resource_id": VM.upper()}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     return int(resource["id"])
 
 
@@ -129,7 +146,8 @@ def test_an_alert_the_push_missed_is_found_at_azures_start_instant(api: Api, arm
     seed_registry(api)
     started = datetime(2026, 11, 30, 1, 40, 12, 345678, tzinfo=UTC)
     arm.alerts[SUBSCRIPTION].append(
-        listed_alert("0a1b2c3d-0000-4000-8000-0000000000a1", VM, "2026-11-30T01:40:12.3456789Z"))
+        listed_alert("0a1b2c3d-0000-4000-8000-0000000000a1", VM, "2026-11-30T01:40:12.3456789Z")
+    )
     poll(api)
     (incident,) = incidents(api)
     assert same_instant(incident["detected_at"], started)
@@ -150,15 +168,21 @@ def test_a_resolution_the_push_missed_closes_the_pushed_incident(api: Api, arm: 
     api.clock.set(datetime(2026, 11, 30, 1, 21, tzinfo=UTC))
     api.ok(deliver(api, fired))
     alert_id = fired["data"]["essentials"]["alertId"]
-    arm.alerts[SUBSCRIPTION].append(listed_alert(
-        alert_id.rsplit("/", 1)[-1], VM, "2026-11-30T01:20:05.1234567Z",
-        resolved="2026-11-30T01:45:10.7654321Z"))
+    arm.alerts[SUBSCRIPTION].append(
+        listed_alert(
+            alert_id.rsplit("/", 1)[-1],
+            VM,
+            "2026-11-30T01:20:05.1234567Z",
+            resolved="2026-11-30T01:45:10.7654321Z",
+        )
+    )
     api.clock.set(NOW)
     poll(api)
     (incident,) = incidents(api)
     assert incident["status"] == "resolved"
-    assert same_instant(incident["resolved_at"], datetime(2026, 11, 30, 1, 45, 10, 765432,
-                                                          tzinfo=UTC))
+    assert same_instant(
+        incident["resolved_at"], datetime(2026, 11, 30, 1, 45, 10, 765432, tzinfo=UTC)
+    )
     assert stored_events(api) == 2  # the poll's copy of the firing was a duplicate
     resolved = fixture("common-alert-metric-resolved.json")
     assert api.ok(deliver(api, resolved))["results"][0]["status"] == "duplicate"
@@ -167,18 +191,26 @@ def test_a_resolution_the_push_missed_closes_the_pushed_incident(api: Api, arm: 
 def test_service_health_events_become_notices_whose_windows_follow_updates(
     api: Api, arm: Arm
 ) -> None:
-    resource = seed_registry(api, {"azure.resource_id": VM},
-                             {"azure.subscription": SUBSCRIPTION, "azure.region": "Japan East"})
+    resource = seed_registry(
+        api,
+        {"azure.resource_id": VM},
+        {"azure.subscription": SUBSCRIPTION, "azure.region": "Japan East"},
+    )
     arm.events[SUBSCRIPTION].append(
-        health_event("ABCD-123", "2026-12-05T17:00:00Z", "2026-12-05T21:00:00Z"))
+        health_event("ABCD-123", "2026-12-05T17:00:00Z", "2026-12-05T21:00:00Z")
+    )
     poll(api)
     assert api.services.notices.apply_pending(api.clock()) == 1
     (listed,) = api.ok(api.get("/v1/provider-notices", params={"source": "azure"}))["items"]
     assert (listed["event_id"], listed["kind"], listed["status"]) == (
-        "ABCD-123", "maintenance", "scheduled")
+        "ABCD-123",
+        "maintenance",
+        "scheduled",
+    )
     shown = api.ok(api.get(f"/v1/provider-notices/{listed['id']}"))
     assert [(w["resource_id"], w["start"], w["end"]) for w in shown["windows"]] == [
-        (resource, "2026-12-05T17:00:00Z", "2026-12-05T21:00:00Z")]
+        (resource, "2026-12-05T17:00:00Z", "2026-12-05T21:00:00Z")
+    ]
     (call,) = arm.calls("/Microsoft.ResourceHealth/events")
     assert call.query["queryStartTime"] == ["11/28/2026"]  # a day before the first reach
 
@@ -188,18 +220,20 @@ def test_service_health_events_become_notices_whose_windows_follow_updates(
     assert len(api.ok(api.get("/v1/provider-notices", params={"source": "azure"}))["items"]) == 1
 
     arm.events[SUBSCRIPTION][0] = health_event(
-        "ABCD-123", "2026-12-05T18:00:00Z", "2026-12-05T23:00:00Z",
-        updated="2026-11-30T03:00:00Z")
+        "ABCD-123", "2026-12-05T18:00:00Z", "2026-12-05T23:00:00Z", updated="2026-11-30T03:00:00Z"
+    )
     api.clock.advance(minutes=5)
     poll(api)
     api.services.notices.apply_pending(api.clock())
     shown = api.ok(api.get(f"/v1/provider-notices/{listed['id']}"))
     assert [(w["start"], w["end"]) for w in shown["windows"]] == [
-        ("2026-12-05T18:00:00Z", "2026-12-05T23:00:00Z")]
+        ("2026-12-05T18:00:00Z", "2026-12-05T23:00:00Z")
+    ]
 
 
-@pytest.mark.parametrize(("status_code", "code"), [(429, "TooManyRequests"),
-                                                    (403, "AuthorizationFailed")])
+@pytest.mark.parametrize(
+    ("status_code", "code"), [(429, "TooManyRequests"), (403, "AuthorizationFailed")]
+)
 def test_throttling_and_refusals_are_failed_polls_showing_azures_code(
     api: Api, arm: Arm, status_code: int, code: str
 ) -> None:
@@ -212,8 +246,9 @@ def test_throttling_and_refusals_are_failed_polls_showing_azures_code(
     poll(api)
     assert not runner(api).up  # failure_threshold = 2
     with api.services.sessions() as session:
-        (fault,) = session.scalars(select(MaintenanceWindow).where(
-            MaintenanceWindow.kind == "monitoring_fault")).all()
+        (fault,) = session.scalars(
+            select(MaintenanceWindow).where(MaintenanceWindow.kind == "monitoring_fault")
+        ).all()
         assert fault.source == "azure:prod" and same_instant(fault.start_at.isoformat(), NOW)
     arm.failure = None
     api.clock.advance(minutes=10)
@@ -224,8 +259,9 @@ def test_throttling_and_refusals_are_failed_polls_showing_azures_code(
 def test_a_refused_sign_in_is_a_failed_poll_naming_entra_ids_error(
     api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path
 ) -> None:
-    api = azure_api(api_factory, azure, arm, tmp_path, client_secret="not-the-secret",
-                    client_secret_file=None)
+    api = azure_api(
+        api_factory, azure, arm, tmp_path, client_secret="not-the-secret", client_secret_file=None
+    )
     poll(api)
     last = status(api)["last_poll"]
     assert last["ok"] is False and "AADSTS7000215" in last["error"]
@@ -246,8 +282,9 @@ def test_past_the_interval_the_next_poll_reaches_back_from_the_watermark(
     poll(api)
     api.clock.advance(hours=6)  # slad was down
     missed = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
-    arm.alerts[SUBSCRIPTION].append(listed_alert("0a1b2c3d-0000-4000-8000-0000000000b2", VM,
-                                                 missed))
+    arm.alerts[SUBSCRIPTION].append(
+        listed_alert("0a1b2c3d-0000-4000-8000-0000000000b2", VM, missed)
+    )
     poll(api)
     assert len(incidents(api)) == 1
     second = arm.calls("/Microsoft.AlertsManagement/alerts")[1]
@@ -269,12 +306,20 @@ def test_check_signs_in_reads_each_subscription_and_its_test_payload_stores_noth
     ]
     test = found.connector.signed_test(found.instance)
     assert test is not None
-    answer = api.client.post("/v1/webhooks/azure/prod", content=test.body,
-                             headers=dict(test.headers), params=dict(test.query))
+    answer = api.client.post(
+        "/v1/webhooks/azure/prod",
+        content=test.body,
+        headers=dict(test.headers),
+        params=dict(test.query),
+    )
     assert answer.status_code == 200 and "nothing stored" in answer.json()["note"]
     assert stored_events(api) == 0 and incidents(api) == []
-    forged = api.client.post("/v1/webhooks/azure/prod", content=test.body,
-                             headers=dict(test.headers), params={"token": "x" * 20})
+    forged = api.client.post(
+        "/v1/webhooks/azure/prod",
+        content=test.body,
+        headers=dict(test.headers),
+        params={"token": "x" * 20},
+    )
     assert forged.status_code == 401
 
 
@@ -292,44 +337,74 @@ def test_check_names_what_azure_refused(api: Api, arm: Arm) -> None:
 
 # --- slad source setup -------------------------------------------------------------------
 
-GROUP = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ops/providers/"
-         "Microsoft.Insights/actionGroups/slad-oncall")
+GROUP = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ops/providers/"
+    "Microsoft.Insights/actionGroups/slad-oncall"
+)
 APP_OBJECT_ID = "9d2b7c55-1111-4222-8333-944455556666"
 
 
 def metric_rule(name: str, *groups: str) -> dict[str, Any]:
-    return {"id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/prod-rg/providers/"
-                  f"Microsoft.Insights/metricAlerts/{name}",
-            "name": name, "type": "Microsoft.Insights/metricAlerts", "location": "global",
-            "properties": {"severity": 2, "enabled": True, "scopes": [VM],
-                           "evaluationFrequency": "PT1M", "windowSize": "PT5M",
-                           "criteria": {"odata.type": "Microsoft.Azure.Monitor."
-                                        "SingleResourceMultipleMetricCriteria", "allOf": []},
-                           "actions": [{"actionGroupId": g} for g in groups]}}
+    return {
+        "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/prod-rg/providers/"
+        f"Microsoft.Insights/metricAlerts/{name}",
+        "name": name,
+        "type": "Microsoft.Insights/metricAlerts",
+        "location": "global",
+        "properties": {
+            "severity": 2,
+            "enabled": True,
+            "scopes": [VM],
+            "evaluationFrequency": "PT1M",
+            "windowSize": "PT5M",
+            "criteria": {
+                "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                "allOf": [],
+            },
+            "actions": [{"actionGroupId": g} for g in groups],
+        },
+    }
 
 
 def test_setup_writes_slads_receiver_and_lists_rules_that_do_not_use_it(
     api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path
 ) -> None:
     arm.serve_monitor(SUBSCRIPTION, GROUP)
-    arm.rules["metricAlerts"] += [metric_rule("vm-cpu-high", GROUP.lower()),
-                                  metric_rule("vm-disk-full")]
-    api = azure_api(api_factory, azure, arm, tmp_path, webhook_auth="secure",
-                    webhook_secret=None, audiences=["api://slad-webhook"],
-                    keys_url=azure.tenant.keys_url, action_group_id=GROUP,
-                    app_object_id=APP_OBJECT_ID)
+    arm.rules["metricAlerts"] += [
+        metric_rule("vm-cpu-high", GROUP.lower()),
+        metric_rule("vm-disk-full"),
+    ]
+    api = azure_api(
+        api_factory,
+        azure,
+        arm,
+        tmp_path,
+        webhook_auth="secure",
+        webhook_secret=None,
+        audiences=["api://slad-webhook"],
+        keys_url=azure.tenant.keys_url,
+        action_group_id=GROUP,
+        app_object_id=APP_OBJECT_ID,
+    )
     found = runner(api)
     url = "https://slad.example.jp/v1/webhooks/azure/prod"
     steps = found.connector.setup(found.instance, {"url": url})
     assert steps[0].startswith("action group slad-oncall created")
-    assert steps[1:] == ["metric alert vm-disk-full does not notify slad-oncall: "
-                         "add the action group to it"]
+    assert steps[1:] == [
+        "metric alert vm-disk-full does not notify slad-oncall: add the action group to it"
+    ]
     group = arm.action_group
     assert group is not None and group["location"] == "Global"
     (receiver,) = group["properties"]["webhookReceivers"]
-    assert receiver == {"name": "slad", "serviceUri": url, "useCommonAlertSchema": True,
-                        "useAadAuth": True, "objectId": APP_OBJECT_ID,
-                        "identifierUri": "api://slad-webhook", "tenantId": TENANT}
+    assert receiver == {
+        "name": "slad",
+        "serviceUri": url,
+        "useCommonAlertSchema": True,
+        "useAadAuth": True,
+        "objectId": APP_OBJECT_ID,
+        "identifierUri": "api://slad-webhook",
+        "tenantId": TENANT,
+    }
 
     # run again with an e-mail receiver added by hand: that one stays, slad's is not doubled
     group["properties"]["emailReceivers"] = [{"name": "ops", "emailAddress": "ops@example.jp"}]

@@ -71,25 +71,45 @@ def plain(api_factory: ApiFactory, azure: AzureFakes) -> Api:
 def seed_registry(api: Api, *selectors: dict[str, str], name: str = "app01") -> int:
     """A customer whose resource is the VM the alert rule watches."""
     customer = api.ok(api.post("/v1/customers", {"name": f"acme-{name}"}, role="admin"), 201)
-    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
-                                                 "plan": "standard",
-                                                 "billing_start": "2026-04-01"}, role="admin"),
-                      201)
-    resource = api.ok(api.post("/v1/resources", {
-        "contract_id": contract["id"], "name": name, "kind": "vm",
-        "selectors": list(selectors) or [{"azure.resource_id": VM}]}, role="admin"), 201)
+    contract = api.ok(
+        api.post(
+            "/v1/contracts",
+            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+            role="admin",
+        ),
+        201,
+    )
+    resource = api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract["id"],
+                "name": name,
+                "kind": "vm",
+                "selectors": list(selectors) or [{"azure.resource_id": VM}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     return int(resource["id"])
 
 
-def deliver(api: Api, payload: dict[str, Any] | bytes, token: str | None = None,
-            query: str = "", instance: str = "prod") -> Any:
+def deliver(
+    api: Api,
+    payload: dict[str, Any] | bytes,
+    token: str | None = None,
+    query: str = "",
+    instance: str = "prod",
+) -> Any:
     """POST as an action group does: JSON, a bearer token for a secure webhook."""
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return api.client.post(f"/v1/webhooks/azure/{instance}?wait=true{query}",
-                           content=raw, headers=headers)
+    return api.client.post(
+        f"/v1/webhooks/azure/{instance}?wait=true{query}", content=raw, headers=headers
+    )
 
 
 def secure(api: Api, azure: AzureFakes, payload: dict[str, Any] | bytes, **claims: Any) -> Any:
@@ -117,9 +137,7 @@ def same_instant(text: str, at: datetime) -> bool:
 # --- secure webhook ----------------------------------------------------------------------
 
 
-def test_fired_alert_opens_an_incident_at_azures_fired_instant(
-    api: Api, azure: AzureFakes
-) -> None:
+def test_fired_alert_opens_an_incident_at_azures_fired_instant(api: Api, azure: AzureFakes) -> None:
     seed_registry(api)
     answer = api.ok(secure(api, azure, fixture("common-alert-metric-fired.json")))
     assert answer["results"][0]["status"] == "created"
@@ -242,8 +260,10 @@ def test_plain_webhook_needs_the_secret_in_its_url(plain: Api) -> None:
 def test_a_payload_that_is_not_the_common_schema_is_422_naming_the_setting(
     plain: Api,
 ) -> None:
-    legacy = {"schemaId": "AzureMonitorMetricAlert",
-              "data": {"status": "Activated", "context": {"id": "x"}}}
+    legacy = {
+        "schemaId": "AzureMonitorMetricAlert",
+        "data": {"status": "Activated", "context": {"id": "x"}},
+    }
     answer = deliver(plain, legacy, query=f"&token={SECRET}")
     assert answer.status_code == 422
     assert "useCommonAlertSchema" in answer.json()["detail"]
@@ -253,23 +273,27 @@ def test_a_payload_that_is_not_the_common_schema_is_422_naming_the_setting(
 
 
 def test_log_search_alert_without_rule_name_maps_by_its_target(plain: Api) -> None:
-    workspace = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/prod-rg/providers/"
-                 "Microsoft.OperationalInsights/workspaces/prod-logs")
+    workspace = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/prod-rg/providers/"
+        "Microsoft.OperationalInsights/workspaces/prod-logs"
+    )
     seed_registry(plain, {"azure.resource_id": workspace.upper()}, name="logs")
     plain.clock.set(datetime(2026, 11, 30, 3, 11, tzinfo=UTC))
-    answer = plain.ok(deliver(plain, fixture("common-alert-log-search-fired.json"),
-                              query=f"&token={SECRET}"))
+    answer = plain.ok(
+        deliver(plain, fixture("common-alert-log-search-fired.json"), query=f"&token={SECRET}")
+    )
     assert answer["results"][0]["status"] == "created"
     (incident,) = incidents(plain)
-    assert same_instant(incident["detected_at"], datetime(2026, 11, 30, 3, 10, 0, 123456,
-                                                          tzinfo=UTC))
+    assert same_instant(
+        incident["detected_at"], datetime(2026, 11, 30, 3, 10, 0, 123456, tzinfo=UTC)
+    )
 
 
 def test_subscription_and_resource_group_selectors_match_any_alert_in_them(plain: Api) -> None:
-    seed_registry(plain, {"azure.subscription": SUBSCRIPTION.upper(),
-                          "azure.resource_group": "PROD-rg"})
-    plain.ok(deliver(plain, fixture("common-alert-metric-fired.json"),
-                     query=f"&token={SECRET}"))
+    seed_registry(
+        plain, {"azure.subscription": SUBSCRIPTION.upper(), "azure.resource_group": "PROD-rg"}
+    )
+    plain.ok(deliver(plain, fixture("common-alert-metric-fired.json"), query=f"&token={SECRET}"))
     assert len(incidents(plain)) == 1
 
 
@@ -298,13 +322,15 @@ def test_resource_health_platform_outage_is_an_incident_user_restart_is_not(
     assert incidents(plain) == [] and stored(plain) == 1
     plain.ok(deliver(plain, platform, query=f"&token={SECRET}"))
     (incident,) = incidents(plain)
-    assert same_instant(incident["detected_at"], datetime(2026, 11, 30, 2, 0, 30, 500000,
-                                                          tzinfo=UTC))
+    assert same_instant(
+        incident["detected_at"], datetime(2026, 11, 30, 2, 0, 30, 500000, tzinfo=UTC)
+    )
     back = copy.deepcopy(platform)
     back["data"]["essentials"]["alertId"] += "-back"
     back["data"]["essentials"]["firedDateTime"] = "2026-11-30T02:20:00Z"
     back["data"]["alertContext"]["properties"].update(
-        currentHealthStatus="Available", previousHealthStatus="Unavailable")
+        currentHealthStatus="Available", previousHealthStatus="Unavailable"
+    )
     plain.clock.set(datetime(2026, 11, 30, 2, 21, tzinfo=UTC))
     plain.ok(deliver(plain, back, query=f"&token={SECRET}"))
     (incident,) = incidents(plain)
@@ -313,8 +339,9 @@ def test_resource_health_platform_outage_is_an_incident_user_restart_is_not(
 
 
 def test_unknown_instance_is_404(plain: Api) -> None:
-    answer = deliver(plain, fixture("common-alert-metric-fired.json"), instance="other",
-                     query=f"&token={SECRET}")
+    answer = deliver(
+        plain, fixture("common-alert-metric-fired.json"), instance="other", query=f"&token={SECRET}"
+    )
     assert answer.status_code == 404
     assert stored(plain) == 0
 
@@ -327,10 +354,14 @@ def test_service_health_maintenance_becomes_a_notice_with_a_window_that_follows_
 ) -> None:
     region = {"azure.subscription": SUBSCRIPTION, "azure.region": "japan east"}
     first = seed_registry(plain, {"azure.resource_id": VM}, region)
-    second = seed_registry(plain, {"azure.subscription": SUBSCRIPTION,
-                                   "azure.service": "Virtual Machines"}, name="app02")
-    seed_registry(plain, {"azure.subscription": SUBSCRIPTION, "azure.region": "West Europe"},
-                  name="elsewhere")
+    second = seed_registry(
+        plain,
+        {"azure.subscription": SUBSCRIPTION, "azure.service": "Virtual Machines"},
+        name="app02",
+    )
+    seed_registry(
+        plain, {"azure.subscription": SUBSCRIPTION, "azure.region": "West Europe"}, name="elsewhere"
+    )
     planned = fixture("common-alert-service-health-maintenance.json")
     answer = plain.ok(deliver(plain, planned, query=f"&token={SECRET}"))
     assert answer["results"] == []
@@ -353,15 +384,19 @@ def test_service_health_maintenance_becomes_a_notice_with_a_window_that_follows_
 
     moved = copy.deepcopy(planned)
     props = moved["data"]["alertContext"]["properties"]
-    props.update(stage="Rescheduled", impactStartTime="2026-12-06T17:00:00Z",
-                 impactMitigationTime="2026-12-06T19:00:00Z")
+    props.update(
+        stage="Rescheduled",
+        impactStartTime="2026-12-06T17:00:00Z",
+        impactMitigationTime="2026-12-06T19:00:00Z",
+    )
     moved["data"]["alertContext"]["eventTimestamp"] = "2026-11-29T03:00:00Z"
     plain.ok(deliver(plain, moved, query=f"&token={SECRET}"))
     assert plain.services.notices.apply_pending(plain.clock()) == 1
     shown = plain.ok(plain.get(f"/v1/provider-notices/{listed['id']}"))
     assert shown["revision"] == 2
     assert {(w["start"], w["end"]) for w in shown["windows"]} == {
-        ("2026-12-06T17:00:00Z", "2026-12-06T19:00:00Z")}
+        ("2026-12-06T17:00:00Z", "2026-12-06T19:00:00Z")
+    }
 
     cancelled = copy.deepcopy(moved)
     cancelled["data"]["alertContext"]["properties"]["stage"] = "Canceled"
@@ -376,8 +411,9 @@ def test_service_health_incident_is_a_notice_without_a_window(plain: Api) -> Non
     seed_registry(plain, {"azure.subscription": SUBSCRIPTION})
     outage = fixture("common-alert-service-health-maintenance.json")
     props = outage["data"]["alertContext"]["properties"]
-    props.update(incidentType="Incident", stage="Active", trackingId="XYZ-9",
-                 impactMitigationTime=None)
+    props.update(
+        incidentType="Incident", stage="Active", trackingId="XYZ-9", impactMitigationTime=None
+    )
     plain.ok(deliver(plain, outage, query=f"&token={SECRET}"))
     plain.services.notices.apply_pending(plain.clock())
     (listed,) = plain.ok(plain.get("/v1/provider-notices", params={"source": "azure"}))["items"]

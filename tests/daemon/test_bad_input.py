@@ -95,8 +95,13 @@ CASES = [
             ("window-changes", "change_id"),
         )
     ],
-    Case("window change accepted beyond 64 bits", "post",
-         f"/v1/window-changes/{BEYOND_64}/accept", "change_id", {"reason": "checked"}),
+    Case(
+        "window change accepted beyond 64 bits",
+        "post",
+        f"/v1/window-changes/{BEYOND_64}/accept",
+        "change_id",
+        {"reason": "checked"},
+    ),
     Case("patch beyond 64 bits", "patch", f"/v1/customers/{BEYOND_64}", "customer_id", {}),
     Case("delete beyond 64 bits", "delete", f"/v1/contracts/{BEYOND_64}", "contract_id"),
     Case("id zero", "get", "/v1/customers/0", "customer_id"),
@@ -132,8 +137,12 @@ CASES = [
             ("/v1/outbox", "incident_id"),
         )
     ],
-    Case("report for customer 10^20", "get", f"/v1/reports/sla?month=2026-11&customer={HUGE}",
-         "customer"),
+    Case(
+        "report for customer 10^20",
+        "get",
+        f"/v1/reports/sla?month=2026-11&customer={HUGE}",
+        "customer",
+    ),
     *[
         Case(f"cursor of 10^30 on {path}", "get", f"{path}?cursor={cursor(10**30)}", "cursor")
         for path in ("/v1/incidents", "/v1/alerts", "/v1/events", "/v1/audit")
@@ -197,8 +206,14 @@ CASES = [
         )
     ],
     *[
-        Case(f"null window {field}", "patch", "/v1/maintenance-windows/{window}", field,
-             {field: None}, role="operator")
+        Case(
+            f"null window {field}",
+            "patch",
+            "/v1/maintenance-windows/{window}",
+            field,
+            {field: None},
+            role="operator",
+        )
         for field in ("status", "start", "description")
     ],
     # instants that overflow once in UTC, dates past what the calendar reaches
@@ -223,8 +238,12 @@ CASES = [
         "post",
         "/v1/events",
         "detected_at",
-        {"events": [event("b1", "problem", T0), event("b2", "problem", T0) | {
-            "detected_at": FAR_EAST_YEAR_1}]},
+        {
+            "events": [
+                event("b1", "problem", T0),
+                event("b2", "problem", T0) | {"detected_at": FAR_EAST_YEAR_1},
+            ]
+        },
         role="ingest",
     ),
     Case(
@@ -256,8 +275,13 @@ CASES = [
         "post",
         "/v1/support-requests",
         "received_at",
-        {"contract_id": 1, "channel": "ticket", "subject": "s", "received_at": FAR_EAST_YEAR_1,
-         "reason": "r"},
+        {
+            "contract_id": 1,
+            "channel": "ticket",
+            "subject": "s",
+            "received_at": FAR_EAST_YEAR_1,
+            "reason": "r",
+        },
         role="operator",
     ),
     Case(
@@ -281,38 +305,112 @@ CASES = [
         "detected_from",
     ),
     Case("audit since year 9999", "get", "/v1/audit?since=9999-12-31T23:59:59-12:00", "since"),
-    Case("incidents from a naive instant", "get", "/v1/incidents?detected_to=2026-11-24T09:00",
-         "detected_to"),
+    Case(
+        "incidents from a naive instant",
+        "get",
+        "/v1/incidents?detected_to=2026-11-24T09:00",
+        "detected_to",
+    ),
     Case("report for month 9999-12", "get", "/v1/reports/sla?month=9999-12", "month"),
     Case("report for month 0000-01", "get", "/v1/reports/sla?month=0000-01", "month"),
     # NUL characters: PostgreSQL text cannot hold them, so they are refused everywhere
     Case("NUL in a customer name", "post", "/v1/customers", "name", {"name": NUL}),
-    Case("NUL in a renamed customer", "patch", "/v1/customers/{customer}", "name",
-         {"name": NUL}),
-    Case("NUL in a contact e-mail", "patch", "/v1/customers/{customer}", "contact_email",
-         {"contact_email": NUL}),
-    Case("NUL in a resource name", "post", "/v1/resources", "name",
-         {"contract_id": 1, "name": NUL, "kind": "vm"}),
-    Case("NUL in a selector value", "post", "/v1/resources", "selectors",
-         {"contract_id": 1, "name": "db01", "kind": "vm", "selectors": [{"zabbix.host": NUL}]}),
-    Case("NUL in a selector key", "patch", "/v1/resources/{resource}", "selectors",
-         {"selectors": [{NUL: "web01"}]}),
-    Case("NUL in a note", "post", "/v1/incidents/{incident}/notes", "text", {"text": NUL},
-         role="operator"),
-    Case("NUL in a contact note", "post", "/v1/incidents/{incident}/contact", "note",
-         {"note": NUL}, role="operator"),
-    Case("NUL in an alert title", "post", "/v1/events", "title",
-         event("n1", "problem", T0, title=NUL), role="ingest"),
-    Case("NUL in an event's resource ids", "post", "/v1/events", "resource_ids",
-         event("n2", "problem", T0, resource_ids={"zabbix.host": NUL}), role="ingest"),
-    Case("NUL in a window description", "post", "/v1/maintenance-windows", "description",
-         {"scope": "all", "description": NUL, "start": "2026-11-25T00:00:00Z",
-          "end": "2026-11-25T01:00:00Z"}, role="operator"),
-    Case("NUL in a window time zone", "post", "/v1/maintenance-windows", "timezone",
-         {"scope": "all", "start": "2026-11-25T00:00:00Z", "rrule": "FREQ=DAILY",
-          "duration_minutes": 30, "timezone": NUL}, role="operator"),
-    Case("NUL in a support subject", "post", "/v1/support-requests", "subject",
-         {"contract_id": 1, "channel": "ticket", "subject": NUL}, role="operator"),
+    Case("NUL in a renamed customer", "patch", "/v1/customers/{customer}", "name", {"name": NUL}),
+    Case(
+        "NUL in a contact e-mail",
+        "patch",
+        "/v1/customers/{customer}",
+        "contact_email",
+        {"contact_email": NUL},
+    ),
+    Case(
+        "NUL in a resource name",
+        "post",
+        "/v1/resources",
+        "name",
+        {"contract_id": 1, "name": NUL, "kind": "vm"},
+    ),
+    Case(
+        "NUL in a selector value",
+        "post",
+        "/v1/resources",
+        "selectors",
+        {"contract_id": 1, "name": "db01", "kind": "vm", "selectors": [{"zabbix.host": NUL}]},
+    ),
+    Case(
+        "NUL in a selector key",
+        "patch",
+        "/v1/resources/{resource}",
+        "selectors",
+        {"selectors": [{NUL: "web01"}]},
+    ),
+    Case(
+        "NUL in a note",
+        "post",
+        "/v1/incidents/{incident}/notes",
+        "text",
+        {"text": NUL},
+        role="operator",
+    ),
+    Case(
+        "NUL in a contact note",
+        "post",
+        "/v1/incidents/{incident}/contact",
+        "note",
+        {"note": NUL},
+        role="operator",
+    ),
+    Case(
+        "NUL in an alert title",
+        "post",
+        "/v1/events",
+        "title",
+        event("n1", "problem", T0, title=NUL),
+        role="ingest",
+    ),
+    Case(
+        "NUL in an event's resource ids",
+        "post",
+        "/v1/events",
+        "resource_ids",
+        event("n2", "problem", T0, resource_ids={"zabbix.host": NUL}),
+        role="ingest",
+    ),
+    Case(
+        "NUL in a window description",
+        "post",
+        "/v1/maintenance-windows",
+        "description",
+        {
+            "scope": "all",
+            "description": NUL,
+            "start": "2026-11-25T00:00:00Z",
+            "end": "2026-11-25T01:00:00Z",
+        },
+        role="operator",
+    ),
+    Case(
+        "NUL in a window time zone",
+        "post",
+        "/v1/maintenance-windows",
+        "timezone",
+        {
+            "scope": "all",
+            "start": "2026-11-25T00:00:00Z",
+            "rrule": "FREQ=DAILY",
+            "duration_minutes": 30,
+            "timezone": NUL,
+        },
+        role="operator",
+    ),
+    Case(
+        "NUL in a support subject",
+        "post",
+        "/v1/support-requests",
+        "subject",
+        {"contract_id": 1, "channel": "ticket", "subject": NUL},
+        role="operator",
+    ),
     *[
         Case(f"NUL in filter {param} of {path}", "get", f"{path}?{param}=a%00b", param)
         for path, param in (
@@ -324,71 +422,186 @@ CASES = [
             ("/v1/audit", "target_id"),
         )
     ],
-    Case("NUL in a window deletion reason", "delete",
-         "/v1/maintenance-windows/{window}?reason=a%00b", "reason", role="operator"),
-    Case("NUL in a window source filter", "get", "/v1/maintenance-windows?source=a%00b",
-         "source"),
-    Case("windows scoped to 10^20", "get", f"/v1/maintenance-windows?scope_ref={HUGE}",
-         "scope_ref"),
-    Case("windows active in year 1", "get",
-         "/v1/maintenance-windows?active_at=0001-01-01T00:00:00%2B14:00", "active_at"),
-    Case("incidents due before year 9999", "get",
-         "/v1/incidents?due_before=9999-12-31T23:59:59-12:00", "due_before"),
-    Case("due-order cursor of 10^30", "get",
-         f"/v1/incidents?sort=next_due&cursor={due_cursor(None, 10**30)}", "cursor"),
-    Case("due-order cursor in year 1", "get",
-         f"/v1/incidents?sort=next_due&cursor={due_cursor(FAR_EAST_YEAR_1, 1)}", "cursor"),
+    Case(
+        "NUL in a window deletion reason",
+        "delete",
+        "/v1/maintenance-windows/{window}?reason=a%00b",
+        "reason",
+        role="operator",
+    ),
+    Case("NUL in a window source filter", "get", "/v1/maintenance-windows?source=a%00b", "source"),
+    Case(
+        "windows scoped to 10^20", "get", f"/v1/maintenance-windows?scope_ref={HUGE}", "scope_ref"
+    ),
+    Case(
+        "windows active in year 1",
+        "get",
+        "/v1/maintenance-windows?active_at=0001-01-01T00:00:00%2B14:00",
+        "active_at",
+    ),
+    Case(
+        "incidents due before year 9999",
+        "get",
+        "/v1/incidents?due_before=9999-12-31T23:59:59-12:00",
+        "due_before",
+    ),
+    Case(
+        "due-order cursor of 10^30",
+        "get",
+        f"/v1/incidents?sort=next_due&cursor={due_cursor(None, 10**30)}",
+        "cursor",
+    ),
+    Case(
+        "due-order cursor in year 1",
+        "get",
+        f"/v1/incidents?sort=next_due&cursor={due_cursor(FAR_EAST_YEAR_1, 1)}",
+        "cursor",
+    ),
     # charges
-    Case("charges of customer 10^20", "get", f"/v1/charges?month=2026-11&customer={HUGE}",
-         "customer"),
-    Case("hours of contract beyond 64 bits", "get",
-         f"/v1/contracts/{BEYOND_64}/hours?month=2026-11", "contract_id"),
-    Case("NUL in an hours note", "post", "/v1/contracts/{contract}/hours", "note",
-         {"option": "advisory", "month": "2026-11", "hours": 1, "note": NUL}),
-    Case("contract made on 9999-12-31", "post", "/v1/contracts", "contract_date",
-         {"customer_id": 1, "plan": "standard", "billing_start": "2026-04-01",
-          "contract_date": "9999-12-31"}),
-    Case("null prices on a contract", "patch", "/v1/contracts/{contract}", "prices",
-         {"prices": None}),
-    Case("null first charged day of a resource", "patch", "/v1/resources/{resource}",
-         "added_on", {"added_on": None}),
+    Case(
+        "charges of customer 10^20", "get", f"/v1/charges?month=2026-11&customer={HUGE}", "customer"
+    ),
+    Case(
+        "hours of contract beyond 64 bits",
+        "get",
+        f"/v1/contracts/{BEYOND_64}/hours?month=2026-11",
+        "contract_id",
+    ),
+    Case(
+        "NUL in an hours note",
+        "post",
+        "/v1/contracts/{contract}/hours",
+        "note",
+        {"option": "advisory", "month": "2026-11", "hours": 1, "note": NUL},
+    ),
+    Case(
+        "contract made on 9999-12-31",
+        "post",
+        "/v1/contracts",
+        "contract_date",
+        {
+            "customer_id": 1,
+            "plan": "standard",
+            "billing_start": "2026-04-01",
+            "contract_date": "9999-12-31",
+        },
+    ),
+    Case(
+        "null prices on a contract", "patch", "/v1/contracts/{contract}", "prices", {"prices": None}
+    ),
+    Case(
+        "null first charged day of a resource",
+        "patch",
+        "/v1/resources/{resource}",
+        "added_on",
+        {"added_on": None},
+    ),
     # provider notices posted by a source slad has no connector for
     Case("notice beyond 64 bits", "get", f"/v1/provider-notices/{BEYOND_64}", "notice_id"),
-    Case("notices of customer 10^20", "get", f"/v1/provider-notices?customer={HUGE}",
-         "customer"),
-    Case("notices active in year 9999", "get",
-         "/v1/provider-notices?active_at=9999-12-31T23:59:59-12:00", "active_at"),
-    Case("notice starting in year 1", "post", "/v1/provider-notices", "starts_at",
-         NOTICE | {"starts_at": FAR_EAST_YEAR_1}, role="ingest"),
-    Case("NUL in a notice title", "post", "/v1/provider-notices", "title",
-         NOTICE | {"title": {"en": NUL}}, role="ingest"),
-    Case("NUL in a notice's affected resource", "post", "/v1/provider-notices",
-         "affected_resources", NOTICE | {"affected_resources": [{"aws.instance": NUL}]},
-         role="ingest"),
-    Case("NUL in a notice's raw payload", "post", "/v1/provider-notices", "raw",
-         NOTICE | {"raw": {"detail": [NUL]}}, role="ingest"),
+    Case("notices of customer 10^20", "get", f"/v1/provider-notices?customer={HUGE}", "customer"),
+    Case(
+        "notices active in year 9999",
+        "get",
+        "/v1/provider-notices?active_at=9999-12-31T23:59:59-12:00",
+        "active_at",
+    ),
+    Case(
+        "notice starting in year 1",
+        "post",
+        "/v1/provider-notices",
+        "starts_at",
+        NOTICE | {"starts_at": FAR_EAST_YEAR_1},
+        role="ingest",
+    ),
+    Case(
+        "NUL in a notice title",
+        "post",
+        "/v1/provider-notices",
+        "title",
+        NOTICE | {"title": {"en": NUL}},
+        role="ingest",
+    ),
+    Case(
+        "NUL in a notice's affected resource",
+        "post",
+        "/v1/provider-notices",
+        "affected_resources",
+        NOTICE | {"affected_resources": [{"aws.instance": NUL}]},
+        role="ingest",
+    ),
+    Case(
+        "NUL in a notice's raw payload",
+        "post",
+        "/v1/provider-notices",
+        "raw",
+        NOTICE | {"raw": {"detail": [NUL]}},
+        role="ingest",
+    ),
     # lone surrogates: no UTF-8 encoding exists for them
-    Case("lone surrogate in a customer name", "post", "/v1/customers", "name",
-         raw_json('{"name": @}', SURROGATE)),
-    Case("lone surrogate in a note", "post", "/v1/incidents/{incident}/notes", "text",
-         raw_json('{"text": @}', SURROGATE), role="operator"),
-    Case("lone surrogate in an event title", "post", "/v1/events", "title",
-         raw_json(json.dumps(event("s1", "problem", T0, title="@")).replace('"@"', "@"),
-                  SURROGATE), role="ingest"),
+    Case(
+        "lone surrogate in a customer name",
+        "post",
+        "/v1/customers",
+        "name",
+        raw_json('{"name": @}', SURROGATE),
+    ),
+    Case(
+        "lone surrogate in a note",
+        "post",
+        "/v1/incidents/{incident}/notes",
+        "text",
+        raw_json('{"text": @}', SURROGATE),
+        role="operator",
+    ),
+    Case(
+        "lone surrogate in an event title",
+        "post",
+        "/v1/events",
+        "title",
+        raw_json(json.dumps(event("s1", "problem", T0, title="@")).replace('"@"', "@"), SURROGATE),
+        role="ingest",
+    ),
     # bodies FastAPI cannot read as JSON: a validation problem like any other non-JSON
     Case("body that is not UTF-8", "post", "/v1/customers", "body", b'{"name": "\xff\xfe"}'),
-    Case("body nested too deeply", "post", "/v1/incidents/{incident}/notes", "body",
-         b"[" * 20_000 + b"]" * 20_000, role="operator"),
+    Case(
+        "body nested too deeply",
+        "post",
+        "/v1/incidents/{incident}/notes",
+        "body",
+        b"[" * 20_000 + b"]" * 20_000,
+        role="operator",
+    ),
     # a body naming a row that does not exist is wrong in the body, not in the path
-    Case("contract of a customer that does not exist", "post", "/v1/contracts", "customer_id",
-         {"customer_id": 999_999, "plan": "standard", "billing_start": "2026-04-01"}),
-    Case("resource of a contract that does not exist", "post", "/v1/resources", "contract_id",
-         {"contract_id": 999_999, "name": "db01", "kind": "vm"}),
-    Case("alert assigned to a resource that does not exist", "post",
-         "/v1/alerts/{alert}/assign", "resource_id", {"resource_id": 999_999}, role="operator"),
-    Case("merge with an incident that does not exist", "post",
-         "/v1/incidents/{incident}/merge", "incident_id",
-         {"incident_id": 999_999, "reason": "same outage"}, role="operator"),
+    Case(
+        "contract of a customer that does not exist",
+        "post",
+        "/v1/contracts",
+        "customer_id",
+        {"customer_id": 999_999, "plan": "standard", "billing_start": "2026-04-01"},
+    ),
+    Case(
+        "resource of a contract that does not exist",
+        "post",
+        "/v1/resources",
+        "contract_id",
+        {"contract_id": 999_999, "name": "db01", "kind": "vm"},
+    ),
+    Case(
+        "alert assigned to a resource that does not exist",
+        "post",
+        "/v1/alerts/{alert}/assign",
+        "resource_id",
+        {"resource_id": 999_999},
+        role="operator",
+    ),
+    Case(
+        "merge with an incident that does not exist",
+        "post",
+        "/v1/incidents/{incident}/merge",
+        "incident_id",
+        {"incident_id": 999_999, "reason": "same outage"},
+        role="operator",
+    ),
 ]
 
 
@@ -521,9 +734,7 @@ def option_hours(api: Api, contract: int) -> None:
 
 
 @pytest.mark.parametrize("refer", [service_request, option_hours], ids=lambda f: f.__name__)
-def test_deleting_a_contract_something_still_refers_to_is_a_conflict(
-    api: Api, refer: Any
-) -> None:
+def test_deleting_a_contract_something_still_refers_to_is_a_conflict(api: Api, refer: Any) -> None:
     """Whatever table refers to the contract, the delete is a 409 naming it, not a 500
     from the database's foreign key, and the contract stays."""
     customer = api.ok(api.post("/v1/customers", {"name": "Kanda"}, role="admin"), 201)["id"]

@@ -155,7 +155,7 @@ def test_check_config_warns_when_no_channel_hears_sla_breaches(
         '[notify.channels.ops]\ntype = "webhook"\nurl = "https://hooks.example/slad"\n'
         'secret = "s3cret-s3cret-s3cret"\n'
         '[notify.routes.default]\nsla_breached = ["ops"]\n'
-        '[notify.routes.plans.basic]\nsla_breached = []\n'
+        "[notify.routes.plans.basic]\nsla_breached = []\n"
     )
     assert main(["--config", str(routed), "check-config"]) == 0
     err = capsys.readouterr().err

@@ -70,8 +70,10 @@ def alert(state: str = "OPEN", alert_id: str = "0.mq4b8x1p9s2a") -> dict[str, An
         "name": f"projects/acme-prod/alerts/{alert_id}",
         "state": state,
         "openTime": "2026-11-30T01:15:27Z",
-        "resource": {"type": "gce_instance",
-                     "labels": {"instance_id": INSTANCE_ID, "project_id": "acme-prod"}},
+        "resource": {
+            "type": "gce_instance",
+            "labels": {"instance_id": INSTANCE_ID, "project_id": "acme-prod"},
+        },
         "policy": {"name": POLICY, "displayName": "db cpu high", "severity": "CRITICAL"},
     }
     if state == "CLOSED":
@@ -138,10 +140,19 @@ def health_event(event_id: str = "e-1", **changes: Any) -> dict[str, Any]:
         "state": "ACTIVE",
         "detailedState": "CONFIRMED",
         "relevance": "IMPACTED",
-        "eventImpacts": [{"product": {"productName": "Compute Engine", "id": "ce"},
-                          "location": {"locationName": "asia-northeast1"}}],
-        "updates": [{"updateTime": "2026-11-30T01:20:00Z", "title": "Investigating",
-                     "description": "Some VMs cannot be reached."}],
+        "eventImpacts": [
+            {
+                "product": {"productName": "Compute Engine", "id": "ce"},
+                "location": {"locationName": "asia-northeast1"},
+            }
+        ],
+        "updates": [
+            {
+                "updateTime": "2026-11-30T01:20:00Z",
+                "title": "Investigating",
+                "description": "Some VMs cannot be reached.",
+            }
+        ],
         "updateTime": "2026-11-30T01:20:00Z",
         "startTime": "2026-11-30T01:10:00Z",
     }
@@ -161,13 +172,27 @@ def poll(api: Api) -> None:
 
 def seed_registry(api: Api) -> int:
     customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
-                                                 "plan": "standard",
-                                                 "billing_start": "2026-04-01"}, role="admin"),
-                      201)
-    resource = api.ok(api.post("/v1/resources", {
-        "contract_id": contract["id"], "name": "db01", "kind": "vm",
-        "selectors": [{"gcp.label.instance_id": INSTANCE_ID}]}, role="admin"), 201)
+    contract = api.ok(
+        api.post(
+            "/v1/contracts",
+            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+            role="admin",
+        ),
+        201,
+    )
+    resource = api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract["id"],
+                "name": "db01",
+                "kind": "vm",
+                "selectors": [{"gcp.label.instance_id": INSTANCE_ID}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     return int(resource["id"])
 
 
@@ -191,8 +216,11 @@ def contact_due(api: Api, incident_id: int) -> str:
 
 def notify(api: Api, body: dict[str, Any]) -> Any:
     token = base64.b64encode(b"google:s3cret-pass").decode()
-    return api.client.post("/v1/webhooks/gcp/prod?wait=true", content=json.dumps(body).encode(),
-                           headers={"Authorization": f"Basic {token}"})
+    return api.client.post(
+        "/v1/webhooks/gcp/prod?wait=true",
+        content=json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}"},
+    )
 
 
 def test_the_poller_finds_a_missed_incident_and_its_closing(
@@ -207,7 +235,8 @@ def test_the_poller_finds_a_missed_incident_and_its_closing(
     listed = [s for s in google.seen if s.path == "/v3/projects/acme-prod/alerts"]
     first_since = api.clock() - timedelta(days=1)  # the lookback: nothing stored yet
     assert [s.query["filter"][0] for s in listed] == [
-        'state = "OPEN"', f'close_time >= "{first_since:%Y-%m-%dT%H:%M:%S.%fZ}"'
+        'state = "OPEN"',
+        f'close_time >= "{first_since:%Y-%m-%dT%H:%M:%S.%fZ}"',
     ]
     assert "/token" in google.paths()  # a real OAuth exchange with the key file
 
@@ -222,9 +251,7 @@ def test_the_poller_finds_a_missed_incident_and_its_closing(
     assert same_instant(state["watermark"], api.clock() - timedelta(minutes=5))
 
 
-def test_a_polled_incident_and_its_notification_are_one_event(
-    api: Api, alerts: Alerts
-) -> None:
+def test_a_polled_incident_and_its_notification_are_one_event(api: Api, alerts: Alerts) -> None:
     seed_registry(api)
     alerts.open = [alert()]
     poll(api)
@@ -247,13 +274,15 @@ def test_a_snooze_of_the_policy_moves_the_contact_deadline(
     assert same_instant(contact_due(api, incident["id"]), due)
 
     start = OPENED + timedelta(minutes=10)
-    snoozes.snoozes = [snooze("projects/acme-prod/snoozes/77", [POLICY], start,
-                              start + timedelta(minutes=45))]
+    snoozes.snoozes = [
+        snooze("projects/acme-prod/snoozes/77", [POLICY], start, start + timedelta(minutes=45))
+    ]
     poll(api)
     assert snoozes.parents[-1] == "projects/acme-prod"
     with api.services.sessions() as session:
-        (window,) = session.scalars(select(MaintenanceWindow).where(
-            MaintenanceWindow.author == "gcp:prod")).all()
+        (window,) = session.scalars(
+            select(MaintenanceWindow).where(MaintenanceWindow.author == "gcp:prod")
+        ).all()
         assert (window.scope, window.scope_ref) == ("resource", resource)
         assert window.external_ref == f"gcp:prod:projects/acme-prod/snoozes/77:{resource}"
     assert same_instant(contact_due(api, incident["id"]), due + timedelta(minutes=45))
@@ -268,13 +297,20 @@ def test_a_snooze_filter_names_its_resource(
 ) -> None:
     resource = seed_registry(api)
     start = OPENED + timedelta(minutes=10)
-    snoozes.snoozes = [snooze("projects/acme-prod/snoozes/78", [POLICY], start,
-                              start + timedelta(hours=1),
-                              f'resource.labels.instance_id="{INSTANCE_ID}"')]
+    snoozes.snoozes = [
+        snooze(
+            "projects/acme-prod/snoozes/78",
+            [POLICY],
+            start,
+            start + timedelta(hours=1),
+            f'resource.labels.instance_id="{INSTANCE_ID}"',
+        )
+    ]
     poll(api)  # no alert at all: the filter alone names the VM
     with api.services.sessions() as session:
-        (window,) = session.scalars(select(MaintenanceWindow).where(
-            MaintenanceWindow.author == "gcp:prod")).all()
+        (window,) = session.scalars(
+            select(MaintenanceWindow).where(MaintenanceWindow.author == "gcp:prod")
+        ).all()
         assert window.scope_ref == resource
 
 
@@ -295,13 +331,27 @@ def test_refused_credentials_fail_the_poll_and_store_nothing(
 def seed_project(api: Api) -> int:
     """A customer whose resource is the whole project (how Service Health names it)."""
     customer = api.ok(api.post("/v1/customers", {"name": "acme-project"}, role="admin"), 201)
-    contract = api.ok(api.post("/v1/contracts", {"customer_id": customer["id"],
-                                                 "plan": "standard",
-                                                 "billing_start": "2026-04-01"}, role="admin"),
-                      201)
-    resource = api.ok(api.post("/v1/resources", {
-        "contract_id": contract["id"], "name": "acme-prod", "kind": "project",
-        "selectors": [{"gcp.project": "acme-prod"}]}, role="admin"), 201)
+    contract = api.ok(
+        api.post(
+            "/v1/contracts",
+            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+            role="admin",
+        ),
+        201,
+    )
+    resource = api.ok(
+        api.post(
+            "/v1/resources",
+            {
+                "contract_id": contract["id"],
+                "name": "acme-prod",
+                "kind": "project",
+                "selectors": [{"gcp.project": "acme-prod"}],
+            },
+            role="admin",
+        ),
+        201,
+    )
     return int(resource["id"])
 
 
@@ -332,8 +382,12 @@ def test_a_service_health_incident_reaches_the_affected_customer_and_opens_no_wi
     poll(api)  # listed again unchanged: nothing new
     assert len(notices(api)) == 1
     api.services.notices.tick(api.clock())  # the leader's notice worker applies it
-    confirmed = api.ok(api.post(f"/v1/provider-notices/{notice['id']}/confirm-impact",
-                                {"reason": "our VMs were down too"}))
+    confirmed = api.ok(
+        api.post(
+            f"/v1/provider-notices/{notice['id']}/confirm-impact",
+            {"reason": "our VMs were down too"},
+        )
+    )
     (window,) = confirmed["windows"]
     assert window["resource_id"] == resource
     assert same_instant(window["start"], datetime(2026, 11, 30, 1, 10, tzinfo=UTC))
@@ -349,19 +403,36 @@ def test_false_positive_withdraws_and_merged_follows_its_parent(
     poll(api)
     assert {n["status"] for n in notices(api)} == {"active"}
     api.clock.advance(minutes=30)
-    closed = {**parent, "state": "CLOSED", "detailedState": "RESOLVED",
-              "endTime": "2026-11-30T01:50:00Z", "updateTime": "2026-11-30T01:50:00Z"}
+    closed = {
+        **parent,
+        "state": "CLOSED",
+        "detailedState": "RESOLVED",
+        "endTime": "2026-11-30T01:50:00Z",
+        "updateTime": "2026-11-30T01:50:00Z",
+    }
     health.events = [
         closed,
-        health_event("c-1", title="Child incident", state="CLOSED", detailedState="MERGED",
-                     parentEvent=parent["name"], updateTime="2026-11-30T01:40:00Z"),
-        health_event("f-1", title="Not an incident after all", state="CLOSED",
-                     detailedState="FALSE_POSITIVE", updateTime="2026-11-30T01:45:00Z"),
+        health_event(
+            "c-1",
+            title="Child incident",
+            state="CLOSED",
+            detailedState="MERGED",
+            parentEvent=parent["name"],
+            updateTime="2026-11-30T01:40:00Z",
+        ),
+        health_event(
+            "f-1",
+            title="Not an incident after all",
+            state="CLOSED",
+            detailedState="FALSE_POSITIVE",
+            updateTime="2026-11-30T01:45:00Z",
+        ),
     ]
     poll(api)
     by_title = {n["title"]["en"]: n for n in notices(api)}
     assert by_title["Parent incident"]["status"] == "resolved"
     assert by_title["Child incident"]["status"] == "resolved"  # the parent's
-    assert same_instant(by_title["Child incident"]["ends_at"],
-                        datetime(2026, 11, 30, 1, 50, tzinfo=UTC))
+    assert same_instant(
+        by_title["Child incident"]["ends_at"], datetime(2026, 11, 30, 1, 50, tzinfo=UTC)
+    )
     assert by_title["Not an incident after all"]["status"] == "cancelled"

@@ -209,9 +209,15 @@ def test_setup_creates_the_topic_subscription_and_pubsub_channel(
     monitoring = Monitoring()
     try:
         subscription = f"projects/{PROJECT}/subscriptions/slad-setup"
-        instance = parse_instance("setup", {
-            "projects": [PROJECT], "pubsub_subscription": subscription, "poll": False,
-            "monitoring_grpc_endpoint": monitoring.endpoint})
+        instance = parse_instance(
+            "setup",
+            {
+                "projects": [PROJECT],
+                "pubsub_subscription": subscription,
+                "poll": False,
+                "monitoring_grpc_endpoint": monitoring.endpoint,
+            },
+        )
         source = GcpSource()
         steps = source.setup(instance, {"url": "", "slad_url": ""})
         topic = f"projects/{PROJECT}/topics/slad-setup"
@@ -224,10 +230,12 @@ def test_setup_creates_the_topic_subscription_and_pubsub_channel(
         checked = source.check(instance)
         assert all(step.ok for step in checked), checked
         published = pubsub_v1.PublisherClient().publish(
-            topic, json.dumps(fixture("incident-open-v1.2.json")).encode())
+            topic, json.dumps(fixture("incident-open-v1.2.json")).encode()
+        )
         published.result(timeout=30)
         answer = pubsub_v1.SubscriberClient().pull(
-            request={"subscription": subscription, "max_messages": 1}, timeout=10)
+            request={"subscription": subscription, "max_messages": 1}, timeout=10
+        )
         assert len(answer.received_messages) == 1  # the subscription is on the topic
     finally:
         monitoring.close()

@@ -24,10 +24,7 @@ HEAVY = (
 
 
 def loaded_after(statement: str) -> list[str]:
-    probe = (
-        f"import sys\n{statement}\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+    probe = f"import sys\n{statement}\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     run = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )

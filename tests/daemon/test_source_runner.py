@@ -105,14 +105,18 @@ class FakeSource(SourceConnector[FakeInstance]):
             raise SourceUnreachable("fake: certificate host refused the connection")
         if "fault" in body:
             since = body.get("since")
-            change = FaultChange(body["fault"] == "open", f"fake says {body['fault']}",
-                                 datetime.fromisoformat(since) if since else None)
+            change = FaultChange(
+                body["fault"] == "open",
+                f"fake says {body['fault']}",
+                datetime.fromisoformat(since) if since else None,
+            )
             return WebhookResult(control=ControlAnswer(f"fault {body['fault']}"), fault=change)
         if "confirm" in body:
             url = str(body["confirm"])
             return WebhookResult(
-                control=ControlAnswer("subscription confirmed",
-                                      follow_up=lambda: self.world.confirmed.append(url))
+                control=ControlAnswer(
+                    "subscription confirmed", follow_up=lambda: self.world.confirmed.append(url)
+                )
             )
         at = datetime.fromisoformat(body["at"])
         return WebhookResult(
@@ -123,8 +127,11 @@ class FakeSource(SourceConnector[FakeInstance]):
         self.world.asked.append((since, now))
         if self.world.down:
             raise SourceUnreachable("fake: connection refused")
-        events = [alert(instance.name, p, at, now) for p, at in self.world.problems.items()
-                  if since <= at <= now]
+        events = [
+            alert(instance.name, p, at, now)
+            for p, at in self.world.problems.items()
+            if since <= at <= now
+        ]
         return PollResult(watermark=now, events=events, windows=list(self.world.windows))
 
 
@@ -203,8 +210,11 @@ def test_wrong_token_leaves_a_trace_in_sources_log_and_metric(
     assert status(api)["last_accepted"] is None
     (record,) = [r for r in caplog.records if r.name == "slad.sources"]
     assert record.levelno == logging.WARNING
-    assert (record.__dict__["source"], record.__dict__["instance"],
-            record.__dict__["reason"]) == ("fake", "one", "bad_signature")
+    assert (record.__dict__["source"], record.__dict__["instance"], record.__dict__["reason"]) == (
+        "fake",
+        "one",
+        "bad_signature",
+    )
     assert TOKEN not in caplog.text and "wrong" not in caplog.text
     assert rejected_metric(api, "bad_signature") == 1.0
 
@@ -249,8 +259,11 @@ def test_an_unreachable_dependency_is_503_with_retry_after_and_kept(api: Api) ->
 
 def fault_windows(api: Api) -> list[tuple[datetime, datetime | None, str]]:
     with api.services.sessions() as session:
-        rows = session.scalars(select(MaintenanceWindow).where(
-            MaintenanceWindow.kind == "monitoring_fault").order_by(MaintenanceWindow.id))
+        rows = session.scalars(
+            select(MaintenanceWindow)
+            .where(MaintenanceWindow.kind == "monitoring_fault")
+            .order_by(MaintenanceWindow.id)
+        )
         return [(w.start_at, w.end_at, w.description) for w in rows]
 
 
@@ -268,8 +281,10 @@ def test_a_webhook_opens_the_instances_fault_and_a_later_one_closes_it(api: Api)
     assert status(api)["open_fault"] is None
     assert fault_windows(api) == [(since, api.clock(), "fake:one: fake says open")]
     with api.services.sessions() as session:
-        reasons = [a.reason for a in session.scalars(select(AuditEntry).where(
-            AuditEntry.target_type == "window"))]
+        reasons = [
+            a.reason
+            for a in session.scalars(select(AuditEntry).where(AuditEntry.target_type == "window"))
+        ]
     assert reasons == ["fake says open", "fake says close"]
 
 
@@ -314,9 +329,7 @@ def test_a_restart_after_a_long_outage_rereads_exactly_the_gap(
     assert [i["title"] for i in incidents(restarted)] == ["fake problem gap"]
 
 
-def test_failures_open_a_fault_backing_off_and_an_answer_closes_it(
-    api: Api, world: World
-) -> None:
+def test_failures_open_a_fault_backing_off_and_an_answer_closes_it(api: Api, world: World) -> None:
     seed_registry(api)
     poller = runner(api)
     world.down = True
@@ -324,8 +337,11 @@ def test_failures_open_a_fault_backing_off_and_an_answer_closes_it(
     poller.tick(start)
     assert status(api)["open_fault"] is None
     assert status(api)["last_poll"] == {
-        "at": status(api)["last_poll"]["at"], "ok": False,
-        "error": "fake: connection refused", "last_ok_at": None}
+        "at": status(api)["last_poll"]["at"],
+        "ok": False,
+        "error": "fake: connection refused",
+        "last_ok_at": None,
+    }
     api.clock.advance(minutes=1)
     poller.tick(api.clock())  # second failure: the threshold, and a 2-minute back-off
     fault = status(api)["open_fault"]
@@ -367,14 +383,23 @@ def test_the_sources_maintenances_become_windows_of_the_mapped_resources(
     ids = seed_registry(api)
     start = api.clock() + timedelta(hours=1)
     world.windows = [
-        SourceWindow("m1", [{"zabbix.host": "web01"}, {"zabbix.host": "unmapped"}], "patch",
-                     start, start + timedelta(hours=1)),
+        SourceWindow(
+            "m1",
+            [{"zabbix.host": "web01"}, {"zabbix.host": "unmapped"}],
+            "patch",
+            start,
+            start + timedelta(hours=1),
+        ),
     ]
     runner(api).poll(api.clock())
     with api.services.sessions() as session:
         (window,) = session.scalars(select(MaintenanceWindow))
         assert (window.external_ref, window.scope, window.scope_ref, window.author) == (
-            f"fake:one:m1:{ids['resource']}", "resource", ids["resource"], "fake:one")
+            f"fake:one:m1:{ids['resource']}",
+            "resource",
+            ids["resource"],
+            "fake:one",
+        )
     world.windows = []
     api.clock.advance(minutes=1)
     runner(api).poll(api.clock())
@@ -398,8 +423,12 @@ def judged_incident(api: Api) -> tuple[int, datetime]:
     answer = api.ok(push(api, {"problem": "old", "at": detected.isoformat()}))
     incident_id = answer["results"][0]["incident_id"]
     contacted = (detected + timedelta(minutes=50)).isoformat()
-    api.ok(api.post(f"/v1/incidents/{incident_id}/contact",
-                    {"at": contacted, "reason": "called from the car"}))
+    api.ok(
+        api.post(
+            f"/v1/incidents/{incident_id}/contact",
+            {"at": contacted, "reason": "called from the car"},
+        )
+    )
     assert contact_outcome(api, incident_id) == "slo_breached"
     return incident_id, detected
 
@@ -410,27 +439,42 @@ def test_a_sync_that_would_rewrite_a_judged_past_is_held_until_accepted(
     incident_id, detected = judged_incident(api)
     future = api.clock() + timedelta(hours=1)
     world.windows = [
-        SourceWindow("late", [{"zabbix.host": "web01"}], "entered after the fact",
-                     detected - timedelta(minutes=10), detected + timedelta(minutes=30)),
-        SourceWindow("next", [{"zabbix.host": "web01"}], "tonight", future,
-                     future + timedelta(hours=1)),
+        SourceWindow(
+            "late",
+            [{"zabbix.host": "web01"}],
+            "entered after the fact",
+            detected - timedelta(minutes=10),
+            detected + timedelta(minutes=30),
+        ),
+        SourceWindow(
+            "next", [{"zabbix.host": "web01"}], "tonight", future, future + timedelta(hours=1)
+        ),
     ]
     runner(api).poll(api.clock())
     assert contact_outcome(api, incident_id) == "slo_breached"  # recorded: not rewritten
     (change,) = pending(api)
     assert (change["kind"], change["author"]) == ("create", "fake:one")
     assert datetime.fromisoformat(change["past_start"].replace("Z", "+00:00")) == (
-        detected - timedelta(minutes=10))
+        detected - timedelta(minutes=10)
+    )
     with api.services.sessions() as session:
-        windows = {w.external_ref.split(":")[2]: w for w in session.scalars(
-            select(MaintenanceWindow)) if w.external_ref}
+        windows = {
+            w.external_ref.split(":")[2]: w
+            for w in session.scalars(select(MaintenanceWindow))
+            if w.external_ref
+        }
     assert windows["late"].effective_from == api.clock()
     assert windows["next"].effective_from is None  # the future part applies at once
 
     refused = api.post(f"/v1/window-changes/{change['id']}/accept", {}, role="operator")
     assert refused.status_code == 403
-    accepted = api.ok(api.post(f"/v1/window-changes/{change['id']}/accept",
-                               {"reason": "the maintenance was real"}, role="admin"))
+    accepted = api.ok(
+        api.post(
+            f"/v1/window-changes/{change['id']}/accept",
+            {"reason": "the maintenance was real"},
+            role="admin",
+        )
+    )
     assert accepted["status"] == "accepted" and accepted["incidents_recomputed"] == 1
     assert contact_outcome(api, incident_id) == "met"  # counted from the window's end
     assert pending(api) == []
@@ -443,16 +487,24 @@ def test_a_sync_that_would_rewrite_a_judged_past_is_held_until_accepted(
     assert contact_outcome(api, incident_id) == "met"
     (deletion,) = pending(api)
     assert deletion["kind"] == "delete"
-    api.ok(api.post(f"/v1/window-changes/{deletion['id']}/reject",
-                    {"reason": "keep it"}, role="admin"))
+    api.ok(
+        api.post(f"/v1/window-changes/{deletion['id']}/reject", {"reason": "keep it"}, role="admin")
+    )
     api.clock.advance(minutes=1)
     runner(api).poll(api.clock())  # the rejected deletion is not proposed again
     assert pending(api) == [] and contact_outcome(api, incident_id) == "met"
     with api.services.sessions() as session:
-        actions = [a.action for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
-                   if a.action.startswith("window_change.")]
-    assert actions == ["window_change.hold", "window_change.accept",
-                       "window_change.hold", "window_change.reject"]
+        actions = [
+            a.action
+            for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            if a.action.startswith("window_change.")
+        ]
+    assert actions == [
+        "window_change.hold",
+        "window_change.accept",
+        "window_change.hold",
+        "window_change.reject",
+    ]
 
 
 def test_a_past_change_no_judged_clock_saw_applies_at_once(api: Api, world: World) -> None:
@@ -460,15 +512,22 @@ def test_a_past_change_no_judged_clock_saw_applies_at_once(api: Api, world: Worl
     detected = api.clock() - timedelta(minutes=5)
     answer = api.ok(push(api, {"problem": "fresh", "at": detected.isoformat()}))
     incident_id = answer["results"][0]["incident_id"]
-    world.windows = [SourceWindow("now", [{"zabbix.host": "web01"}], "running",
-                                  detected - timedelta(minutes=5),
-                                  detected + timedelta(minutes=30))]
+    world.windows = [
+        SourceWindow(
+            "now",
+            [{"zabbix.host": "web01"}],
+            "running",
+            detected - timedelta(minutes=5),
+            detected + timedelta(minutes=30),
+        )
+    ]
     runner(api).poll(api.clock())
     assert pending(api) == []
     detail = api.ok(api.get(f"/v1/incidents/{incident_id}"))
     contact = next(c for c in detail["clocks"] if c["name"] == "contact")
     assert datetime.fromisoformat(contact["slo_due"].replace("Z", "+00:00")) == (
-        detected + timedelta(minutes=60))
+        detected + timedelta(minutes=60)
+    )
 
 
 def test_a_window_the_source_shortens_releases_what_only_its_old_span_covered(
@@ -479,11 +538,21 @@ def test_a_window_the_source_shortens_releases_what_only_its_old_span_covered(
     answer = api.ok(push(api, {"problem": "fresh", "at": detected.isoformat()}))
     incident_id = answer["results"][0]["incident_id"]
     began = detected - timedelta(minutes=20)
-    world.windows = [SourceWindow("long", [{"zabbix.host": "web01"}], "running", began,
-                                  detected + timedelta(minutes=30))]
+    world.windows = [
+        SourceWindow(
+            "long", [{"zabbix.host": "web01"}], "running", began, detected + timedelta(minutes=30)
+        )
+    ]
     runner(api).poll(api.clock())
-    world.windows = [SourceWindow("long", [{"zabbix.host": "web01"}], "ended early", began,
-                                  detected - timedelta(minutes=10))]
+    world.windows = [
+        SourceWindow(
+            "long",
+            [{"zabbix.host": "web01"}],
+            "ended early",
+            began,
+            detected - timedelta(minutes=10),
+        )
+    ]
     api.clock.advance(minutes=1)
     runner(api).poll(api.clock())
     assert pending(api) == []

@@ -289,12 +289,25 @@ def test_windows_are_filtered_by_scope_ref_kind_and_active_at(api: Api) -> None:
         api.ok(api.post("/v1/maintenance-windows", body), 201)["id"]
         for body in (
             {"scope": "resource", "scope_ref": ids["resource"], **later},
-            {"scope": "customer", "scope_ref": ids["customer"], "kind": "provider_maintenance",
-             "start": iso(T0 + timedelta(hours=3)), "end": iso(T0 + timedelta(hours=4))},
-            {"scope": "source", "source": "zabbix:main", "kind": "monitoring_fault",
-             "start": iso(T0 + timedelta(minutes=30))},
-            {"scope": "all", "rrule": "FREQ=DAILY", "duration_minutes": 10,
-             "start": iso(T0 + timedelta(hours=1, minutes=55))},
+            {
+                "scope": "customer",
+                "scope_ref": ids["customer"],
+                "kind": "provider_maintenance",
+                "start": iso(T0 + timedelta(hours=3)),
+                "end": iso(T0 + timedelta(hours=4)),
+            },
+            {
+                "scope": "source",
+                "source": "zabbix:main",
+                "kind": "monitoring_fault",
+                "start": iso(T0 + timedelta(minutes=30)),
+            },
+            {
+                "scope": "all",
+                "rrule": "FREQ=DAILY",
+                "duration_minutes": 10,
+                "start": iso(T0 + timedelta(hours=1, minutes=55)),
+            },
         )
     ]
 

@@ -37,10 +37,15 @@ class FakeZabbix:
 
     def __init__(self) -> None:
         self.events: dict[str, dict[str, Any]] = {}
-        self.hosts = [{"hostid": "10563", "host": "web01", "groups": [{"name": "Web"}],
-                       "tags": [{"tag": "customer", "value": "acme"}]},
-                      {"hostid": "10564", "host": "db01", "groups": [{"name": "DB"}],
-                       "tags": []}]
+        self.hosts = [
+            {
+                "hostid": "10563",
+                "host": "web01",
+                "groups": [{"name": "Web"}],
+                "tags": [{"tag": "customer", "value": "acme"}],
+            },
+            {"hostid": "10564", "host": "db01", "groups": [{"name": "DB"}], "tags": []},
+        ]
         self.maintenances: list[dict[str, Any]] = []
         self.acknowledged: list[tuple[list[str], str]] = []
         self.down = False
@@ -52,18 +57,27 @@ class FakeZabbix:
 
     def problem(self, event_id: str, at: datetime, host: str = "web01") -> None:
         self.events[event_id] = {
-            "eventid": event_id, "clock": str(epoch(at)), "ns": str(at.microsecond * 1000),
-            "r_eventid": "0", "severity": "4", "name": f"Problem {event_id} on {host}",
-            "objectid": "23137", "value": "1",
+            "eventid": event_id,
+            "clock": str(epoch(at)),
+            "ns": str(at.microsecond * 1000),
+            "r_eventid": "0",
+            "severity": "4",
+            "name": f"Problem {event_id} on {host}",
+            "objectid": "23137",
+            "value": "1",
             "hosts": [{"hostid": "10563", "host": host, "name": host}],
             "tags": [{"tag": "service", "value": "web"}],
         }
 
     def recover(self, problem_id: str, recovery_id: str, at: datetime) -> None:
         self.events[problem_id]["r_eventid"] = recovery_id
-        self.events[recovery_id] = {"eventid": recovery_id, "clock": str(epoch(at)),
-                                    "ns": str(at.microsecond * 1000), "r_eventid": "0",
-                                    "value": "0"}
+        self.events[recovery_id] = {
+            "eventid": recovery_id,
+            "clock": str(epoch(at)),
+            "ns": str(at.microsecond * 1000),
+            "r_eventid": "0",
+            "value": "0",
+        }
 
     def call(self, method: str, params: Mapping[str, Any]) -> Any:
         self.calls += 1
@@ -73,10 +87,13 @@ class FakeZabbix:
             return [self.events[i] for i in params["eventids"] if i in self.events]
         if method == "event.get":
             since, till = params["problem_time_from"], params["problem_time_till"]
-            return [e for e in self.events.values()
-                    if e["value"] == "1" and int(e["clock"]) <= till
-                    and (e["r_eventid"] == "0"
-                         or int(self.events[e["r_eventid"]]["clock"]) >= since)]
+            return [
+                e
+                for e in self.events.values()
+                if e["value"] == "1"
+                and int(e["clock"]) <= till
+                and (e["r_eventid"] == "0" or int(self.events[e["r_eventid"]]["clock"]) >= since)
+            ]
         if method == "host.get":
             return self.hosts
         if method == "maintenance.get":
@@ -88,9 +105,14 @@ class FakeZabbix:
 
 
 def section(**instance: Any) -> dict[str, Any]:
-    table = {"api_url": "http://zabbix.test/api_jsonrpc.php", "api_token": "t",
-             "timezone": "Asia/Tokyo", "webhook_secret": SECRET, "failure_threshold": 2,
-             **instance}
+    table = {
+        "api_url": "http://zabbix.test/api_jsonrpc.php",
+        "api_token": "t",
+        "timezone": "Asia/Tokyo",
+        "webhook_secret": SECRET,
+        "failure_threshold": 2,
+        **instance,
+    }
     return {"instances": {"main": table}, "lookback_seconds": 3600}
 
 
@@ -141,14 +163,30 @@ def poll(api: Api) -> None:
     api.services.correlator.run_pending()
 
 
-def body(event_id: str = "29", value: str = "1", recovery_id: str = "{EVENT.RECOVERY.ID}",
-         host: str = "web01") -> dict[str, Any]:
-    return {"event_date": "2026.11.24", "event_time": "09:52:55", "event_id": event_id,
-            "event_name": f"Problem {event_id} on {host}", "event_value": value,
-            "host": host, "host_groups": "Web", "host_id": "10563", "severity": "4",
-            "tags": [{"tag": "service", "value": "web"}], "trigger_id": "23137",
-            "recovery_date": "2026.11.24", "recovery_time": "10:05:00",
-            "recovery_id": recovery_id, "update_status": "0", "instance": "main"}
+def body(
+    event_id: str = "29",
+    value: str = "1",
+    recovery_id: str = "{EVENT.RECOVERY.ID}",
+    host: str = "web01",
+) -> dict[str, Any]:
+    return {
+        "event_date": "2026.11.24",
+        "event_time": "09:52:55",
+        "event_id": event_id,
+        "event_name": f"Problem {event_id} on {host}",
+        "event_value": value,
+        "host": host,
+        "host_groups": "Web",
+        "host_id": "10563",
+        "severity": "4",
+        "tags": [{"tag": "service", "value": "web"}],
+        "trigger_id": "23137",
+        "recovery_date": "2026.11.24",
+        "recovery_time": "10:05:00",
+        "recovery_id": recovery_id,
+        "update_status": "0",
+        "instance": "main",
+    }
 
 
 def sign(raw: bytes, secret: str = SECRET) -> dict[str, str]:
@@ -156,8 +194,9 @@ def sign(raw: bytes, secret: str = SECRET) -> dict[str, str]:
     return {SIGNATURE_HEADER: f"sha256={digest}", "Content-Type": "application/json"}
 
 
-def deliver(api: Api, payload: dict[str, Any] | bytes, secret: str = SECRET,
-            instance: str = "main") -> Any:
+def deliver(
+    api: Api, payload: dict[str, Any] | bytes, secret: str = SECRET, instance: str = "main"
+) -> Any:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     path = f"/v1/webhooks/zabbix/{instance}?wait=true"
     return api.client.post(path, content=raw, headers=sign(raw, secret))
@@ -275,8 +314,9 @@ def test_poll_creates_a_missed_problem_and_resolves_a_missed_recovery(
     poll(api)
     by_title = {i["title"]: i for i in incidents(api)}
     assert by_title["Problem 29 on web01"]["status"] == "resolved"
-    assert same_instant(by_title["Problem 29 on web01"]["resolved_at"],
-                        DETECTED + timedelta(minutes=3))
+    assert same_instant(
+        by_title["Problem 29 on web01"]["resolved_at"], DETECTED + timedelta(minutes=3)
+    )
     new = by_title["Problem 41 on web01"]
     assert new["status"] == "open" and same_instant(new["detected_at"], missed)
     assert new["detected_at_estimated"] is False
@@ -305,17 +345,32 @@ def test_a_fresh_process_reaches_back_to_the_last_stored_event(
 # --- maintenance --------------------------------------------------------------------------
 
 
-def maintenance(start: datetime, minutes: int, hosts: list[str] | None = None,
-                groups: list[str] | None = None) -> dict[str, Any]:
-    return {"maintenanceid": "7", "name": "patching", "description": "kernel",
-            "maintenance_type": "0", "active_since": str(epoch(start - timedelta(days=1))),
-            "active_till": str(epoch(start + timedelta(days=1))),
-            "hosts": [{"hostid": "1", "host": h} for h in hosts or []],
-            "groups": [{"groupid": "2", "name": g} for g in groups or []],
-            "timeperiods": [{"timeperiod_type": "0", "start_date": str(epoch(start)),
-                             "period": str(minutes * 60), "every": "1", "dayofweek": "0",
-                             "day": "0", "month": "0", "start_time": "0"}],
-            "tags": []}
+def maintenance(
+    start: datetime, minutes: int, hosts: list[str] | None = None, groups: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "maintenanceid": "7",
+        "name": "patching",
+        "description": "kernel",
+        "maintenance_type": "0",
+        "active_since": str(epoch(start - timedelta(days=1))),
+        "active_till": str(epoch(start + timedelta(days=1))),
+        "hosts": [{"hostid": "1", "host": h} for h in hosts or []],
+        "groups": [{"groupid": "2", "name": g} for g in groups or []],
+        "timeperiods": [
+            {
+                "timeperiod_type": "0",
+                "start_date": str(epoch(start)),
+                "period": str(minutes * 60),
+                "every": "1",
+                "dayofweek": "0",
+                "day": "0",
+                "month": "0",
+                "start_time": "0",
+            }
+        ],
+        "tags": [],
+    }
 
 
 def windows(api: Api) -> list[MaintenanceWindow]:
@@ -328,9 +383,7 @@ def audits(api: Api, action: str) -> list[AuditEntry]:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
 
 
-def test_maintenance_sync_creates_updates_and_deletes_windows(
-    api: Api, fake: FakeZabbix
-) -> None:
+def test_maintenance_sync_creates_updates_and_deletes_windows(api: Api, fake: FakeZabbix) -> None:
     ids = seed_registry(api)
     fake.problem("29", DETECTED)
     incident_id = api.ok(deliver(api, body()))["results"][0]["incident_id"]
@@ -342,7 +395,11 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
     (window,) = windows(api)
     assert window.external_ref == f"zabbix:main:7:0:{ids['resource']}"
     assert (window.scope, window.scope_ref, window.kind, window.author) == (
-        "resource", ids["resource"], "maintenance", "zabbix:main")
+        "resource",
+        ids["resource"],
+        "maintenance",
+        "zabbix:main",
+    )
     assert window.start_at == DETECTED.replace(microsecond=0) + timedelta(minutes=10)
     assert same_instant(contact_due(api, incident_id), due + timedelta(minutes=20))
     created = audits(api, "window.create")
@@ -368,7 +425,10 @@ def test_maintenance_sync_creates_updates_and_deletes_windows(
     assert len(audits(api, "window.delete")) == 1
     timeline = api.ok(api.get(f"/v1/incidents/{incident_id}"))["timeline"]
     assert [e["detail"]["action"] for e in timeline if e["kind"] == "clocks_recomputed"] == [
-        "window.create", "window.update", "window.delete"]
+        "window.create",
+        "window.update",
+        "window.delete",
+    ]
 
 
 def test_maintenance_of_unmapped_hosts_makes_no_window(api: Api, fake: FakeZabbix) -> None:
@@ -383,12 +443,23 @@ def test_recurring_maintenance_starts_at_its_first_active_occurrence(
 ) -> None:
     ids = seed_registry(api)
     since = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 Tokyo: 02:00 that day is before
-    daily = {**maintenance(since, 0, hosts=["web01"]),
-             "active_since": str(epoch(since)),
-             "active_till": str(epoch(since + timedelta(days=10))),
-             "timeperiods": [{"timeperiod_type": "2", "every": "1", "start_time": str(2 * 3600),
-                              "period": str(2 * 3600), "start_date": "0", "dayofweek": "0",
-                              "day": "0", "month": "0"}]}
+    daily = {
+        **maintenance(since, 0, hosts=["web01"]),
+        "active_since": str(epoch(since)),
+        "active_till": str(epoch(since + timedelta(days=10))),
+        "timeperiods": [
+            {
+                "timeperiod_type": "2",
+                "every": "1",
+                "start_time": str(2 * 3600),
+                "period": str(2 * 3600),
+                "start_date": "0",
+                "dayofweek": "0",
+                "day": "0",
+                "month": "0",
+            }
+        ],
+    }
     fake.maintenances = [daily]
     poll(api)
     (window,) = windows(api)
@@ -411,7 +482,9 @@ def test_failures_open_a_fault_and_an_answer_closes_it(
     failures: list[tuple[str, str]] = []
     built = build_sources(
         {"zabbix": {"instances": {"main": section()["instances"]["main"]}}},
-        api.services.sessions, api.services.inbox, api.services.horizon,
+        api.services.sessions,
+        api.services.inbox,
+        api.services.horizon,
         on_health=lambda s, i, up: seen.append((s, i, up)),
         on_failure=lambda s, i: failures.append((s, i)),
     ).runner("zabbix", "main")
@@ -429,7 +502,11 @@ def test_failures_open_a_fault_and_an_answer_closes_it(
     built.poll(api.clock())
     (fault,) = windows(api)
     assert (fault.scope, fault.source, fault.kind, fault.author) == (
-        "source", "zabbix:main", "monitoring_fault", "slad")
+        "source",
+        "zabbix:main",
+        "monitoring_fault",
+        "slad",
+    )
     assert (fault.start_at, fault.end_at) == (first, None)
     # The webhook still reached slad: the fault hid nothing, so the incident keeps counting.
     assert same_instant(contact_due(api, incident_id), DETECTED + timedelta(minutes=30))
@@ -505,10 +582,12 @@ def test_the_signed_test_webhook_is_answered_and_stores_nothing(api: Api, fake: 
     runner = poller(api)
     test = runner.connector.signed_test(runner.instance)
     assert test is not None
-    answer = api.client.post("/v1/webhooks/zabbix/main", content=test.body,
-                             headers=dict(test.headers))
+    answer = api.client.post(
+        "/v1/webhooks/zabbix/main", content=test.body, headers=dict(test.headers)
+    )
     assert answer.status_code == 200 and answer.json()["note"].startswith("signed test")
     assert stored_events(api) == 0 and incidents(api) == [] and fake.calls == 0
-    forged = api.client.post("/v1/webhooks/zabbix/main", content=test.body,
-                             headers=sign(test.body, "wrong"))
+    forged = api.client.post(
+        "/v1/webhooks/zabbix/main", content=test.body, headers=sign(test.body, "wrong")
+    )
     assert forged.status_code == 401

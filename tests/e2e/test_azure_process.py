@@ -37,8 +37,10 @@ from tests.e2e.slad_process import SladProcess, free_port, slad, wait_for
 pytestmark = pytest.mark.e2e
 
 CLIENT_ID = "0f2c9e31-1111-4222-8333-944455556666"
-VM = (f"/subscriptions/{SUBSCRIPTION}/resourcegroups/prod-rg/providers/"
-      "microsoft.compute/virtualmachines/app01")
+VM = (
+    f"/subscriptions/{SUBSCRIPTION}/resourcegroups/prod-rg/providers/"
+    "microsoft.compute/virtualmachines/app01"
+)
 DB_VM = VM.replace("app01", "db01")  # its own resource: app01's incident would re-open
 
 
@@ -91,21 +93,42 @@ def run(process: SladProcess, token: str, azure: AzureFakes, arm: Arm) -> None:
 
     def push(payload: dict[str, Any]) -> Any:
         bearer = azure.tenant.token(datetime.now(UTC))
-        return httpx.post(f"{process.url}/v1/webhooks/azure/prod?wait=true",
-                          content=json.dumps(payload).encode(), timeout=30,
-                          headers={"Content-Type": "application/json",
-                                   "Authorization": f"Bearer {bearer}"})
+        return httpx.post(
+            f"{process.url}/v1/webhooks/azure/prod?wait=true",
+            content=json.dumps(payload).encode(),
+            timeout=30,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"},
+        )
 
     customer = api("POST", "/v1/customers", json={"name": "acme"})
-    contract = api("POST", "/v1/contracts", json={"customer_id": customer["id"],
-                                                  "plan": "standard",
-                                                  "billing_start": "2026-04-01"})
-    api("POST", "/v1/resources", json={
-        "contract_id": contract["id"], "name": "app01", "kind": "vm",
-        "selectors": [{"azure.resource_id": VM.upper()},
-                      {"azure.subscription": SUBSCRIPTION, "azure.region": "Japan East"}]})
-    api("POST", "/v1/resources", json={"contract_id": contract["id"], "name": "db01",
-                                       "kind": "vm", "selectors": [{"azure.resource_id": DB_VM}]})
+    contract = api(
+        "POST",
+        "/v1/contracts",
+        json={"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
+    )
+    api(
+        "POST",
+        "/v1/resources",
+        json={
+            "contract_id": contract["id"],
+            "name": "app01",
+            "kind": "vm",
+            "selectors": [
+                {"azure.resource_id": VM.upper()},
+                {"azure.subscription": SUBSCRIPTION, "azure.region": "Japan East"},
+            ],
+        },
+    )
+    api(
+        "POST",
+        "/v1/resources",
+        json={
+            "contract_id": contract["id"],
+            "name": "db01",
+            "kind": "vm",
+            "selectors": [{"azure.resource_id": DB_VM}],
+        },
+    )
 
     # fired by webhook: an incident at Azure's fired instant
     fired_at = datetime.now(UTC).replace(microsecond=123456) - timedelta(minutes=2)
@@ -146,16 +169,18 @@ def run(process: SladProcess, token: str, azure: AzureFakes, arm: Arm) -> None:
     # resolved by webhook
     resolved_at = datetime.now(UTC).replace(microsecond=654321) - timedelta(seconds=30)
     resolved = copy.deepcopy(fired)
-    resolved["data"]["essentials"].update(monitorCondition="Resolved",
-                                          resolvedDateTime=azure_instant(resolved_at))
+    resolved["data"]["essentials"].update(
+        monitorCondition="Resolved", resolvedDateTime=azure_instant(resolved_at)
+    )
     assert push(resolved).json()["results"][0]["status"] == "resolved"
     (incident,) = api("GET", "/v1/incidents")["items"]
     assert incident["status"] == "resolved" and parse(incident["resolved_at"]) == resolved_at
 
     # missed by the push, found by the poller; then its resolution, also only by polling
     missed_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    missed = listed_alert("0a1b2c3d-0000-4000-8000-0000000000e2", DB_VM, azure_instant(missed_at),
-                          rule="vm-disk-full")
+    missed = listed_alert(
+        "0a1b2c3d-0000-4000-8000-0000000000e2", DB_VM, azure_instant(missed_at), rule="vm-disk-full"
+    )
     arm.alerts[SUBSCRIPTION].append(missed)
 
     def by_title(title: str) -> dict[str, Any] | None:
@@ -166,10 +191,17 @@ def run(process: SladProcess, token: str, azure: AzureFakes, arm: Arm) -> None:
     assert parse(found["detected_at"]) == missed_at and found["status"] == "open"
     back_at = datetime.now(UTC).replace(microsecond=0)
     arm.alerts[SUBSCRIPTION][0] = listed_alert(
-        "0a1b2c3d-0000-4000-8000-0000000000e2", DB_VM, azure_instant(missed_at),
-        rule="vm-disk-full", resolved=azure_instant(back_at))
-    closed = wait_for(lambda: (i := by_title("vm-disk-full")) and i["status"] == "resolved" and i,
-                      60, "the poller to resolve it")
+        "0a1b2c3d-0000-4000-8000-0000000000e2",
+        DB_VM,
+        azure_instant(missed_at),
+        rule="vm-disk-full",
+        resolved=azure_instant(back_at),
+    )
+    closed = wait_for(
+        lambda: (i := by_title("vm-disk-full")) and i["status"] == "resolved" and i,
+        60,
+        "the poller to resolve it",
+    )
     assert parse(closed["resolved_at"]) == back_at
     events = api("GET", "/v1/events", params={"source": "azure", "limit": 500})["items"]
     assert len([e for e in events if "0000000000e2" in e["event_key"]]) == 2  # no copies

@@ -469,8 +469,11 @@ def aws_events_webhook(w: World) -> None:
     changed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
     event = fixture("eventbridge-alarm-state-change.json")
     event["resources"] = [arn]
-    event["detail"] = {**event["detail"], "alarmName": name,
-                       "state": {**event["detail"]["state"], "timestamp": changed}}
+    event["detail"] = {
+        **event["detail"],
+        "alarmName": name,
+        "state": {**event["detail"]["state"], "timestamp": changed},
+    }
     headers = {"Content-Type": "application/json", "X-Slad-Key": AWS_EVENTS_KEY}
     response = httpx.post(
         f"{w.url}/v1/webhooks/aws/prod/events", json=event, headers=headers, timeout=30
@@ -478,6 +481,8 @@ def aws_events_webhook(w: World) -> None:
     assert response.is_success, response.text
     events = w.get("/v1/events", params={"source": "aws", "limit": 500})["items"]
     assert any(e["event_key"].startswith(f"{arn}:") for e in events)
+
+
 def gcp_incident() -> tuple[str, dict[str, Any]]:
     incident_id = f"0.ryw{next(_serial)}x{datetime.now(UTC).timestamp():.0f}"
     notification = gcp_fixture("incident-open-v1.2.json")

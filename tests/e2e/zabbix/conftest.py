@@ -61,14 +61,21 @@ class ZabbixE2E:
     def alerts(self, event_ids: list[str]) -> str:
         """What Zabbix did with the notifications of `event_ids`, for a failure message:
         status (0 not sent, 1 sent, 2 failed, 3 new), attempts and the last error."""
-        found = self.call("alert.get", {
-            "eventids": event_ids, "output": ["alertid", "actionid", "sendto", "status",
-                                               "retries", "error", "clock"]})
-        return "\n".join(
-            f"  alert {a['alertid']} action {a['actionid']} status {a['status']} "
-            f"retries {a['retries']} to {a['sendto']}: {a['error'] or '-'}"
-            for a in found
-        ) or "  no alert recorded"
+        found = self.call(
+            "alert.get",
+            {
+                "eventids": event_ids,
+                "output": ["alertid", "actionid", "sendto", "status", "retries", "error", "clock"],
+            },
+        )
+        return (
+            "\n".join(
+                f"  alert {a['alertid']} action {a['actionid']} status {a['status']} "
+                f"retries {a['retries']} to {a['sendto']}: {a['error'] or '-'}"
+                for a in found
+            )
+            or "  no alert recorded"
+        )
 
     def server_log(self, lines: int = 40) -> str:
         """The end of the server's log (alerter and escalator errors land there)."""
@@ -83,8 +90,19 @@ class ZabbixE2E:
 
         def sent() -> bool:
             run = subprocess.run(
-                ["zabbix_sender", "-z", "127.0.0.1", "-p", str(self.trapper_port),
-                 "-s", host, "-k", key, "-o", value],
+                [
+                    "zabbix_sender",
+                    "-z",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.trapper_port),
+                    "-s",
+                    host,
+                    "-k",
+                    key,
+                    "-o",
+                    value,
+                ],
                 capture_output=True,
                 text=True,
             )
@@ -136,7 +154,12 @@ class ZabbixE2E:
         return str(result["hostids"][0])
 
     def create_trapper_trigger(
-        self, host_id: str, host: str, key: str, name: str, priority: int = 4,
+        self,
+        host_id: str,
+        host: str,
+        key: str,
+        name: str,
+        priority: int = 4,
         tags: dict[str, str] | None = None,
     ) -> str:
         """A trapper item and a trigger firing while its last value is above 5."""
@@ -156,8 +179,9 @@ class ZabbixE2E:
         )
         return str(result["triggerids"][0])
 
-    def create_webhook_action(self, name: str, media_type_id: str, send_to: str,
-                              group_id: str) -> str:
+    def create_webhook_action(
+        self, name: str, media_type_id: str, send_to: str, group_id: str
+    ) -> str:
         """Problems of `group_id` notify a new user whose media is `send_to`.
 
         A dedicated recipient, not Admin: Zabbix never notifies the user who made an
@@ -171,8 +195,13 @@ class ZabbixE2E:
                 "roleid": "3",
                 "usrgrps": [{"usrgrpid": "7"}],
                 "medias": [
-                    {"mediatypeid": media_type_id, "sendto": send_to, "active": 0,
-                     "severity": 63, "period": "1-7,00:00-24:00"}
+                    {
+                        "mediatypeid": media_type_id,
+                        "sendto": send_to,
+                        "active": 0,
+                        "severity": 63,
+                        "period": "1-7,00:00-24:00",
+                    }
                 ],
             },
         )
@@ -190,8 +219,11 @@ class ZabbixE2E:
                     "conditions": [{"conditiontype": 0, "operator": 0, "value": group_id}],
                 },
                 "operations": [
-                    {"operationtype": 0, "opmessage": message,
-                     "opmessage_usr": [{"userid": userid}]}
+                    {
+                        "operationtype": 0,
+                        "opmessage": message,
+                        "opmessage_usr": [{"userid": userid}],
+                    }
                 ],
                 # "Notify all involved" uses the involved users' media, not a media type.
                 "recovery_operations": [{"operationtype": 11, "opmessage": {"default_msg": 1}}],
@@ -218,8 +250,7 @@ def zabbix() -> Iterator[ZabbixE2E]:
 
 def _with_token(env: dict[str, str]) -> Iterator[ZabbixE2E]:
     """A `ZabbixE2E` on an API token made for this session and deleted after it."""
-    login = ZabbixAPI(url=env["ZBX_API_URL"], user=env["ZBX_USER"],
-                      password=env["ZBX_PASSWORD"])
+    login = ZabbixAPI(url=env["ZBX_API_URL"], user=env["ZBX_USER"], password=env["ZBX_PASSWORD"])
     created = login.send_api_request(
         "token.create", {"name": f"slad-e2e-{uuid.uuid4().hex[:8]}", "userid": "1"}
     )["result"]["tokenids"]
@@ -311,7 +342,10 @@ class SladDaemon:
     def cli(self, *args: str) -> str:
         run = subprocess.run(
             [SLAD, "--config", str(self.config), *args],
-            capture_output=True, text=True, cwd=REPO, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
         )
         if run.returncode != 0:
             raise RuntimeError(f"slad {' '.join(args)} failed:\n{run.stderr}")
@@ -326,7 +360,9 @@ class SladDaemon:
         log = (self.workdir / "slad.log").open("ab")
         self.process = subprocess.Popen(
             [SLAD, "--config", str(self.config), "run"],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         wait_for(self._ready, 60, "slad to answer /readyz")
 

@@ -58,8 +58,9 @@ def scenario(zabbix: ZabbixE2E, webhook_receiver: WebhookReceiver) -> Scenario:
     zabbix.create_trapper_trigger(
         host_id, host, KEY, f"Value high on {host}", priority=4, tags={"service": "web"}
     )
-    zabbix.create_webhook_action(f"slad e2e {suffix}", media_type_id, webhook_receiver.url,
-                                 group_id)
+    zabbix.create_webhook_action(
+        f"slad e2e {suffix}", media_type_id, webhook_receiver.url, group_id
+    )
     zabbix.reload_config()
     return Scenario(instance, ZabbixClient(instance), host, host_id, group)
 
@@ -88,8 +89,9 @@ def test_problem_update_recovery_reconcile(
     body = decode_body(delivery.body)
     received = datetime.now(UTC)
     problem = parse_webhook(instance, body, received, client.event_detected_at)
-    api_event = zabbix.call("event.get", {"eventids": [body["event_id"]],
-                                          "output": ["clock", "ns"]})[0]
+    api_event = zabbix.call(
+        "event.get", {"eventids": [body["event_id"]], "output": ["clock", "ns"]}
+    )[0]
     exact = datetime.fromtimestamp(int(api_event["clock"]), UTC) + timedelta(
         microseconds=int(api_event["ns"]) // 1000
     )
@@ -119,12 +121,14 @@ def test_problem_update_recovery_reconcile(
     # Write-back adds a message, which Zabbix also announces as an update.
     assert client.acknowledge(body["event_id"], "slad: customer contacted")
     # 6.0 spells it select_acknowledges (selectAcknowledges from 6.4 on).
-    acks = zabbix.call("event.get", {"eventids": [body["event_id"]],
-                                     "select_acknowledges": "extend"})[0]["acknowledges"]
+    acks = zabbix.call(
+        "event.get", {"eventids": [body["event_id"]], "select_acknowledges": "extend"}
+    )[0]["acknowledges"]
     assert [a["message"] for a in acks] == ["slad: customer contacted"]
     update_delivery = _delivery(webhook_receiver, scenario.host, update_status="1")
-    update = parse_webhook(instance, decode_body(update_delivery.body), received,
-                           client.event_detected_at)
+    update = parse_webhook(
+        instance, decode_body(update_delivery.body), received, client.event_detected_at
+    )
     assert update.kind is EventKind.UPDATE
     assert update.problem_key == problem.problem_key
     assert update.event_key.startswith(problem.event_key + ":update-")
@@ -132,10 +136,12 @@ def test_problem_update_recovery_reconcile(
 
     zabbix.send_value(scenario.host, KEY, "0")
     recovery_delivery = _delivery(webhook_receiver, scenario.host, event_value="0")
-    assert verify_signature(SECRET, recovery_delivery.body,
-                            recovery_delivery.headers[SIGNATURE_HEADER])
-    recovery = parse_webhook(instance, decode_body(recovery_delivery.body),
-                             datetime.now(UTC), client.event_detected_at)
+    assert verify_signature(
+        SECRET, recovery_delivery.body, recovery_delivery.headers[SIGNATURE_HEADER]
+    )
+    recovery = parse_webhook(
+        instance, decode_body(recovery_delivery.body), datetime.now(UTC), client.event_detected_at
+    )
     assert recovery.kind is EventKind.RECOVERY
     assert recovery.problem_key == problem.problem_key
     assert recovery.event_key != problem.event_key
@@ -148,9 +154,7 @@ def test_problem_update_recovery_reconcile(
     assert reconciled[recovery.event_key].detected_at == recovery.detected_at
 
 
-def test_maintenance_maps_to_host_and_interval(
-    zabbix: ZabbixE2E, scenario: Scenario
-) -> None:
+def test_maintenance_maps_to_host_and_interval(zabbix: ZabbixE2E, scenario: Scenario) -> None:
     tz = scenario.instance.timezone
     since = datetime(2030, 1, 1, tzinfo=tz)
     till = datetime(2031, 1, 1, tzinfo=tz)
@@ -163,10 +167,14 @@ def test_maintenance_maps_to_host_and_interval(
             "active_till": int(till.timestamp()),
             "hosts": [{"hostid": scenario.host_id}],
             "timeperiods": [
-                {"timeperiod_type": 0, "start_date": int(one_time.timestamp()),
-                 "period": 7200},
-                {"timeperiod_type": 3, "every": 1, "dayofweek": 64,
-                 "start_time": 7200, "period": 7200},
+                {"timeperiod_type": 0, "start_date": int(one_time.timestamp()), "period": 7200},
+                {
+                    "timeperiod_type": 3,
+                    "every": 1,
+                    "dayofweek": 64,
+                    "start_time": 7200,
+                    "period": 7200,
+                },
             ],
         },
     )

@@ -68,7 +68,7 @@ host = "127.0.0.1"
 port = {port}
 
 [database]
-url = "sqlite:///{workdir / 'slad.db'}"
+url = "sqlite:///{workdir / "slad.db"}"
 
 [log]
 format = "text"
@@ -93,28 +93,51 @@ group_by = "problem"
     suffix = uuid.uuid4().hex[:8]
     host = f"slad-daemon-{suffix}"
     customer = slad.ok("POST", "/v1/customers", json={"name": f"e2e {suffix}"})
-    contract = slad.ok("POST", "/v1/contracts", json={
-        "customer_id": customer["id"], "plan": "standard", "billing_start": "2026-01-01"})
-    resource = slad.ok("POST", "/v1/resources", json={
-        "contract_id": contract["id"], "name": host, "kind": "vm",
-        "selectors": [{"zabbix.host": host}]})
+    contract = slad.ok(
+        "POST",
+        "/v1/contracts",
+        json={"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-01-01"},
+    )
+    resource = slad.ok(
+        "POST",
+        "/v1/resources",
+        json={
+            "contract_id": contract["id"],
+            "name": host,
+            "kind": "vm",
+            "selectors": [{"zabbix.host": host}],
+        },
+    )
     media_type_id = zabbix.import_media_type(SECRET, "e2e")
     group_id = zabbix.host_group(f"slad daemon {suffix}")
     host_id = zabbix.create_host(host, group_id)
     trigger_id = zabbix.create_trapper_trigger(host_id, host, KEY, f"Value high on {host}")
     action_id = zabbix.create_webhook_action(
-        f"slad daemon {suffix}", media_type_id, f"{slad.url}/v1/webhooks/zabbix/e2e", group_id)
+        f"slad daemon {suffix}", media_type_id, f"{slad.url}/v1/webhooks/zabbix/e2e", group_id
+    )
     zabbix.create_webhook_action(
-        f"slad daemon copy {suffix}", media_type_id, webhook_receiver.url, group_id)
+        f"slad daemon copy {suffix}", media_type_id, webhook_receiver.url, group_id
+    )
     zabbix.reload_config()  # actions are read from the configuration cache
     yield Scenario(slad, host, host_id, trigger_id, resource["id"], action_id)
     slad.stop()
 
 
 def problem_events(zabbix: ZabbixE2E, trigger_id: str) -> list[dict[str, Any]]:
-    return list(zabbix.call("event.get", {
-        "output": ["eventid", "clock", "ns", "r_eventid"], "objectids": [trigger_id],
-        "source": 0, "object": 0, "value": 1, "sortfield": ["eventid"], "sortorder": "ASC"}))
+    return list(
+        zabbix.call(
+            "event.get",
+            {
+                "output": ["eventid", "clock", "ns", "r_eventid"],
+                "objectids": [trigger_id],
+                "source": 0,
+                "object": 0,
+                "value": 1,
+                "sortfield": ["eventid"],
+                "sortorder": "ASC",
+            },
+        )
+    )
 
 
 def push(zabbix: ZabbixE2E, host: str, key: str, trigger_id: str, value: str) -> dict[str, Any]:
@@ -125,19 +148,35 @@ def push(zabbix: ZabbixE2E, host: str, key: str, trigger_id: str, value: str) ->
         # a test that failed half-way left its problem open: close it, so this firing
         # opens a problem of its own instead of timing out as well
         zabbix.send_value(host, key, "1")
-        wait_for(lambda: problem_events(zabbix, trigger_id)[-1]["r_eventid"] != "0",
-                 60, "Zabbix to close the problem left open")
+        wait_for(
+            lambda: problem_events(zabbix, trigger_id)[-1]["r_eventid"] != "0",
+            60,
+            "Zabbix to close the problem left open",
+        )
         events = problem_events(zabbix, trigger_id)
     before = {e["eventid"] for e in events}
     zabbix.send_value(host, key, value)
     if value == "10":
-        return wait_for(lambda: next((e for e in problem_events(zabbix, trigger_id)
-                                      if e["eventid"] not in before), None),
-                        60, "Zabbix to open the problem")
+        return wait_for(
+            lambda: next(
+                (e for e in problem_events(zabbix, trigger_id) if e["eventid"] not in before), None
+            ),
+            60,
+            "Zabbix to open the problem",
+        )
     latest = max(before, key=int)
-    return wait_for(lambda: next((e for e in problem_events(zabbix, trigger_id)
-                                  if e["eventid"] == latest and e["r_eventid"] != "0"), None),
-                    60, "Zabbix to close the problem")
+    return wait_for(
+        lambda: next(
+            (
+                e
+                for e in problem_events(zabbix, trigger_id)
+                if e["eventid"] == latest and e["r_eventid"] != "0"
+            ),
+            None,
+        ),
+        60,
+        "Zabbix to close the problem",
+    )
 
 
 DELIVERY_TIMEOUT = 120.0
@@ -194,30 +233,45 @@ def test_webhook_opens_at_the_zabbix_clock_and_recovery_resolves(
     assert parse(incident["detected_at"]) == zabbix_instant(event)
     assert incident["detected_at_estimated"] is False
     assert parse(incident["received_at"]) >= parse(incident["detected_at"])
-    delivered(zabbix, scenario, lambda: zabbix.call("alert.get", {
-        "actionids": [scenario.action_id], "eventids": [event["eventid"]], "filter": {"status": 1},
-        "output": ["alertid"]}), [event["eventid"]], "Zabbix to record slad's 2xx for the webhook")
+    delivered(
+        zabbix,
+        scenario,
+        lambda: zabbix.call(
+            "alert.get",
+            {
+                "actionids": [scenario.action_id],
+                "eventids": [event["eventid"]],
+                "filter": {"status": 1},
+                "output": ["alertid"],
+            },
+        ),
+        [event["eventid"]],
+        "Zabbix to record slad's 2xx for the webhook",
+    )
 
     closed = fire(zabbix, scenario, "1")
-    recovery = zabbix.call("event.get", {"eventids": [closed["r_eventid"]],
-                                         "output": ["eventid", "clock", "ns"]})[0]
-    resolved = wait_for(lambda: incident_of(scenario, key, "resolved"), 90,
-                        "slad to resolve the incident")
+    recovery = zabbix.call(
+        "event.get", {"eventids": [closed["r_eventid"]], "output": ["eventid", "clock", "ns"]}
+    )[0]
+    resolved = wait_for(
+        lambda: incident_of(scenario, key, "resolved"), 90, "slad to resolve the incident"
+    )
     assert parse(resolved["resolved_at"]) == zabbix_instant(recovery)
 
 
 def test_redelivered_webhook_changes_nothing(
     zabbix: ZabbixE2E, scenario: Scenario, webhook_receiver: WebhookReceiver
 ) -> None:
-    copy = delivered(zabbix, scenario,
-                     lambda: webhook_receiver.find(lambda d: scenario.host.encode() in d.body),
-                     [e["eventid"] for e in problem_events(zabbix, scenario.trigger_id)],
-                     "the copy of a notification")
+    copy = delivered(
+        zabbix,
+        scenario,
+        lambda: webhook_receiver.find(lambda d: scenario.host.encode() in d.body),
+        [e["eventid"] for e in problem_events(zabbix, scenario.trigger_id)],
+        "the copy of a notification",
+    )
     before = store_counts(scenario)
-    headers = {SIGNATURE_HEADER: copy.headers[SIGNATURE_HEADER],
-               "Content-Type": "application/json"}
-    answer = scenario.slad.ok("POST", "/v1/webhooks/zabbix/e2e", content=copy.body,
-                              headers=headers)
+    headers = {SIGNATURE_HEADER: copy.headers[SIGNATURE_HEADER], "Content-Type": "application/json"}
+    answer = scenario.slad.ok("POST", "/v1/webhooks/zabbix/e2e", content=copy.body, headers=headers)
     assert [r["status"] for r in answer["results"]] == ["duplicate"]
     assert store_counts(scenario) == before
 
@@ -229,8 +283,9 @@ def test_wrong_signature_is_refused_and_stores_nothing(
     assert copy is not None
     before = store_counts(scenario)
     forged = "sha256=" + hmac.new(b"not-the-secret", copy.body, hashlib.sha256).hexdigest()
-    answer = scenario.slad.request("POST", "/v1/webhooks/zabbix/e2e", content=copy.body,
-                                   headers={SIGNATURE_HEADER: forged})
+    answer = scenario.slad.request(
+        "POST", "/v1/webhooks/zabbix/e2e", content=copy.body, headers={SIGNATURE_HEADER: forged}
+    )
     assert answer.status_code == 401
     assert answer.json()["type"] == "urn:slad:problem:bad-signature"
     assert store_counts(scenario) == before
@@ -261,36 +316,54 @@ def contact_due(s: Scenario, incident_id: int) -> datetime:
 
 def test_zabbix_maintenance_moves_the_due_instants(zabbix: ZabbixE2E, scenario: Scenario) -> None:
     event = fire(zabbix, scenario, "10")
-    incident = wait_for(lambda: incident_of(scenario, problem_key(event["eventid"])), 90,
-                        "slad to open the incident")
+    incident = wait_for(
+        lambda: incident_of(scenario, problem_key(event["eventid"])),
+        90,
+        "slad to open the incident",
+    )
     detected = zabbix_instant(event)
     assert contact_due(scenario, incident["id"]) == detected + timedelta(minutes=30)
 
     start = (int(event["clock"]) - 300) // 60 * 60  # Zabbix keeps whole minutes
-    created = zabbix.call("maintenance.create", {
-        "name": f"slad daemon {scenario.host}",
-        "active_since": start - 3600, "active_till": start + 86400,
-        "hosts": [{"hostid": scenario.host_id}],
-        "timeperiods": [{"timeperiod_type": 0, "start_date": start, "period": 1800}],
-    })
+    created = zabbix.call(
+        "maintenance.create",
+        {
+            "name": f"slad daemon {scenario.host}",
+            "active_since": start - 3600,
+            "active_till": start + 86400,
+            "hosts": [{"hostid": scenario.host_id}],
+            "timeperiods": [{"timeperiod_type": 0, "start_date": start, "period": 1800}],
+        },
+    )
     maintenance_id = str(created["maintenanceids"][0])
     try:
         ref = f"zabbix:e2e:{maintenance_id}:0:{scenario.resource_id}"
-        window = wait_for(lambda: next((w for w in scenario.slad.ok("GET", WINDOWS)
-                                        if w["external_ref"] == ref), None),
-                          60, "slad to take over the maintenance")
+        window = wait_for(
+            lambda: next(
+                (w for w in scenario.slad.ok("GET", WINDOWS) if w["external_ref"] == ref), None
+            ),
+            60,
+            "slad to take over the maintenance",
+        )
         assert (window["scope"], window["scope_ref"], window["kind"]) == (
-            "resource", scenario.resource_id, "maintenance")
+            "resource",
+            scenario.resource_id,
+            "maintenance",
+        )
         window_end = datetime.fromtimestamp(start + 1800, UTC)
         assert parse(window["end"]) == window_end
         # detected inside the window: the clock starts counting when the window ends
         moved = window_end + timedelta(minutes=30)
-        wait_for(lambda: contact_due(scenario, incident["id"]) == moved, 30,
-                 "the due instant to move")
+        wait_for(
+            lambda: contact_due(scenario, incident["id"]) == moved, 30, "the due instant to move"
+        )
     finally:
         zabbix.call("maintenance.delete", [maintenance_id])
-    wait_for(lambda: contact_due(scenario, incident["id"]) == detected + timedelta(minutes=30),
-             60, "the due instant to move back once the maintenance is deleted")
+    wait_for(
+        lambda: contact_due(scenario, incident["id"]) == detected + timedelta(minutes=30),
+        60,
+        "the due instant to move back once the maintenance is deleted",
+    )
     fire(zabbix, scenario, "1")
 
 
@@ -310,11 +383,21 @@ def flapping(zabbix: ZabbixE2E, scenario: Scenario) -> Flapping:
     suffix = uuid.uuid4().hex[:8]
     host = f"slad-flap-{suffix}"
     customer = slad.ok("POST", "/v1/customers", json={"name": f"e2e flapping {suffix}"})
-    contract = slad.ok("POST", "/v1/contracts", json={
-        "customer_id": customer["id"], "plan": "full_managed", "billing_start": "2026-01-01"})
-    resource = slad.ok("POST", "/v1/resources", json={
-        "contract_id": contract["id"], "name": host, "kind": "vm",
-        "selectors": [{"zabbix.host": host}]})
+    contract = slad.ok(
+        "POST",
+        "/v1/contracts",
+        json={"customer_id": customer["id"], "plan": "full_managed", "billing_start": "2026-01-01"},
+    )
+    resource = slad.ok(
+        "POST",
+        "/v1/resources",
+        json={
+            "contract_id": contract["id"],
+            "name": host,
+            "kind": "vm",
+            "selectors": [{"zabbix.host": host}],
+        },
+    )
     media_type_id = zabbix.import_media_type(SECRET, "e2e")
     group_id = zabbix.host_group(f"slad flapping {suffix}")
     host_id = zabbix.create_host(host, group_id)
@@ -323,7 +406,8 @@ def flapping(zabbix: ZabbixE2E, scenario: Scenario) -> Flapping:
         for key, name in (("slad.flap.cpu", "CPU"), ("slad.flap.disk", "Disk"))
     }
     zabbix.create_webhook_action(
-        f"slad flapping {suffix}", media_type_id, f"{slad.url}/v1/webhooks/zabbix/e2e", group_id)
+        f"slad flapping {suffix}", media_type_id, f"{slad.url}/v1/webhooks/zabbix/e2e", group_id
+    )
     zabbix.reload_config()
     return Flapping(host, resource["id"], triggers)
 
@@ -382,15 +466,20 @@ def test_flapping_triggers_of_one_host_make_one_incident(
     assert clocks["report"]["start"] == contacted["contacted_at"], "one contact, kept"
     again = slad.request("POST", f"/v1/incidents/{incident['id']}/contact", json={})
     assert again.status_code == 409, "the customer was contacted once for this failure"
-    owed = slad.ok("GET", "/v1/incidents", params={"resource": flapping.resource_id,
-                                                   "owed": "true"})["items"]
+    owed = slad.ok(
+        "GET", "/v1/incidents", params={"resource": flapping.resource_id, "owed": "true"}
+    )["items"]
     assert [i["id"] for i in owed] == [incident["id"]], "the report is owed once"
 
     reported = slad.ok("POST", f"/v1/incidents/{incident['id']}/report", json={})
     report = next(c for c in reported["clocks"] if c["name"] == "report")
     assert (report["state"], report["outcome"]) == ("stopped", "met")
-    assert slad.ok("GET", "/v1/incidents", params={"resource": flapping.resource_id,
-                                                   "owed": "true"})["items"] == []
+    assert (
+        slad.ok("GET", "/v1/incidents", params={"resource": flapping.resource_id, "owed": "true"})[
+            "items"
+        ]
+        == []
+    )
     flap(cpu, "1")
     flap(disk, "1")
     wait_for(lambda: settled(keys, "resolved"), 90, "slad to resolve the incident again")

@@ -37,7 +37,7 @@ host = "127.0.0.1"
 port = {port}
 
 [database]
-url = "sqlite:///{workdir / 'slad.db'}"
+url = "sqlite:///{workdir / "slad.db"}"
 
 [log]
 format = "text"
@@ -57,8 +57,13 @@ poll_interval_seconds = 600
 
 
 def cli(slad: SladDaemon, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SLAD, "--config", str(slad.config), *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [SLAD, "--config", str(slad.config), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 def test_setup_connects_zabbix_and_check_passes(zabbix: ZabbixE2E, slad: SladDaemon) -> None:
@@ -66,26 +71,55 @@ def test_setup_connects_zabbix_and_check_passes(zabbix: ZabbixE2E, slad: SladDae
     host = f"slad-setup-{suffix}"
     group_name = f"slad setup {suffix}"
     user = f"slad-setup-{suffix}"
-    zabbix.call("user.create", {"username": user, "passwd": uuid.uuid4().hex, "roleid": "3",
-                                "usrgrps": [{"usrgrpid": "7"}]})
+    zabbix.call(
+        "user.create",
+        {
+            "username": user,
+            "passwd": uuid.uuid4().hex,
+            "roleid": "3",
+            "usrgrps": [{"usrgrpid": "7"}],
+        },
+    )
     group_id = zabbix.host_group(group_name)
     host_id = zabbix.create_host(host, group_id)
     zabbix.create_trapper_trigger(host_id, host, KEY, f"Value high on {host}")
     customer = slad.ok("POST", "/v1/customers", json={"name": f"setup {suffix}"})
-    contract = slad.ok("POST", "/v1/contracts", json={
-        "customer_id": customer["id"], "plan": "standard", "billing_start": "2026-01-01"})
-    slad.ok("POST", "/v1/resources", json={
-        "contract_id": contract["id"], "name": host, "kind": "vm",
-        "selectors": [{"zabbix.host": host}]})
+    contract = slad.ok(
+        "POST",
+        "/v1/contracts",
+        json={"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-01-01"},
+    )
+    slad.ok(
+        "POST",
+        "/v1/resources",
+        json={
+            "contract_id": contract["id"],
+            "name": host,
+            "kind": "vm",
+            "selectors": [{"zabbix.host": host}],
+        },
+    )
 
     for _ in range(2):  # idempotent: the second run updates what the first made
-        run = cli(slad, "source", "setup", "zabbix", "e2e", "--user", user,
-                  "--host-group", group_name, "--slad-url", slad.url)
+        run = cli(
+            slad,
+            "source",
+            "setup",
+            "zabbix",
+            "e2e",
+            "--user",
+            user,
+            "--host-group",
+            group_name,
+            "--slad-url",
+            slad.url,
+        )
         assert run.returncode == 0, run.stderr
     actions = zabbix.call("action.get", {"output": ["actionid"], "filter": {"name": "slad e2e"}})
     assert len(actions) == 1
-    (media,) = zabbix.call("user.get", {"filter": {"username": user},
-                                        "selectMedias": "extend"})[0]["medias"]
+    (media,) = zabbix.call("user.get", {"filter": {"username": user}, "selectMedias": "extend"})[0][
+        "medias"
+    ]
     assert media["sendto"] == f"{slad.url}/v1/webhooks/zabbix/e2e"
     zabbix.reload_config()  # the step deploy/zabbix/README.md names
 
@@ -97,7 +131,10 @@ def test_setup_connects_zabbix_and_check_passes(zabbix: ZabbixE2E, slad: SladDae
     assert status["last_accepted"]["note"].startswith("signed test webhook")
 
     zabbix.send_value(host, KEY, "10")
-    incident = wait_for(lambda: next(iter(slad.ok("GET", "/v1/incidents")["items"]), None), 90,
-                        "a problem to reach slad through the action setup made")
+    incident = wait_for(
+        lambda: next(iter(slad.ok("GET", "/v1/incidents")["items"]), None),
+        90,
+        "a problem to reach slad through the action setup made",
+    )
     assert incident["title"] == f"Value high on {host}"
     zabbix.send_value(host, KEY, "1")
