@@ -31,11 +31,12 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
     CompoundSelect,
+    Table,
     bindparam,
     func,
     literal,
@@ -43,8 +44,10 @@ from sqlalchemy import (
     text,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.events import AlertEvent, EventKind, Severity
 from daemon.clocks import INCIDENT_CLOCKS, policy_snapshot, refresh_incident
@@ -949,6 +952,7 @@ def _settle(
     for recovery, resolved in lookups.links:
         recovery.alert_id = resolved.id
     results = []
+    outcomes: list[dict[str, Any]] = []
     for record, outcome in done:
         alert, incident = outcome.alert, outcome.incident
         result = IngestResult(
@@ -957,9 +961,29 @@ def _settle(
             None if alert is None else alert.id,
             None if incident is None else incident.id,
         )
-        record.outcome = result.status
-        record.correlated_at = now
-        if result.alert_id is not None:
-            record.alert_id = result.alert_id
+        values = {
+            "outcome": result.status,
+            "correlated_at": now,
+            "alert_id": record.alert_id if result.alert_id is None else result.alert_id,
+        }
+        for name, value in values.items():
+            set_committed_value(record, name, value)
+        outcomes.append({"record_id": record.id, **values})
         results.append(result)
+    session.execute(_OUTCOMES, outcomes)
     return results
+
+
+_EVENTS = cast(Table, AlertEventRecord.__table__)
+_OUTCOMES = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("record_id"))
+    .values(
+        outcome=bindparam("outcome"),
+        correlated_at=bindparam("correlated_at"),
+        alert_id=bindparam("alert_id"),
+    )
+)
+"""Each record's outcome, written for the whole batch with one statement: the records
+keep these values in memory as if loaded (`set_committed_value`), so the commit's flush
+has nothing left to write for them."""
