@@ -301,10 +301,23 @@ class Notifier:
         fraction: float | None,
         now: datetime,
     ) -> None:
-        """A warning or breach of an incident's or support request's clock fell due."""
+        """A warning or breach of an incident's or support request's clock fell due.
+
+        Its route is looked up first, so a mark no channel takes costs no look-ups."""
+        event = NotifyEvent.WARNING if fraction is not None else CLOCK_EVENTS[mark]
+        incident: Incident | None = None
+        request: SupportRequest | None = None
         if clock.incident_id is not None:
             incident = session.get(Incident, clock.incident_id)
             assert incident is not None
+            routed_contract = incident.contract_id
+        else:
+            request = session.get(SupportRequest, clock.support_request_id)
+            assert request is not None
+            routed_contract = request.contract_id
+        if not channels_for(self.config.routes, event, clock.plan, str(routed_contract)):
+            return
+        if incident is not None:
             customer, resource = self._context(session, incident)
             case, contract_id, resource_name = (
                 f"I-{incident.id}",
@@ -313,7 +326,6 @@ class Notifier:
             )
             incident_id: int | None = incident.id
         else:
-            request = session.get(SupportRequest, clock.support_request_id)
             assert request is not None
             contract = session.get(Contract, request.contract_id)
             assert contract is not None
@@ -330,12 +342,9 @@ class Notifier:
             "sla_due": due_text(clock.sla_due_at, customer.locale),
         }
         if fraction is not None:
-            event = NotifyEvent.WARNING
             variables["percent"] = round(fraction * 100)
-        else:
-            event = CLOCK_EVENTS[mark]
-            if event is NotifyEvent.SLA_BREACHED:
-                del variables["slo_due"]
+        elif event is NotifyEvent.SLA_BREACHED:
+            del variables["slo_due"]
         self._enqueue(
             session,
             event,

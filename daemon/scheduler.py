@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from daemon.clocks import (
     pending_marks,
@@ -28,12 +28,15 @@ from daemon.notifier import Notifier
 from daemon.store.models import (
     Clock,
     Contract,
+    Customer,
     Heartbeat,
     Incident,
     MaintenanceWindow,
+    Resource,
     SupportRequest,
 )
 from daemon.timeline import add_timeline
+from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
 from sla_engine.calendar import BusinessCalendar
 from sla_engine.evaluation import ClockEvaluation
 
@@ -79,25 +82,32 @@ class DueProcessor:
                         .limit(self.batch)
                     )
                 )
-                recorded = sum(self._process(session, clock, now) for clock in clocks)
+                batch = _Batch.read(session, clocks)
+                # Nothing a mark writes is read back by a later mark of the batch, so the
+                # batch is flushed once, at its commit, not before each look-up.
+                with session.no_autoflush:
+                    recorded = sum(self._process(session, clock, now, batch) for clock in clocks)
             total += recorded
             if len(clocks) < self.batch:
                 return total
 
-    def _refresh(self, session: Session, clock: Clock, now: datetime) -> ClockEvaluation | None:
+    def _refresh(
+        self, session: Session, clock: Clock, now: datetime, batch: _Batch
+    ) -> ClockEvaluation | None:
         """Re-derive and store the clock from current facts, once per wake-up."""
         if clock.incident_id is not None:
             incident = session.get(Incident, clock.incident_id)
             assert incident is not None
-            return refresh_incident(session, incident, now, self.horizon).get(clock.name)
+            windows = batch.windows(session, incident)
+            return refresh_incident(session, incident, now, self.horizon, windows).get(clock.name)
         request = session.get(SupportRequest, clock.support_request_id)
         assert request is not None
         contract = session.get(Contract, request.contract_id)
         assert contract is not None
         return refresh_support_request(request, self.calendar, now, contract.plan)
 
-    def _process(self, session: Session, clock: Clock, now: datetime) -> int:
-        evaluation = self._refresh(session, clock, now)
+    def _process(self, session: Session, clock: Clock, now: datetime, batch: _Batch) -> int:
+        evaluation = self._refresh(session, clock, now, batch)
         if evaluation is None:
             clock.due_at = None
             return 0
@@ -122,6 +132,40 @@ class DueProcessor:
         clock.recorded = [*(clock.recorded or ()), *(name for name, _ in fired)]
         rearm(clock, evaluation)
         return len(fired)
+
+
+@dataclass
+class _Batch:
+    """What the clocks of one batch need, read with a few queries instead of a few per
+    clock: their incidents (with every clock), the customers and resources a
+    notification names, and the windows of each scope, read once per scope. The rows
+    are held here, so `session.get` finds them in the session without SQL."""
+
+    held: list[object]
+    scoped: dict[WindowScope, list[MaintenanceWindow]]
+
+    @classmethod
+    def read(cls, session: Session, clocks: list[Clock]) -> _Batch:
+        ids = sorted({c.incident_id for c in clocks if c.incident_id is not None})
+        if not ids:
+            return cls([], {})
+        incidents = list(
+            session.scalars(
+                select(Incident).where(Incident.id.in_(ids)).options(selectinload(Incident.clocks))
+            )
+        )
+        customers = {i.customer_id for i in incidents}
+        resources = {i.resource_id for i in incidents}
+        held: list[object] = [*incidents]
+        held += session.scalars(select(Customer).where(Customer.id.in_(customers)))
+        held += session.scalars(select(Resource).where(Resource.id.in_(resources)))
+        return cls(held, windows_by_scope(session, {window_scope(i) for i in incidents}))
+
+    def windows(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
+        scope = window_scope(incident)
+        if scope not in self.scoped:
+            self.scoped[scope] = windows_for(session, incident)
+        return self.scoped[scope]
 
 
 BREACHES = frozenset({"slo_breached", "sla_breached"})

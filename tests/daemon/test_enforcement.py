@@ -357,3 +357,44 @@ def test_basic_plan_contacts_the_customer_automatically(
     assert clocks(body)["contact"]["outcome"] == "met"
     contacted = [t for t in body["timeline"] if t["kind"] == "contacted"]
     assert contacted[0]["actor"] == "slad:auto-contact:customer-mail"
+
+
+def test_one_wake_up_records_incident_and_support_marks_and_notifies_only_routed_ones(
+    api_factory: ApiFactory, receiver: Receiver
+) -> None:
+    """Incidents' and support requests' clocks fall due in one batch: each mark is on
+    its timeline or clock, and only the routed ones (breaches, not warnings) are sent,
+    each naming its case."""
+    routes = {"slo_breached": ["hook"]}
+    notify = parse_notify_config(
+        {
+            "channels": {"hook": {"type": "webhook", "url": receiver.url, "secret": SECRET}},
+            "routes": {"default": routes},
+        }
+    )
+    api = api_factory(notify=notify)
+    ids = seed_registry(api, professional_support=True)
+    incident_id = open_incident(api)
+    support = api.ok(
+        api.post(
+            "/v1/support-requests",
+            {"contract_id": ids["contract"], "channel": "ticket", "subject": "slow queries"},
+        ),
+        201,
+    )
+    svc = api.services
+    api.clock.set(datetime(2026, 12, 3, 0, 0, tzinfo=UTC))  # past the request's SLO too
+    recorded = svc.processor.run_due(api.clock())
+    assert recorded >= 4  # the incident's two warnings and its breaches, the request's breach
+    assert timeline(api, incident_id, MARKS)[:3] == [
+        ("warning", iso(T0 + timedelta(minutes=15))),
+        ("warning", iso(T0 + timedelta(minutes=24))),
+        ("slo_breached", iso(T0 + timedelta(minutes=30))),
+    ]
+    reply = api.ok(api.get(f"/v1/support-requests/{support['id']}", role="operator"))["clock"]
+    assert "slo" in reply["passed"]
+    assert svc.outbox.deliver_due(api.clock()) == 2
+    assert receiver.events() == ["slo_breached", "slo_breached"]
+    texts = sorted(r["body"].decode() for r in receiver.requests)
+    assert [f"I-{incident_id}" in t for t in texts].count(True) == 1
+    assert [f"S-{support['id']}" in t for t in texts].count(True) == 1
