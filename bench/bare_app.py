@@ -1,8 +1,9 @@
 """Baseline of `bench/ingest.py`: a FastAPI app that accepts `POST /v1/events`, does nothing.
 
 It runs on the same uvicorn settings as `slad run` (no access log, the event loop and
-HTTP parser uvicorn picks: uvloop and httptools, which slad depends on), so the gap between its rate and slad's is what ingest itself costs:
-authentication, validation, the store and the commit.
+HTTP parser uvicorn picks: uvloop and httptools, which slad depends on), so the gap
+between its rate and slad's is what ingest itself costs: authentication, validation,
+the store and the commit.
 
     .venv/bin/python bench/bare_app.py --port 9001
 """
