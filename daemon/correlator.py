@@ -240,10 +240,10 @@ class Correlator:
         while not stopping():
             count = self._pass()
             done += count
+            self._waiters.release()  # a storm's backlog never holds up an earlier caller
             if count == 0:
                 break
             time.sleep(self._pacing.after_pass(contended()))
-        self._waiters.release()
         return done
 
     def _pass(self) -> int:

@@ -264,3 +264,28 @@ def test_racing_correlators_leave_the_store_as_one_event_at_a_time_does(
     for thread in threads:
         thread.join()
     assert snapshot(mixed) == careful
+
+
+def test_a_caller_waiting_for_early_events_is_answered_before_the_backlog_is_cleared(
+    mixed: Api,
+) -> None:
+    """`?wait=true` during a storm: the caller's events are correlated by the first pass,
+    and it is answered then, not once the whole backlog behind them is."""
+    mixed.services.correlator.stop()  # this test's correlator is the only one
+    load_inbox(mixed, [Spec("web01", PROBLEMS[n % 3], "problem", n % 90) for n in range(60)])
+    with mixed.services.sessions() as session:
+        ids = [record.id for record in pending(session)]
+    correlator = Correlator(
+        mixed.services.sessions, mixed.services.ingestor, mixed.clock, pass_seconds=1e-9
+    )
+    answered = correlator.settled(ids[5])  # within the first pass's 16 events
+    seen: list[tuple[bool, int]] = []
+
+    def look() -> bool:
+        with mixed.services.sessions() as session:
+            seen.append((answered.done(), len(pending(session))))
+        return False
+
+    assert correlator.run_pending(stopping=look) == 60
+    assert seen[0] == (False, 60)
+    assert seen[1] == (True, 44), "answered after the first pass, with 44 events still pending"
