@@ -98,6 +98,7 @@ def seed(
     sessions = session_factory(engine)
     policy = policy_snapshot(clocks_for(DEFAULT_PLANS["standard"], ()), INCIDENT_CLOCKS)
     now = datetime.now(UTC)
+    judged: dict[datetime, dict[str, object]] = {}  # incidents detected alike share a verdict
     for first in range(numbers.start, numbers.stop, CHUNK):
         rows, clock_rows = [], []
         for n in range(first, min(first + CHUNK, numbers.stop)):
@@ -123,29 +124,9 @@ def seed(
                     "created_at": now,
                 }
             )
-            ev = evaluate_elapsed(
-                detected,
-                None,
-                now,
-                slo=timedelta(minutes=30),
-                sla=timedelta(hours=1),
-                exclusions=IntervalSet(),
-            )
-            pending = [w.at for w in ev.warnings if w.at > now] + [ev.slo_due, ev.sla_due]
-            clock_rows.append(
-                {
-                    "incident_id": n + 1,
-                    "name": "contact",
-                    "plan": "standard",
-                    "start_at": detected,
-                    "slo_due_at": ev.slo_due,
-                    "sla_due_at": ev.sla_due,
-                    "counted_seconds": ev.counted.total_seconds(),
-                    "state": ev.state.value,
-                    "due_at": min(pending),
-                    "recorded": [f"warning:{w.fraction:g}" for w in ev.warnings if w.at <= now],
-                }
-            )
+            if detected not in judged:
+                judged[detected] = contact_clock(detected, now)
+            clock_rows.append({"incident_id": n + 1, **judged[detected]})
             clock_rows.append(
                 {
                     "incident_id": n + 1,
@@ -159,6 +140,35 @@ def seed(
             session.execute(insert(Incident), rows)
             session.execute(insert(Clock), clock_rows)
     engine.dispose()
+
+
+def contact_clock(detected: datetime, now: datetime) -> dict[str, object]:
+    """The contact clock's columns for an incident detected at `detected`, as the
+    engine judges it at `now`."""
+    ev = evaluate_elapsed(
+        detected,
+        None,
+        now,
+        slo=timedelta(minutes=30),
+        sla=timedelta(hours=1),
+        exclusions=IntervalSet(),
+    )
+    assert ev.slo_due is not None and ev.sla_due is not None  # no window: all known
+    warned = [w.at for w in ev.warnings if w.at is not None]
+    pending = [at for at in warned if at > now] + [ev.slo_due, ev.sla_due]
+    return {
+        "name": "contact",
+        "plan": "standard",
+        "start_at": detected,
+        "slo_due_at": ev.slo_due,
+        "sla_due_at": ev.sla_due,
+        "counted_seconds": ev.counted.total_seconds(),
+        "state": ev.state.value,
+        "due_at": min(pending),
+        "recorded": [
+            f"warning:{w.fraction:g}" for w in ev.warnings if w.at is not None and w.at <= now
+        ],
+    }
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -180,7 +190,9 @@ def seed_all(
     started = time.monotonic()
     ids = registry(url)
     now = datetime.now(UTC)
-    seed(url, ids, range(due, incidents), lambda _n: now - timedelta(minutes=rng.uniform(0, 10)))
+    # Detected at whole seconds of the last ten minutes: what falls due later needs no
+    # finer spread, and incidents detected alike are judged once.
+    seed(url, ids, range(due, incidents), lambda _n: now - timedelta(seconds=rng.randrange(600)))
     window_start = datetime.now(UTC) + timedelta(seconds=lead)
     breaches = [window_start + timedelta(seconds=rng.uniform(0, window)) for _ in range(due)]
     seed(url, ids, range(due), lambda n: breaches[n] - timedelta(minutes=30))
