@@ -188,7 +188,7 @@ class Runtime:
 
     def _run_due(self) -> None:
         try:
-            self.processor.run_due(self.clock())
+            self.processor.run_due(self.clock(), stopping=lambda: self._scheduler is None)
         except Exception:
             log.exception("recording due clocks failed")
         self._arm()

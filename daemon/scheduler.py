@@ -66,8 +66,12 @@ class DueProcessor:
         with self.readers() as session:
             return session.scalar(select(func.min(Clock.due_at)))
 
-    def run_due(self, now: datetime) -> int:
-        """Record every mark due at or before `now`; returns how many were recorded."""
+    def run_due(self, now: datetime, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Record every mark due at or before `now`, a batch at a time; returns how many
+        were recorded. Between batches it gives way to `stopping()`: after a long
+        downtime the marks of every open incident may be due at once, and a daemon
+        asked to stop should not wait for all of them (the rest are recorded, at their
+        own instants, when it runs again)."""
         nxt = self.next_due()
         if nxt is None or nxt > now:
             return 0
@@ -88,7 +92,7 @@ class DueProcessor:
                 with session.no_autoflush:
                     recorded = sum(self._process(session, clock, now, batch) for clock in clocks)
             total += recorded
-            if len(clocks) < self.batch:
+            if len(clocks) < self.batch or stopping():
                 return total
 
     def _refresh(

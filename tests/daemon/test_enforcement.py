@@ -24,6 +24,7 @@ from daemon.config import SlaConfig
 from daemon.notify.channels.webhook import verify_webhook_signature
 from daemon.notify.config import parse_notify_config
 from sla_engine.faults import FaultExclusion
+from sla_engine.policy import DEFAULT_PLANS, apply_overrides
 from tests.daemon.conftest import Api, ApiFactory, event, seed_registry
 from tests.daemon.test_incident_flow import clocks, iso
 from tests.daemon.test_metrics import scrape, value
@@ -398,3 +399,31 @@ def test_one_wake_up_records_incident_and_support_marks_and_notifies_only_routed
     texts = sorted(r["body"].decode() for r in receiver.requests)
     assert [f"I-{incident_id}" in t for t in texts].count(True) == 1
     assert [f"S-{support['id']}" in t for t in texts].count(True) == 1
+
+
+def test_a_stopping_daemon_leaves_the_rest_of_a_backlog_of_marks_for_its_next_run(
+    api_factory: ApiFactory,
+) -> None:
+    """After a downtime every open incident's marks may be due at once: a stop is
+    honoured between batches, and the next run records the rest at their instants."""
+    api = api_factory(plans=apply_overrides(DEFAULT_PLANS, {"standard": {"group_by": "problem"}}))
+    seed_registry(api)
+    api.clock.set(T0)
+    ids = [
+        api.ok(
+            api.post(
+                "/v1/events?wait=true",
+                event(f"e{n}", "problem", T0, problem=f"p{n}"),
+                role="ingest",
+            )
+        )["results"][0]["incident_id"]
+        for n in range(3)
+    ]
+    assert len(set(ids)) == 3
+    processor = api.services.processor
+    processor.batch = 2
+    api.clock.set(T0 + timedelta(minutes=16))  # each incident's 50 % warning is due
+    assert processor.run_due(api.clock(), stopping=lambda: True) == 2
+    assert processor.run_due(api.clock()) == 1
+    for incident_id in ids:
+        assert timeline(api, incident_id, MARKS) == [("warning", iso(T0 + timedelta(minutes=15)))]
