@@ -209,6 +209,21 @@ def seed_registry(api: Api, plan: str = "standard", **contract: Any) -> dict[str
     return {"customer": customer["id"], "contract": contract_row["id"], "resource": resource["id"]}
 
 
+def seed_resource(api: Api, name: str, *selectors: dict[str, str], customer: str = "acme") -> int:
+    """A customer on the standard plan with one resource `name` that `selectors` map
+    (the sources' tests: the resource their alerts are about); its id."""
+    row = api.ok(api.post("/v1/customers", {"name": customer}, role="admin"), 201)
+    body = {"customer_id": row["id"], "plan": "standard", "billing_start": "2026-04-01"}
+    contract = api.ok(api.post("/v1/contracts", body, role="admin"), 201)
+    resource = {
+        "contract_id": contract["id"],
+        "name": name,
+        "kind": "vm",
+        "selectors": list(selectors),
+    }
+    return int(api.ok(api.post("/v1/resources", resource, role="admin"), 201)["id"])
+
+
 def event(
     key: str,
     kind: str,

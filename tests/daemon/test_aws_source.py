@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from daemon.store.models import AlertEventRecord
 from tests.connectors.aws_sns import TOPIC, FakeSns, fake_sns, fixture
-from tests.daemon.conftest import Api, ApiFactory
+from tests.daemon.conftest import Api, ApiFactory, seed_resource
 
 CHANGED = datetime(2026, 11, 30, 1, 15, 27, 123000, tzinfo=UTC)
 RECOVERED = datetime(2026, 11, 30, 1, 40, 0, 250000, tzinfo=UTC)
@@ -45,29 +45,7 @@ def api(api_factory: ApiFactory, sns: FakeSns) -> Api:
 
 def seed_registry(api: Api) -> int:
     """A customer whose resource is the EC2 instance the alarm watches."""
-    customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(
-        api.post(
-            "/v1/contracts",
-            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
-            role="admin",
-        ),
-        201,
-    )
-    resource = api.ok(
-        api.post(
-            "/v1/resources",
-            {
-                "contract_id": contract["id"],
-                "name": "web01",
-                "kind": "vm",
-                "selectors": [{"aws.dimension.InstanceId": INSTANCE_ID}],
-            },
-            role="admin",
-        ),
-        201,
-    )
-    return int(resource["id"])
+    return seed_resource(api, "web01", {"aws.dimension.InstanceId": INSTANCE_ID})
 
 
 def deliver(api: Api, fields: dict[str, Any], instance: str = "prod") -> Any:

@@ -30,7 +30,7 @@ from tests.connectors.azure_fakes import (
     health_event,
     listed_alert,
 )
-from tests.daemon.conftest import Api, ApiFactory
+from tests.daemon.conftest import Api, ApiFactory, seed_resource
 
 CLIENT_ID = "0f2c9e31-1111-4222-8333-944455556666"
 SECRET = "s3cret-webhook-token-0123456789"
@@ -83,29 +83,7 @@ def api(api_factory: ApiFactory, azure: AzureFakes, arm: Arm, tmp_path: Path) ->
 
 
 def seed_registry(api: Api, *selectors: dict[str, str]) -> int:
-    customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(
-        api.post(
-            "/v1/contracts",
-            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
-            role="admin",
-        ),
-        201,
-    )
-    resource = api.ok(
-        api.post(
-            "/v1/resources",
-            {
-                "contract_id": contract["id"],
-                "name": "app01",
-                "kind": "vm",
-                "selectors": list(selectors) or [{"azure.resource_id": VM.upper()}],
-            },
-            role="admin",
-        ),
-        201,
-    )
-    return int(resource["id"])
+    return seed_resource(api, "app01", *(selectors or ({"azure.resource_id": VM.upper()},)))
 
 
 def runner(api: Api) -> InstanceRunner:

@@ -28,7 +28,7 @@ from tests.connectors.azure_fakes import (
     fixture,
     new_key,
 )
-from tests.daemon.conftest import Api, ApiFactory
+from tests.daemon.conftest import Api, ApiFactory, seed_resource
 
 FIRED = datetime(2026, 11, 30, 1, 20, 5, 123456, tzinfo=UTC)
 RESOLVED = datetime(2026, 11, 30, 1, 45, 10, 765432, tzinfo=UTC)
@@ -70,29 +70,8 @@ def plain(api_factory: ApiFactory, azure: AzureFakes) -> Api:
 
 def seed_registry(api: Api, *selectors: dict[str, str], name: str = "app01") -> int:
     """A customer whose resource is the VM the alert rule watches."""
-    customer = api.ok(api.post("/v1/customers", {"name": f"acme-{name}"}, role="admin"), 201)
-    contract = api.ok(
-        api.post(
-            "/v1/contracts",
-            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
-            role="admin",
-        ),
-        201,
-    )
-    resource = api.ok(
-        api.post(
-            "/v1/resources",
-            {
-                "contract_id": contract["id"],
-                "name": name,
-                "kind": "vm",
-                "selectors": list(selectors) or [{"azure.resource_id": VM}],
-            },
-            role="admin",
-        ),
-        201,
-    )
-    return int(resource["id"])
+    chosen = selectors or ({"azure.resource_id": VM},)
+    return seed_resource(api, name, *chosen, customer=f"acme-{name}")
 
 
 def deliver(

@@ -29,7 +29,7 @@ from tests.connectors.gcp_fakes import (
     service_account_file,
     snooze,
 )
-from tests.daemon.conftest import Api, ApiFactory
+from tests.daemon.conftest import Api, ApiFactory, seed_resource
 
 OPENED = datetime(2026, 11, 30, 1, 15, 27, tzinfo=UTC)
 CLOSED = datetime(2026, 11, 30, 1, 45, 27, 500000, tzinfo=UTC)
@@ -171,29 +171,7 @@ def poll(api: Api) -> None:
 
 
 def seed_registry(api: Api) -> int:
-    customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(
-        api.post(
-            "/v1/contracts",
-            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
-            role="admin",
-        ),
-        201,
-    )
-    resource = api.ok(
-        api.post(
-            "/v1/resources",
-            {
-                "contract_id": contract["id"],
-                "name": "db01",
-                "kind": "vm",
-                "selectors": [{"gcp.label.instance_id": INSTANCE_ID}],
-            },
-            role="admin",
-        ),
-        201,
-    )
-    return int(resource["id"])
+    return seed_resource(api, "db01", {"gcp.label.instance_id": INSTANCE_ID})
 
 
 def incidents(api: Api) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from tests.connectors.gcp_fakes import (
     serve_certs,
     stranger_key,
 )
-from tests.daemon.conftest import Api, ApiFactory
+from tests.daemon.conftest import Api, ApiFactory, seed_resource
 
 STARTED = datetime.fromtimestamp(1796001327, UTC)
 ENDED = datetime.fromtimestamp(1796003127, UTC)
@@ -65,29 +65,7 @@ def api(api_factory: ApiFactory, google: LocalHttp) -> Api:
 
 def seed_registry(api: Api) -> int:
     """A customer whose resource is the VM the incident is about."""
-    customer = api.ok(api.post("/v1/customers", {"name": "acme"}, role="admin"), 201)
-    contract = api.ok(
-        api.post(
-            "/v1/contracts",
-            {"customer_id": customer["id"], "plan": "standard", "billing_start": "2026-04-01"},
-            role="admin",
-        ),
-        201,
-    )
-    resource = api.ok(
-        api.post(
-            "/v1/resources",
-            {
-                "contract_id": contract["id"],
-                "name": "db01",
-                "kind": "vm",
-                "selectors": [{"gcp.label.instance_id": INSTANCE_ID}],
-            },
-            role="admin",
-        ),
-        201,
-    )
-    return int(resource["id"])
+    return seed_resource(api, "db01", {"gcp.label.instance_id": INSTANCE_ID})
 
 
 def basic(user: str = "google", password: str = "s3cret-pass") -> dict[str, str]:
