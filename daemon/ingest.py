@@ -58,12 +58,11 @@ from daemon.store.models import (
     Clock,
     Contract,
     Incident,
-    MaintenanceWindow,
     Resource,
     TimelineEntry,
 )
 from daemon.timeline import insert_timeline, timeline_row
-from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
+from daemon.windows import ScopedWindows, WindowScope
 from sla_engine.faults import FaultExclusion
 from sla_engine.policy import GroupBy, PlanPolicy, clocks_for
 
@@ -269,7 +268,7 @@ class _Lookups:
     session: Session
     resources: ResourceLookup
     touched: _Touched
-    windows: dict[WindowScope, list[MaintenanceWindow]] = field(default_factory=dict)
+    windows: ScopedWindows = field(default_factory=ScopedWindows)
     firing: dict[str, dict[str, Alert]] = field(default_factory=dict)
     orphans: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     incidents: dict[tuple[int, str], Incident] = field(default_factory=dict)  # open ones
@@ -309,7 +308,7 @@ class _Lookups:
             None if since is None else since - timedelta(minutes=reopen),
         )
         lookups = cls(session, resources, touched, orphans=touched.waiting)
-        lookups.windows.update(windows_by_scope(session, opened_by.values()))
+        lookups.windows.preload(session, opened_by.values())
         return lookups
 
     def _load(self) -> None:
@@ -444,15 +443,8 @@ class _Lookups:
             return
         self.refreshed[id(incident)] = incident
         refresh_incident(
-            self.session, incident, now, horizon, self.windows_for(self.session, incident)
+            self.session, incident, now, horizon, self.windows.of(self.session, incident)
         )
-
-    def windows_for(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
-        """The windows that may cover `incident`, read once per scope a window can name."""
-        scope = window_scope(incident)
-        if scope not in self.windows:
-            self.windows[scope] = windows_for(session, incident)
-        return self.windows[scope]
 
 
 def _opened_by(

@@ -36,7 +36,7 @@ from daemon.store.models import (
     SupportRequest,
 )
 from daemon.timeline import add_timeline
-from daemon.windows import WindowScope, window_scope, windows_by_scope, windows_for
+from daemon.windows import ScopedWindows, window_scope
 from sla_engine.calendar import BusinessCalendar
 from sla_engine.evaluation import ClockEvaluation
 
@@ -102,7 +102,7 @@ class DueProcessor:
         if clock.incident_id is not None:
             incident = session.get(Incident, clock.incident_id)
             assert incident is not None
-            windows = batch.windows(session, incident)
+            windows = batch.windows.of(session, incident)
             return refresh_incident(session, incident, now, self.horizon, windows).get(clock.name)
         request = session.get(SupportRequest, clock.support_request_id)
         assert request is not None
@@ -146,13 +146,14 @@ class _Batch:
     are held here, so `session.get` finds them in the session without SQL."""
 
     held: list[object]
-    scoped: dict[WindowScope, list[MaintenanceWindow]]
+    windows: ScopedWindows
 
     @classmethod
     def read(cls, session: Session, clocks: list[Clock]) -> _Batch:
         ids = sorted({c.incident_id for c in clocks if c.incident_id is not None})
+        windows = ScopedWindows()
         if not ids:
-            return cls([], {})
+            return cls([], windows)
         incidents = list(
             session.scalars(
                 select(Incident).where(Incident.id.in_(ids)).options(selectinload(Incident.clocks))
@@ -163,13 +164,8 @@ class _Batch:
         held: list[object] = [*incidents]
         held += session.scalars(select(Customer).where(Customer.id.in_(customers)))
         held += session.scalars(select(Resource).where(Resource.id.in_(resources)))
-        return cls(held, windows_by_scope(session, {window_scope(i) for i in incidents}))
-
-    def windows(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
-        scope = window_scope(incident)
-        if scope not in self.scoped:
-            self.scoped[scope] = windows_for(session, incident)
-        return self.scoped[scope]
+        windows.preload(session, {window_scope(i) for i in incidents})
+        return cls(held, windows)
 
 
 BREACHES = frozenset({"slo_breached", "sla_breached"})

@@ -170,6 +170,25 @@ def windows_for(session: Session, incident: Incident) -> list[MaintenanceWindow]
     return windows_by_scope(session, [scope])[scope]
 
 
+class ScopedWindows:
+    """The windows of every scope a batch touches (a correlation pass, a wake-up of the
+    scheduler), read once per scope: `preload` the scopes known up front with one
+    query, and `of` reads any other the first time an incident of it asks."""
+
+    def __init__(self) -> None:
+        self._scoped: dict[WindowScope, list[MaintenanceWindow]] = {}
+
+    def preload(self, session: Session, scopes: Collection[WindowScope]) -> None:
+        self._scoped.update(windows_by_scope(session, scopes))
+
+    def of(self, session: Session, incident: Incident) -> list[MaintenanceWindow]:
+        """The windows that may cover `incident`."""
+        scope = window_scope(incident)
+        if scope not in self._scoped:
+            self._scoped[scope] = windows_for(session, incident)
+        return self._scoped[scope]
+
+
 def incident_scope(window: MaintenanceWindow) -> ColumnElement[bool] | None:
     """SQL condition selecting the incidents `window`'s scope covers (None: all)."""
     match window.scope:
