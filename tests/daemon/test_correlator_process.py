@@ -29,7 +29,7 @@ def process_api(database: tuple[str, Engine]) -> Iterator[Api]:
     """The app with its correlator in a child process, as `slad run` starts it."""
     url, engine = database
     config = make_config(url)
-    # A generous wait: on a busy machine the niced child takes its time over a backlog,
+    # A generous wait: on a busy machine the child takes its time over a backlog,
     # and what these tests hold it to is finishing, not speed.
     ingest = replace(config.ingest, correlator="process", wait_timeout_seconds=120)
     config = replace(config, ingest=ingest)
