@@ -30,6 +30,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class OverlapSkips(logging.Filter):
+    """Drops APScheduler's warning that a job's run was skipped because its previous
+    run was still going.
+
+    Every job of the daemon runs one instance at a time by design (`max_instances=1`,
+    `coalesce`): the run under way does the skipped run's work. During a long catch-up
+    (the due clocks of a day's downtime) each poke and each interval falls due while
+    the run goes on, and the warning filled the log every few seconds, saying nothing
+    an operator could act on; how far the work is behind is `slad_scheduler_lag_seconds`.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
 def configure(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -41,3 +56,6 @@ def configure(fmt: str, level: str) -> None:
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, OverlapSkips) for f in scheduler_log.filters):
+        scheduler_log.addFilter(OverlapSkips())
