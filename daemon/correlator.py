@@ -5,7 +5,8 @@ seconds, which picks up events another replica accepted). Each pass takes the ol
 pending events, correlates them in one transaction and commits. A pass has a fixed
 cost (reading the pending rows and what they touch, the commit) that no event pays
 alone: the batch is the backlog, as much of it as `BatchSize` says the per-event work
-of `pass_seconds` covers at the cost an event was measured to take, so a storm's
+of `pass_seconds` covers at the cost an event was measured to take (doubled after each
+pass that leaves events behind, up to `BATCH_GROWTH_MAX` times), so a storm's
 backlog is correlated in large batches and a lone alert at once.
 
 Ingest comes first: a source waits for its answer, an incident can wait a moment for
@@ -47,6 +48,7 @@ log = logging.getLogger("slad.ingest")
 
 PASS_EVENTS_MIN = 16  # a pass reads at least this many pending events (if there are)
 PASS_EVENTS_MAX = 2000  # and at most this many, however cheap events were measured
+BATCH_GROWTH_MAX = 16  # a backlog lets a pass take up to this many budgets' worth
 FIRST_EVENT_COST = 0.001  # seconds an event is taken to cost before one was measured
 RETRY_PAUSE = 1.0  # seconds before retrying after the store failed a whole pass
 PASS_GAP = 0.002  # seconds between passes, in which a waiting inbox commit gets the store
@@ -123,19 +125,39 @@ class BatchSize:
     passes), between `PASS_EVENTS_MIN` and `PASS_EVENTS_MAX`. The pass's fixed cost
     (reading the pending rows and what they touch, the commit) is left out of the
     measure, so it never shrinks the batch: a pass whose fixed cost alone exceeds the
-    budget still takes as many events as the budget covers."""
+    budget still takes as many events as the budget covers.
+
+    A backlog makes the batch grow (`after_pass`): each pass that took a full batch
+    and left events behind doubles the next one's budget, up to `BATCH_GROWTH_MAX`
+    budgets, so a storm is worked off in passes whose fixed cost (the correlators'
+    turn on PostgreSQL, reading what the batch touches, the commit, much of it waiting
+    on the server) is shared by more events. On PostgreSQL, where ingest never waits
+    for a pass, one replica correlated 1,541 events/s with the budget alone and 1,763/s
+    with ten of them, and two replicas 981/s and 1,651/s. A pass that empties the
+    inbox, or an inbox held up by the store (SQLite, where a longer pass holds the
+    write lock longer), brings it back to one budget."""
 
     def __init__(self, budget: float) -> None:
         self._budget = budget
         self.per_event = FIRST_EVENT_COST
+        self.growth = 1
 
     def limit(self) -> int:
-        return max(PASS_EVENTS_MIN, min(PASS_EVENTS_MAX, int(self._budget / self.per_event)))
+        events = int(self._budget * self.growth / self.per_event)
+        return max(PASS_EVENTS_MIN, min(PASS_EVENTS_MAX, events))
 
     def measured(self, events: int, seconds: float) -> None:
         """A pass correlated `events` in `seconds` (its fixed cost left out)."""
         if events:
             self.per_event = 0.7 * self.per_event + 0.3 * max(seconds / events, 1e-6)
+
+    def after_pass(self, full: bool, contended: bool) -> None:
+        """The last pass took as many events as it could (`full`: more wait behind
+        them); the inbox said it was held up by the store since the pass before."""
+        if full and not contended:
+            self.growth = min(BATCH_GROWTH_MAX, self.growth * 2)
+        else:
+            self.growth = 1
 
 
 class Correlator:
@@ -238,19 +260,22 @@ class Correlator:
         """
         done = 0
         while not stopping():
-            count = self._pass()
+            limit = self._batch.limit()
+            count = self._pass(limit)
             done += count
             self._waiters.release()  # a storm's backlog never holds up an earlier caller
             if count == 0:
                 break
-            time.sleep(self._pacing.after_pass(contended()))
+            held_up = contended()
+            self._batch.after_pass(full=count >= limit, contended=held_up)
+            time.sleep(self._pacing.after_pass(held_up))
         return done
 
-    def _pass(self) -> int:
+    def _pass(self, limit: int) -> int:
         try:
             with self._sessions.begin() as session:
                 self._take_turn(session)
-                records = self._read(session, self._batch.limit())
+                records = self._read(session, limit)
                 began: list[float] = []
                 results = self._ingestor.correlate(
                     session, records, self._clock(), lambda: began.append(time.monotonic())
@@ -260,7 +285,7 @@ class Correlator:
                     self._batch.measured(count, time.monotonic() - began[0])
         except Exception:
             log.warning("a correlation pass failed; retrying event by event", exc_info=True)
-            count = self._pass_one_by_one()
+            count = self._pass_one_by_one(limit)
         if count and self._after_commit is not None:
             self._after_commit()
         return count
@@ -280,10 +305,10 @@ class Correlator:
         )
         return list(session.scalars(stmt))
 
-    def _pass_one_by_one(self) -> int:
+    def _pass_one_by_one(self, limit: int) -> int:
         with self._sessions.begin() as session:
             self._take_turn(session)
-            records = self._read(session, self._batch.limit())
+            records = self._read(session, limit)
             now = self._clock()
             for record in records:
                 try:

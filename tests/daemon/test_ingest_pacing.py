@@ -14,7 +14,16 @@ from sqlalchemy import Engine
 
 from daemon.api.events import to_alert_event
 from daemon.api.schemas import EventIn
-from daemon.correlator import PASS_GAP, YIELD_GAP_MAX, YIELD_HOLD, Pacing
+from daemon.correlator import (
+    BATCH_GROWTH_MAX,
+    FIRST_EVENT_COST,
+    PASS_EVENTS_MAX,
+    PASS_GAP,
+    YIELD_GAP_MAX,
+    YIELD_HOLD,
+    BatchSize,
+    Pacing,
+)
 from daemon.correlator_process import SocketSignal
 from daemon.inbox import ContentionMeter, InboxWriter
 from daemon.store.db import begin_immediate, make_engine, upgrade
@@ -81,6 +90,31 @@ def test_pacing_backs_off_while_ingest_waits_and_recovers_after_a_quiet_spell() 
     assert pacing.after_pass(contended=False) == YIELD_GAP_MAX / 2
     settled = [pacing.after_pass(contended=False) for _ in range(10)]
     assert settled[-1] == PASS_GAP
+
+
+def test_a_backlog_grows_the_batch_until_a_pass_empties_the_inbox() -> None:
+    """Passes that each leave events behind take ever more of them, so a storm's
+    backlog shares each pass's fixed cost among more events; once one empties the
+    inbox, the next is back to what one budget covers."""
+    budget = 100 * FIRST_EVENT_COST  # a hundred events at the first estimate
+    batch = BatchSize(budget)
+    assert batch.limit() == 100
+    limits = []
+    for _ in range(6):
+        batch.after_pass(full=True, contended=False)
+        limits.append(batch.limit())
+    assert limits == [min(100 * 2**n, 100 * BATCH_GROWTH_MAX) for n in range(1, 7)]
+    batch.after_pass(full=False, contended=False)
+    assert batch.limit() == 100
+
+
+def test_the_batch_never_grows_past_its_cap_or_while_ingest_waits_for_the_store() -> None:
+    batch = BatchSize(1000 * FIRST_EVENT_COST)
+    for _ in range(4):
+        batch.after_pass(full=True, contended=False)
+    assert batch.limit() == PASS_EVENTS_MAX
+    batch.after_pass(full=True, contended=True)  # SQLite: a longer pass holds the lock longer
+    assert batch.limit() == 1000
 
 
 def test_the_inbox_asks_the_correlator_to_yield_when_it_waited_for_the_store(
