@@ -185,7 +185,7 @@ class ScopedWindows:
         """The windows that may cover `incident`."""
         scope = window_scope(incident)
         if scope not in self._scoped:
-            self._scoped[scope] = windows_for(session, incident)
+            self._scoped.update(windows_by_scope(session, [scope]))
         return self._scoped[scope]
 
 
